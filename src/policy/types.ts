@@ -1,0 +1,77 @@
+/** Shared vocabulary of the policy layer: plain data, no I/O, no SDK, no OTel. */
+
+/** How a whole call ended: `retryscope.outcome` on the operation span. */
+export type Outcome =
+  | 'success'
+  | 'retries_exhausted'
+  | 'non_retryable'
+  | 'quota_exhausted'
+  | 'deadline_exceeded'
+  | 'aborted'
+  | 'invalid_request'
+  | 'fallback'
+  | 'circuit_open'
+  | 'queue_full';
+
+/** Where a wait before an attempt came from: `retryscope.backoff_source`. */
+export type BackoffSource = 'retry-after-ms' | 'retry-after' | 'exponential' | 'none';
+
+/** What became of one attempt: `retryscope.attempt.outcome`. */
+export type AttemptOutcome = 'success' | 'retried' | 'failed';
+
+/**
+ * What kind of failure an attempt met, as the policy sees it
+ * (`retryscope.retry_reason`). Closed and small so it can be a metric label.
+ */
+export type ErrorCategory =
+  | 'rate_limited'
+  | 'quota_exhausted'
+  | 'request_too_large'
+  | 'server_error'
+  | 'timeout'
+  | 'connection_error'
+  | 'conflict'
+  | 'bad_request'
+  | 'authentication'
+  | 'permission_denied'
+  | 'not_found'
+  | 'unprocessable'
+  | 'aborted'
+  | 'stream_error'
+  | 'unknown';
+
+export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
+
+export interface BackoffOptions {
+  /** Base of the exponential: the cap of the first retry's wait. */
+  initialMs: number;
+  /** No computed wait exceeds this. */
+  maxMs: number;
+  jitter: Jitter;
+}
+
+/** A failed attempt, reduced to what the policy needs to decide. */
+export interface AttemptFailure {
+  /** HTTP status, when a response arrived. */
+  status?: number;
+  /** The provider's `error.code` (`rate_limit_exceeded`, `insufficient_quota`, ...). */
+  code?: string;
+  /** The provider's `error.type` (`requests`, `tokens`, `insufficient_quota`, ...). */
+  type?: string;
+  /** The provider's error message, used only to spot "Request too large". */
+  message?: string;
+  /** Lower-cased response headers, when a response arrived. */
+  headers?: Readonly<Record<string, string>>;
+  /** Transport-level failure, when no response arrived. */
+  transport?: 'connection' | 'timeout' | 'aborted';
+  /** The failure happened after stream chunks reached the caller. */
+  afterFirstChunk?: boolean;
+}
+
+export interface Classification {
+  category: ErrorCategory;
+  retryable: boolean;
+  quotaExhausted: boolean;
+  /** Provider error code when known (for `retryscope.error.code`). */
+  code?: string;
+}

@@ -1,0 +1,119 @@
+/**
+ * Every span attribute and metric name retryscope emits, in one place.
+ *
+ * These names are a public contract: dashboards, alert rules and users' own
+ * queries depend on them. Change one only with a major version.
+ *
+ * In Prometheus (OTLP receiver, or VictoriaMetrics with
+ * -opentelemetry.usePrometheusNaming) dots become underscores, counters gain
+ * `_total` and units become suffixes: `retryscope.client.attempts` is queried as
+ * `retryscope_client_attempts_total`, `gen_ai.client.operation.duration` as
+ * `gen_ai_client_operation_duration_seconds_bucket`.
+ */
+
+// --- GenAI and HTTP semantic conventions -----------------------------------
+export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
+export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
+export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
+export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+export const ATTR_GEN_AI_RESPONSE_ID = 'gen_ai.response.id';
+export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reasons';
+export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
+export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
+export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
+/** Opt-in only (`captureContent`): JSON of the request's messages/input. */
+export const ATTR_GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages';
+/** Opt-in only (`captureContent`): JSON of the response's output. */
+export const ATTR_GEN_AI_OUTPUT_MESSAGES = 'gen_ai.output.messages';
+export const ATTR_SERVER_ADDRESS = 'server.address';
+export const ATTR_SERVER_PORT = 'server.port';
+export const ATTR_ERROR_TYPE = 'error.type';
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
+
+export const PROVIDER_OPENAI = 'openai';
+
+// --- Operation span (one per call) ------------------------------------------
+export const ATTR_ATTEMPTS = 'retryscope.attempts';
+export const ATTR_BACKOFF_TOTAL_MS = 'retryscope.backoff_total_ms';
+export const ATTR_OUTCOME = 'retryscope.outcome';
+export const ATTR_DEADLINE_MS = 'retryscope.deadline_ms';
+export const ATTR_STREAM = 'retryscope.stream';
+/** Time the call waited in the client-side limiter's queue. */
+export const ATTR_QUEUED_MS = 'retryscope.queued_ms';
+/** Which hop served the call (0 = the primary); also on every attempt span. */
+export const ATTR_FALLBACK_INDEX = 'retryscope.fallback_index';
+export const ATTR_FALLBACK_REASON = 'retryscope.fallback_reason';
+
+// --- Attempt spans (one per HTTP request) -----------------------------------
+export const ATTR_ATTEMPT = 'retryscope.attempt';
+export const ATTR_BACKOFF_MS = 'retryscope.backoff_ms';
+export const ATTR_BACKOFF_SOURCE = 'retryscope.backoff_source';
+export const ATTR_ERROR_CODE = 'retryscope.error.code';
+export const ATTR_RETRYABLE = 'retryscope.retryable';
+export const ATTR_QUOTA_EXHAUSTED = 'retryscope.quota_exhausted';
+export const ATTR_REQUEST_ID = 'retryscope.request_id';
+/** Why the policy retried (or refused to): a small closed set, see `ErrorCategory`. */
+export const ATTR_RETRY_REASON = 'retryscope.retry_reason';
+/** `retried`, `failed` or `success`: what became of this attempt. */
+export const ATTR_ATTEMPT_OUTCOME = 'retryscope.attempt.outcome';
+export const ATTR_RATELIMIT_LIMIT_REQUESTS = 'retryscope.ratelimit.limit_requests';
+export const ATTR_RATELIMIT_LIMIT_TOKENS = 'retryscope.ratelimit.limit_tokens';
+export const ATTR_RATELIMIT_REMAINING_REQUESTS = 'retryscope.ratelimit.remaining_requests';
+export const ATTR_RATELIMIT_REMAINING_TOKENS = 'retryscope.ratelimit.remaining_tokens';
+export const ATTR_RATELIMIT_RESET_REQUESTS_MS = 'retryscope.ratelimit.reset_requests_ms';
+export const ATTR_RATELIMIT_RESET_TOKENS_MS = 'retryscope.ratelimit.reset_tokens_ms';
+
+// --- Pacing, budget and breaker state (on operation spans) -------------------
+export const ATTR_RETRY_BUDGET_REMAINING = 'retryscope.retry_budget.remaining';
+export const ATTR_CIRCUIT_STATE = 'retryscope.circuit.state';
+export const ATTR_LIMITER_RATE = 'retryscope.limiter.rate';
+export const ATTR_QUEUE_DEPTH = 'retryscope.queue.depth';
+
+// --- Metrics -----------------------------------------------------------------
+/** Histogram, seconds. Semconv; we add `retryscope.outcome`. Its `_count` is operations by outcome. */
+export const METRIC_OPERATION_DURATION = 'gen_ai.client.operation.duration';
+/** Histogram, {token}, by `gen_ai.token.type` (input | output). Semconv. */
+export const METRIC_TOKEN_USAGE = 'gen_ai.client.token.usage';
+/** Counter, {attempt}: every HTTP attempt, by attempt outcome, `error.type`, status. */
+export const METRIC_ATTEMPTS = 'retryscope.client.attempts';
+/** Histogram, seconds: each backoff wait taken, by `retryscope.backoff_source` and `retryscope.retry_reason`. */
+export const METRIC_BACKOFF = 'retryscope.client.backoff.duration';
+/** Counter, {event}: attempts that met `insufficient_quota`. */
+export const METRIC_QUOTA_EXHAUSTED = 'retryscope.client.quota_exhausted';
+/** Gauge, {request}: last `x-ratelimit-remaining-requests` seen. */
+export const METRIC_RATELIMIT_REMAINING_REQUESTS = 'retryscope.client.ratelimit.remaining_requests';
+/** Gauge, {token}: last `x-ratelimit-remaining-tokens` seen. */
+export const METRIC_RATELIMIT_REMAINING_TOKENS = 'retryscope.client.ratelimit.remaining_tokens';
+/** Gauge, seconds: last `x-ratelimit-reset-requests` seen. */
+export const METRIC_RATELIMIT_RESET_REQUESTS = 'retryscope.client.ratelimit.reset_requests';
+/** Gauge, seconds: last `x-ratelimit-reset-tokens` seen. */
+export const METRIC_RATELIMIT_RESET_TOKENS = 'retryscope.client.ratelimit.reset_tokens';
+/** Histogram, seconds: time a call waited in the client-side limiter's queue. */
+export const METRIC_QUEUE_DURATION = 'retryscope.client.queue.duration';
+/** Counter, {call}: calls the client-side limiter refused (queue full, deadline). */
+export const METRIC_LIMITER_REJECTED = 'retryscope.client.limiter.rejected';
+/** Gauge, {call}: calls waiting in the limiter's queue. */
+export const METRIC_QUEUE_DEPTH = 'retryscope.client.queue.depth';
+/** Gauge, {request}/s: the limiter's current send rate. */
+export const METRIC_LIMITER_RATE = 'retryscope.client.limiter.rate';
+/** Gauge, {token}: retries the retry budget still allows. */
+export const METRIC_RETRY_BUDGET_REMAINING = 'retryscope.client.retry_budget.remaining';
+/** Gauge: 0 closed, 1 half-open, 2 open. */
+export const METRIC_CIRCUIT_STATE = 'retryscope.client.circuit.state';
+/** Counter, {call}: calls served by a fallback, by `retryscope.fallback_reason` and the serving model. */
+export const METRIC_FALLBACKS = 'retryscope.client.fallbacks';
+
+/**
+ * Bucket boundaries for `gen_ai.client.operation.duration`, from the GenAI
+ * semantic conventions' advice (seconds).
+ */
+export const OPERATION_DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+/** Bucket boundaries for `gen_ai.client.token.usage`, from the same advice. */
+export const TOKEN_USAGE_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+/** Backoff waits run from a few ms (jitter) to a minute (Retry-After caps). */
+export const BACKOFF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
