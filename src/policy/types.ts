@@ -38,6 +38,7 @@ export type ErrorCategory =
   | 'unprocessable'
   | 'aborted'
   | 'stream_error'
+  | 'malformed_response'
   | 'unknown';
 
 export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
@@ -64,6 +65,8 @@ export interface AttemptFailure {
   headers?: Readonly<Record<string, string>>;
   /** Transport-level failure, when no response arrived. */
   transport?: 'connection' | 'timeout' | 'aborted';
+  /** A response arrived but its body did not parse. */
+  malformed?: boolean;
   /** The failure happened after stream chunks reached the caller. */
   afterFirstChunk?: boolean;
 }

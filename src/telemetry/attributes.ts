@@ -39,6 +39,8 @@ export const ATTR_BACKOFF_TOTAL_MS = 'retryscope.backoff_total_ms';
 export const ATTR_OUTCOME = 'retryscope.outcome';
 export const ATTR_DEADLINE_MS = 'retryscope.deadline_ms';
 export const ATTR_STREAM = 'retryscope.stream';
+/** Which OpenAI API the call went to (`chat.completions`, `responses`, `embeddings`, ...). */
+export const ATTR_API = 'retryscope.api';
 /** Time the call waited in the client-side limiter's queue. */
 export const ATTR_QUEUED_MS = 'retryscope.queued_ms';
 /** Which hop served the call (0 = the primary); also on every attempt span. */
@@ -57,6 +59,8 @@ export const ATTR_REQUEST_ID = 'retryscope.request_id';
 export const ATTR_RETRY_REASON = 'retryscope.retry_reason';
 /** `retried`, `failed` or `success`: what became of this attempt. */
 export const ATTR_ATTEMPT_OUTCOME = 'retryscope.attempt.outcome';
+/** The server's requested wait (Retry-After), when it sent one. */
+export const ATTR_RETRY_AFTER_MS = 'retryscope.retry_after_ms';
 export const ATTR_RATELIMIT_LIMIT_REQUESTS = 'retryscope.ratelimit.limit_requests';
 export const ATTR_RATELIMIT_LIMIT_TOKENS = 'retryscope.ratelimit.limit_tokens';
 export const ATTR_RATELIMIT_REMAINING_REQUESTS = 'retryscope.ratelimit.remaining_requests';

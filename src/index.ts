@@ -1,0 +1,12 @@
+export {
+  type AttemptHistory,
+  type AttemptSummary,
+  getAttemptHistory,
+  isQuotaExhausted,
+  QuotaExhaustedError,
+} from './openai/errors.ts';
+export { instrument, withRetryOptions } from './openai/instrument.ts';
+export { DEFAULTS, RetryscopeConfigError, type RetryscopeOptions } from './options.ts';
+export type { Clock } from './policy/clock.ts';
+export type { BackoffSource, ErrorCategory, Jitter, Outcome } from './policy/types.ts';
+export * as attributes from './telemetry/attributes.ts';

@@ -1,0 +1,80 @@
+import OpenAI from 'openai';
+import type { BackoffSource, ErrorCategory, Outcome } from '../policy/types.ts';
+
+/** One attempt of a call, as the caller's error reports it. */
+export interface AttemptSummary {
+  attempt: number;
+  /** Which hop made it: 0 = the primary, 1.. = fallbacks. */
+  fallbackIndex: number;
+  model?: string;
+  status?: number;
+  /** SDK error class name (`RateLimitError`, `APIConnectionError`, ...); absent on success. */
+  errorType?: string;
+  code?: string;
+  category?: ErrorCategory;
+  requestId?: string;
+  /** The wait taken before this attempt. */
+  backoffMs: number;
+  backoffSource: BackoffSource;
+  durationMs: number;
+}
+
+/** What retryscope attaches to the error a caller gets, as `error.retryscope`. */
+export interface AttemptHistory {
+  outcome: Outcome;
+  attempts: number;
+  totalBackoffMs: number;
+  history: AttemptSummary[];
+}
+
+/**
+ * A 429 `insufficient_quota`: the spend limit is reached and no retry can
+ * succeed. Still `instanceof OpenAI.RateLimitError`, so existing handlers keep
+ * working; check `instanceof QuotaExhaustedError` (or `isQuotaExhausted()`) to
+ * tell it apart from an ordinary rate limit.
+ */
+export class QuotaExhaustedError extends OpenAI.RateLimitError {
+  override readonly name = 'QuotaExhaustedError';
+}
+
+export function isQuotaExhausted(error: unknown): error is QuotaExhaustedError {
+  return error instanceof QuotaExhaustedError;
+}
+
+const HISTORY = 'retryscope';
+
+/** The attempt history of an error thrown by an instrumented client, if it has one. */
+export function getAttemptHistory(error: unknown): AttemptHistory | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  return (error as { [HISTORY]?: AttemptHistory })[HISTORY];
+}
+
+/**
+ * Builds the error the caller receives: the SDK's own error (same class, so
+ * `instanceof` code keeps working), promoted to `QuotaExhaustedError` for
+ * quota exhaustion, with the attempt history attached as a non-enumerable
+ * `retryscope` property so loggers that serialise errors are not flooded.
+ */
+export function finalizeError(error: unknown, history: AttemptHistory): unknown {
+  let out = error;
+  if (
+    history.outcome === 'quota_exhausted' &&
+    error instanceof OpenAI.APIError &&
+    !(error instanceof QuotaExhaustedError)
+  ) {
+    const promoted = new QuotaExhaustedError(
+      429,
+      error.error as object,
+      undefined,
+      error.headers ?? new Headers(),
+    );
+    // Keep the SDK's own message and cause for mid-stream errors, whose status is undefined.
+    promoted.message = error.message;
+    (promoted as { cause?: unknown }).cause = error;
+    out = promoted;
+  }
+  if (out !== null && typeof out === 'object' && Object.isExtensible(out)) {
+    Object.defineProperty(out, HISTORY, { value: history, enumerable: false, configurable: true });
+  }
+  return out;
+}

@@ -1,0 +1,192 @@
+/**
+ * Reads what telemetry and policy need out of the SDK's shapes: requests,
+ * responses, stream chunks and errors. The only module besides the wrapper
+ * that knows what the `openai` package's objects look like.
+ */
+import OpenAI from 'openai';
+import type { AttemptFailure } from '../policy/types.ts';
+import type { Usage } from '../telemetry/recorder.ts';
+
+export interface RequestInfo {
+  operationName: string;
+  api: string;
+  model?: string;
+  stream: boolean;
+}
+
+const APIS: Readonly<Record<string, { api: string; operation: string }>> = {
+  '/chat/completions': { api: 'chat.completions', operation: 'chat' },
+  // The GenAI conventions have no separate value for the Responses API: it is a chat inference.
+  '/responses': { api: 'responses', operation: 'chat' },
+  '/embeddings': { api: 'embeddings', operation: 'embeddings' },
+  '/completions': { api: 'completions', operation: 'text_completion' },
+};
+
+export function describeRequest(method: string, path: string, body: unknown): RequestInfo {
+  const b = isRecord(body) ? body : {};
+  const known = method === 'post' ? APIS[path] : undefined;
+  // Other endpoints are named by their first path segment only: ids must never become labels.
+  const segment = path.split('/').find((s) => s !== '') ?? 'root';
+  return {
+    operationName: known?.operation ?? segment,
+    api: known?.api ?? segment,
+    ...(typeof b.model === 'string' && b.model !== '' ? { model: b.model } : {}),
+    stream: b.stream === true,
+  };
+}
+
+/** Only the response headers the policy reads; nothing else is ever copied. */
+const POLICY_HEADERS = [
+  'retry-after',
+  'retry-after-ms',
+  'x-should-retry',
+  'x-request-id',
+  'x-ratelimit-limit-requests',
+  'x-ratelimit-limit-tokens',
+  'x-ratelimit-remaining-requests',
+  'x-ratelimit-remaining-tokens',
+  'x-ratelimit-reset-requests',
+  'x-ratelimit-reset-tokens',
+];
+
+export function pickHeaders(headers: Headers | undefined | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers || typeof headers.get !== 'function') return out;
+  for (const name of POLICY_HEADERS) {
+    const value = headers.get(name);
+    if (value !== null) out[name] = value;
+  }
+  return out;
+}
+
+/** The SDK error class name, as `error.type` reports it. */
+export function errorTypeOf(error: unknown): string {
+  if (error instanceof Error) return error.constructor?.name || error.name || 'Error';
+  return '_OTHER';
+}
+
+/** Reduces an SDK error to the plain facts the policy decides on. */
+export function failureFrom(error: unknown, afterFirstChunk = false): AttemptFailure {
+  if (error instanceof OpenAI.APIUserAbortError) return { transport: 'aborted' };
+  if (error instanceof OpenAI.APIConnectionTimeoutError) return { transport: 'timeout' };
+  if (error instanceof OpenAI.APIConnectionError) return { transport: 'connection' };
+  if (error instanceof OpenAI.APIError) {
+    const body = isRecord(error.error) ? error.error : {};
+    return {
+      ...(typeof error.status === 'number' ? { status: error.status } : {}),
+      ...(typeof error.code === 'string' ? { code: error.code } : {}),
+      ...(typeof error.type === 'string' ? { type: error.type } : {}),
+      message: typeof body.message === 'string' ? body.message : error.message,
+      headers: pickHeaders(error.headers),
+      afterFirstChunk,
+    };
+  }
+  if (isAbort(error)) return { transport: 'aborted' };
+  // A body that does not parse is the server's fault and worth another try.
+  if (error instanceof SyntaxError) return { malformed: true, afterFirstChunk };
+  return { afterFirstChunk };
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'APIUserAbortError');
+}
+
+/** What a finished response says about itself. */
+export interface ResponseFacts {
+  responseModel?: string;
+  responseId?: string;
+  finishReasons?: string[];
+  usage?: Usage;
+}
+
+export function factsFromBody(data: unknown): ResponseFacts {
+  if (!isRecord(data)) return {};
+  const facts: ResponseFacts = {};
+  if (typeof data.model === 'string') facts.responseModel = data.model;
+  if (typeof data.id === 'string') facts.responseId = data.id;
+  const usage = usageFrom(data.usage);
+  if (usage) facts.usage = usage;
+  if (Array.isArray(data.choices)) {
+    const reasons = data.choices
+      .map((c) => (isRecord(c) ? c.finish_reason : undefined))
+      .filter((r): r is string => typeof r === 'string');
+    if (reasons.length) facts.finishReasons = reasons;
+  }
+  return facts;
+}
+
+/** Chat usage (`prompt_tokens`) and Responses usage (`input_tokens`) alike. */
+export function usageFrom(usage: unknown): Usage | undefined {
+  if (!isRecord(usage)) return undefined;
+  const input = num(usage.input_tokens) ?? num(usage.prompt_tokens);
+  const output = num(usage.output_tokens) ?? num(usage.completion_tokens);
+  if (input === undefined && output === undefined) return undefined;
+  return {
+    ...(input !== undefined ? { inputTokens: input } : {}),
+    ...(output !== undefined ? { outputTokens: output } : {}),
+  };
+}
+
+/**
+ * Folds one stream item (a chat chunk or a Responses event) into the facts
+ * gathered so far; returns any text delta for opt-in content capture.
+ */
+export function observeStreamItem(facts: ResponseFacts, item: unknown): string | undefined {
+  if (!isRecord(item)) return undefined;
+  if (typeof item.type === 'string' && item.type.startsWith('response.')) {
+    if (isRecord(item.response)) Object.assign(facts, definedOnly(factsFromBody(item.response)));
+    return item.type === 'response.output_text.delta' && typeof item.delta === 'string'
+      ? item.delta
+      : undefined;
+  }
+  const chunk = factsFromBody(item);
+  if (chunk.responseModel) facts.responseModel = chunk.responseModel;
+  if (chunk.responseId) facts.responseId = chunk.responseId;
+  if (chunk.usage) facts.usage = chunk.usage;
+  if (chunk.finishReasons) facts.finishReasons = [...(facts.finishReasons ?? []), ...chunk.finishReasons];
+  if (Array.isArray(item.choices)) {
+    const text = item.choices
+      .map((c) =>
+        isRecord(c) && isRecord(c.delta) && typeof c.delta.content === 'string' ? c.delta.content : '',
+      )
+      .join('');
+    return text || undefined;
+  }
+  return undefined;
+}
+
+/** Prompt content for opt-in capture. */
+export function inputContent(body: unknown): string | undefined {
+  if (!isRecord(body)) return undefined;
+  const content = body.messages ?? body.input;
+  return content === undefined ? undefined : safeJson(content);
+}
+
+/** Completion content for opt-in capture. */
+export function outputContent(data: unknown): string | undefined {
+  if (!isRecord(data)) return undefined;
+  if (Array.isArray(data.choices))
+    return safeJson(data.choices.map((c) => (isRecord(c) ? c.message : undefined)));
+  if (Array.isArray(data.output)) return safeJson(data.output);
+  return undefined;
+}
+
+function safeJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,138 @@
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import type { Clock } from './policy/clock.ts';
+import type { RetryPolicyOptions } from './policy/retry-policy.ts';
+import type { Jitter } from './policy/types.ts';
+
+/** Options of `instrument()`. Every field is optional; see the README for why each default is what it is. */
+export interface RetryscopeOptions {
+  /** Attempts in all, the first included. Default 4. */
+  maxAttempts?: number;
+  /** Exponential backoff between attempts when the server gives no Retry-After. */
+  backoff?: { initialMs?: number; maxMs?: number; jitter?: Jitter };
+  /** The largest server-requested wait honoured; a longer one means giving up now. Default 60 000. */
+  maxRetryAfterMs?: number;
+  /** Budget for the whole call, attempts and waits included. Default: none. */
+  deadlineMs?: number;
+  /** Default: the global tracer provider. */
+  tracerProvider?: TracerProvider;
+  /** Default: the global meter provider. */
+  meterProvider?: MeterProvider;
+  /** Record prompts and completions on spans. Off by default: they may hold personal data. */
+  captureContent?: boolean;
+  /** For tests: the clock used for waits and deadlines. */
+  clock?: Clock;
+  /** For tests: the source of jitter, returning [0, 1). */
+  random?: () => number;
+}
+
+export interface ResolvedOptions extends RetryPolicyOptions {
+  tracerProvider?: TracerProvider;
+  meterProvider?: MeterProvider;
+  captureContent: boolean;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export const DEFAULTS = {
+  maxAttempts: 4,
+  backoff: { initialMs: 500, maxMs: 20_000, jitter: 'full' as Jitter },
+  maxRetryAfterMs: 60_000,
+} as const;
+
+const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
+const KNOWN_KEYS = new Set<string>([
+  'maxAttempts',
+  'backoff',
+  'maxRetryAfterMs',
+  'deadlineMs',
+  'tracerProvider',
+  'meterProvider',
+  'captureContent',
+  'clock',
+  'random',
+]);
+const BACKOFF_KEYS = new Set(['initialMs', 'maxMs', 'jitter']);
+
+/** Thrown by `instrument()` for options it cannot honour. Nothing is half-configured. */
+export class RetryscopeConfigError extends TypeError {
+  override name = 'RetryscopeConfigError';
+}
+
+/** Validates and fills in defaults; throws `RetryscopeConfigError` naming the bad option. */
+export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOptions): ResolvedOptions {
+  if (input === null || typeof input !== 'object') fail('options', 'must be an object', input);
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_KEYS.has(key)) fail(key, `is not an option (known: ${[...KNOWN_KEYS].join(', ')})`);
+  }
+  const backoffIn = input.backoff ?? {};
+  if (backoffIn === null || typeof backoffIn !== 'object') fail('backoff', 'must be an object', backoffIn);
+  for (const key of Object.keys(backoffIn)) {
+    if (!BACKOFF_KEYS.has(key)) fail(`backoff.${key}`, 'is not an option (known: initialMs, maxMs, jitter)');
+  }
+
+  const prev = base ?? { ...DEFAULTS, backoff: { ...DEFAULTS.backoff }, captureContent: false };
+  const maxAttempts = input.maxAttempts ?? prev.maxAttempts;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    fail('maxAttempts', 'must be an integer >= 1', maxAttempts);
+
+  const initialMs = backoffIn.initialMs ?? prev.backoff.initialMs;
+  const maxMs = backoffIn.maxMs ?? prev.backoff.maxMs;
+  const jitter = backoffIn.jitter ?? prev.backoff.jitter;
+  checkNonNegative('backoff.initialMs', initialMs);
+  checkNonNegative('backoff.maxMs', maxMs);
+  if (maxMs < initialMs) fail('backoff.maxMs', `must be >= backoff.initialMs (${initialMs})`, maxMs);
+  if (!JITTERS.includes(jitter)) fail('backoff.jitter', `must be one of ${JITTERS.join(', ')}`, jitter);
+
+  const maxRetryAfterMs = input.maxRetryAfterMs ?? prev.maxRetryAfterMs;
+  checkNonNegative('maxRetryAfterMs', maxRetryAfterMs);
+
+  const deadlineMs = 'deadlineMs' in input ? input.deadlineMs : prev.deadlineMs;
+  if (deadlineMs !== undefined && (!Number.isFinite(deadlineMs) || deadlineMs <= 0)) {
+    fail('deadlineMs', 'must be a positive number of milliseconds', deadlineMs);
+  }
+  const captureContent = input.captureContent ?? prev.captureContent;
+  if (typeof captureContent !== 'boolean') fail('captureContent', 'must be a boolean', captureContent);
+  if (
+    input.clock !== undefined &&
+    (typeof input.clock?.now !== 'function' || typeof input.clock.sleep !== 'function')
+  ) {
+    fail('clock', 'must have now() and sleep(ms, signal)');
+  }
+  if (input.random !== undefined && typeof input.random !== 'function') fail('random', 'must be a function');
+  checkProvider('tracerProvider', input.tracerProvider, 'getTracer');
+  checkProvider('meterProvider', input.meterProvider, 'getMeter');
+
+  return {
+    maxAttempts,
+    backoff: { initialMs, maxMs, jitter },
+    maxRetryAfterMs,
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    captureContent,
+    ...pick('tracerProvider', input.tracerProvider ?? prev.tracerProvider),
+    ...pick('meterProvider', input.meterProvider ?? prev.meterProvider),
+    ...pick('clock', input.clock ?? prev.clock),
+    ...pick('random', input.random ?? prev.random),
+  };
+}
+
+function pick<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function checkNonNegative(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    fail(name, 'must be a finite number >= 0', value);
+  }
+}
+
+function checkProvider(name: string, value: unknown, method: string): void {
+  if (value === undefined) return;
+  if (value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
+    fail(name, `must be an OpenTelemetry ${name} (with ${method}())`);
+  }
+}
+
+function fail(name: string, why: string, ...value: unknown[]): never {
+  const shown = value.length > 0 ? ` (got ${JSON.stringify(value[0]) ?? String(value[0])})` : '';
+  throw new RetryscopeConfigError(`retryscope: option "${name}" ${why}${shown}`);
+}

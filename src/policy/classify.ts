@@ -1,0 +1,75 @@
+import type { AttemptFailure, Classification, ErrorCategory } from './types.ts';
+
+const QUOTA = 'insufficient_quota';
+
+/**
+ * Decides what an attempt's failure means and whether another attempt could
+ * succeed. Pure: it sees plain data, never an SDK object.
+ *
+ * Order matters. What the body says can never succeed (quota exhausted, a
+ * request larger than the whole limit) wins over everything, including
+ * `x-should-retry`; the header then overrides the status-based rules either
+ * way, as it does in the official SDKs.
+ */
+export function classify(failure: AttemptFailure): Classification {
+  const code = failure.code ?? (failure.type === QUOTA ? QUOTA : undefined);
+  const withCode = (category: ErrorCategory, retryable: boolean): Classification => ({
+    category,
+    retryable,
+    quotaExhausted: category === 'quota_exhausted',
+    ...(code !== undefined ? { code } : {}),
+  });
+
+  if (failure.transport === 'aborted') return withCode('aborted', false);
+  if (failure.code === QUOTA || failure.type === QUOTA) return withCode('quota_exhausted', false);
+  if (failure.afterFirstChunk) return withCode('stream_error', false);
+  if (failure.status === 429 && isRequestTooLarge(failure)) return withCode('request_too_large', false);
+  if (failure.transport === 'timeout') return withCode('timeout', true);
+  if (failure.transport === 'connection') return withCode('connection_error', true);
+
+  const status = failure.status;
+  if (status === undefined)
+    return failure.malformed ? withCode('malformed_response', true) : withCode('unknown', false);
+
+  const category = categoryForStatus(status);
+  const override = failure.headers?.['x-should-retry'];
+  if (override === 'true') return withCode(category, true);
+  if (override === 'false') return withCode(category, false);
+  return withCode(category, RETRYABLE_CATEGORIES.has(category));
+}
+
+const RETRYABLE_CATEGORIES: ReadonlySet<ErrorCategory> = new Set([
+  'rate_limited',
+  'server_error',
+  'timeout',
+  'conflict',
+]);
+
+function categoryForStatus(status: number): ErrorCategory {
+  if (status >= 500) return 'server_error';
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'authentication';
+    case 403:
+      return 'permission_denied';
+    case 404:
+      return 'not_found';
+    case 408:
+      return 'timeout';
+    case 409:
+      return 'conflict';
+    case 422:
+      return 'unprocessable';
+    case 429:
+      return 'rate_limited';
+    default:
+      return 'unknown';
+  }
+}
+
+/** OpenAI answers a request bigger than the whole TPM limit with a 429 that no wait can fix. */
+function isRequestTooLarge(failure: AttemptFailure): boolean {
+  return /request too large/i.test(failure.message ?? '') || failure.code === 'request_too_large';
+}

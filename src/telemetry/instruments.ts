@@ -1,0 +1,97 @@
+import type { Counter, Gauge, Histogram, Meter, MeterProvider } from '@opentelemetry/api';
+import { metrics } from '@opentelemetry/api';
+import { VERSION } from '../version.ts';
+import * as A from './attributes.ts';
+
+/** The metric instruments of one instrumented client. */
+export interface Instruments {
+  operationDuration: Histogram;
+  tokenUsage: Histogram;
+  attempts: Counter;
+  backoff: Histogram;
+  quotaExhausted: Counter;
+  remainingRequests: Gauge;
+  remainingTokens: Gauge;
+  resetRequests: Gauge;
+  resetTokens: Gauge;
+  queueDuration: Histogram;
+  limiterRejected: Counter;
+  queueDepth: Gauge;
+  limiterRate: Gauge;
+  retryBudgetRemaining: Gauge;
+  circuitState: Gauge;
+  fallbacks: Counter;
+}
+
+export function createInstruments(meterProvider?: MeterProvider): Instruments {
+  const meter: Meter = (meterProvider ?? metrics).getMeter('retryscope', VERSION);
+  return {
+    operationDuration: meter.createHistogram(A.METRIC_OPERATION_DURATION, {
+      unit: 's',
+      description: 'Duration of GenAI operations, all attempts and waits included.',
+      advice: { explicitBucketBoundaries: A.OPERATION_DURATION_BUCKETS },
+    }),
+    tokenUsage: meter.createHistogram(A.METRIC_TOKEN_USAGE, {
+      unit: '{token}',
+      description: 'Tokens used per operation, by gen_ai.token.type.',
+      advice: { explicitBucketBoundaries: A.TOKEN_USAGE_BUCKETS },
+    }),
+    attempts: meter.createCounter(A.METRIC_ATTEMPTS, {
+      unit: '{attempt}',
+      description: 'HTTP attempts, by attempt outcome, error.type and status.',
+    }),
+    backoff: meter.createHistogram(A.METRIC_BACKOFF, {
+      unit: 's',
+      description: 'Waits taken before retries, by backoff source and retry reason.',
+      advice: { explicitBucketBoundaries: A.BACKOFF_BUCKETS },
+    }),
+    quotaExhausted: meter.createCounter(A.METRIC_QUOTA_EXHAUSTED, {
+      unit: '{event}',
+      description: 'Attempts answered with insufficient_quota.',
+    }),
+    remainingRequests: meter.createGauge(A.METRIC_RATELIMIT_REMAINING_REQUESTS, {
+      unit: '{request}',
+      description: 'Last x-ratelimit-remaining-requests seen.',
+    }),
+    remainingTokens: meter.createGauge(A.METRIC_RATELIMIT_REMAINING_TOKENS, {
+      unit: '{token}',
+      description: 'Last x-ratelimit-remaining-tokens seen.',
+    }),
+    resetRequests: meter.createGauge(A.METRIC_RATELIMIT_RESET_REQUESTS, {
+      unit: 's',
+      description: 'Last x-ratelimit-reset-requests seen.',
+    }),
+    resetTokens: meter.createGauge(A.METRIC_RATELIMIT_RESET_TOKENS, {
+      unit: 's',
+      description: 'Last x-ratelimit-reset-tokens seen.',
+    }),
+    queueDuration: meter.createHistogram(A.METRIC_QUEUE_DURATION, {
+      unit: 's',
+      description: 'Time calls waited in the client-side limiter queue.',
+      advice: { explicitBucketBoundaries: A.BACKOFF_BUCKETS },
+    }),
+    limiterRejected: meter.createCounter(A.METRIC_LIMITER_REJECTED, {
+      unit: '{call}',
+      description: 'Calls the client-side limiter refused.',
+    }),
+    queueDepth: meter.createGauge(A.METRIC_QUEUE_DEPTH, {
+      unit: '{call}',
+      description: 'Calls waiting in the client-side limiter queue.',
+    }),
+    limiterRate: meter.createGauge(A.METRIC_LIMITER_RATE, {
+      unit: '{request}/s',
+      description: "The client-side limiter's current send rate.",
+    }),
+    retryBudgetRemaining: meter.createGauge(A.METRIC_RETRY_BUDGET_REMAINING, {
+      unit: '{token}',
+      description: 'Retries the retry budget still allows.',
+    }),
+    circuitState: meter.createGauge(A.METRIC_CIRCUIT_STATE, {
+      description: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+    }),
+    fallbacks: meter.createCounter(A.METRIC_FALLBACKS, {
+      unit: '{call}',
+      description: 'Calls served by a fallback, by reason and serving model.',
+    }),
+  };
+}

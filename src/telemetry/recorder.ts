@@ -1,0 +1,331 @@
+import type { MeterProvider } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  context as otelContext,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import type { RateLimitHeadroom } from '../policy/ratelimit-headers.ts';
+import type {
+  AttemptOutcome,
+  BackoffSource,
+  Classification,
+  ErrorCategory,
+  Outcome,
+} from '../policy/types.ts';
+import { VERSION } from '../version.ts';
+import * as A from './attributes.ts';
+import { createInstruments, type Instruments } from './instruments.ts';
+import { safely } from './safely.ts';
+
+export interface OperationStart {
+  operationName: string;
+  api: string;
+  requestModel?: string;
+  serverAddress?: string;
+  serverPort?: number;
+  stream: boolean;
+  deadlineMs?: number;
+  /** JSON of the prompt; given only when `captureContent` is on. */
+  inputContent?: string;
+}
+
+export interface AttemptStart {
+  attempt: number;
+  backoffMs: number;
+  backoffSource: BackoffSource;
+  requestModel?: string;
+  fallbackIndex: number;
+}
+
+export interface AttemptEnd {
+  outcome: AttemptOutcome;
+  status?: number;
+  errorType?: string;
+  classification?: Classification;
+  requestId?: string;
+  headroom?: RateLimitHeadroom;
+  retryAfterMs?: number;
+}
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+export interface OperationEnd {
+  outcome: Outcome;
+  attempts: number;
+  backoffTotalMs: number;
+  errorType?: string;
+  responseModel?: string;
+  responseId?: string;
+  finishReasons?: string[];
+  usage?: Usage;
+  /** JSON of the completion; given only when `captureContent` is on. */
+  outputContent?: string;
+  queuedMs?: number;
+  fallbackIndex?: number;
+  fallbackReason?: Outcome;
+  servedModel?: string;
+  extra?: Attributes;
+}
+
+/**
+ * Turns what the adapter did into spans and metrics. It records; it never
+ * decides. Every entry point is wrapped so a telemetry failure cannot reach
+ * the caller.
+ */
+export class Telemetry {
+  readonly tracer: Tracer;
+  readonly instruments: Instruments;
+
+  constructor(providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider } = {}) {
+    this.tracer = (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION);
+    this.instruments = createInstruments(providers.meterProvider);
+  }
+
+  /** Starts the operation span as a child of `parent` (the caller's active context). */
+  startOperation(start: OperationStart, parent: Context): OperationRecord {
+    return new OperationRecord(this, start, parent);
+  }
+
+  /** Records a gauge or counter reading outside any one call (limiter, budget, breaker). */
+  record(what: string, fn: (instruments: Instruments) => void): void {
+    safely(what, () => fn(this.instruments));
+  }
+}
+
+export class OperationRecord {
+  readonly context: Context;
+  readonly metricAttributes: Attributes;
+  private readonly span: Span | undefined;
+  private readonly startedAt = performance.now();
+  private ended = false;
+  private readonly telemetry: Telemetry;
+  private readonly start: OperationStart;
+
+  constructor(telemetry: Telemetry, start: OperationStart, parent: Context) {
+    this.telemetry = telemetry;
+    this.start = start;
+    this.metricAttributes = compact({
+      [A.ATTR_GEN_AI_OPERATION_NAME]: start.operationName,
+      [A.ATTR_GEN_AI_PROVIDER_NAME]: A.PROVIDER_OPENAI,
+      [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
+      [A.ATTR_SERVER_ADDRESS]: start.serverAddress,
+    });
+    this.span = safely('startOperation', () =>
+      telemetry.tracer.startSpan(
+        start.requestModel ? `${start.operationName} ${start.requestModel}` : start.operationName,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: compact({
+            ...this.metricAttributes,
+            [A.ATTR_SERVER_PORT]: start.serverPort,
+            [A.ATTR_API]: start.api,
+            [A.ATTR_STREAM]: start.stream,
+            [A.ATTR_DEADLINE_MS]: start.deadlineMs,
+            [A.ATTR_GEN_AI_INPUT_MESSAGES]: start.inputContent,
+          }),
+        },
+        parent,
+      ),
+    );
+    this.context = this.span ? trace.setSpan(parent, this.span) : parent;
+  }
+
+  startAttempt(start: AttemptStart): AttemptRecord {
+    return new AttemptRecord(this.telemetry, this, start);
+  }
+
+  /** A wait the policy chose before the next attempt. */
+  recordBackoff(ms: number, source: BackoffSource, reason: ErrorCategory, model?: string): void {
+    safely('recordBackoff', () =>
+      this.telemetry.instruments.backoff.record(
+        ms / 1000,
+        compact({
+          ...this.metricAttributes,
+          [A.ATTR_GEN_AI_REQUEST_MODEL]: model ?? this.start.requestModel,
+          [A.ATTR_BACKOFF_SOURCE]: source,
+          [A.ATTR_RETRY_REASON]: reason,
+        }),
+      ),
+    );
+  }
+
+  /** Sets attributes known mid-call (queue time, limiter state). */
+  annotate(attributes: Attributes): void {
+    safely('annotate', () => this.span?.setAttributes(compact(attributes)));
+  }
+
+  end(end: OperationEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    safely('endOperation', () => {
+      const failed = end.outcome !== 'success' && end.outcome !== 'fallback';
+      const span = this.span;
+      if (span) {
+        span.setAttributes(
+          compact({
+            [A.ATTR_ATTEMPTS]: end.attempts,
+            [A.ATTR_BACKOFF_TOTAL_MS]: Math.round(end.backoffTotalMs),
+            [A.ATTR_OUTCOME]: end.outcome,
+            [A.ATTR_GEN_AI_RESPONSE_MODEL]: end.responseModel,
+            [A.ATTR_GEN_AI_RESPONSE_ID]: end.responseId,
+            [A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS]: end.finishReasons?.length
+              ? end.finishReasons
+              : undefined,
+            [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: end.usage?.inputTokens,
+            [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: end.usage?.outputTokens,
+            [A.ATTR_GEN_AI_OUTPUT_MESSAGES]: end.outputContent,
+            [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
+            [A.ATTR_FALLBACK_INDEX]: end.fallbackIndex,
+            [A.ATTR_FALLBACK_REASON]: end.fallbackReason,
+            [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
+            ...end.extra,
+          }),
+        );
+        if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.outcome });
+        span.end();
+      }
+      const instruments = this.telemetry.instruments;
+      const attributes = compact({
+        ...this.metricAttributes,
+        [A.ATTR_OUTCOME]: end.outcome,
+        [A.ATTR_GEN_AI_RESPONSE_MODEL]: end.responseModel,
+        [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
+      });
+      // Recorded inside the span's context so SDKs that sample exemplars can link this point to the trace.
+      const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
+      instruments.operationDuration.record((performance.now() - this.startedAt) / 1000, attributes, ctx);
+      const tokenAttributes = { ...this.metricAttributes, [A.ATTR_GEN_AI_RESPONSE_MODEL]: end.responseModel };
+      if (end.usage?.inputTokens !== undefined) {
+        instruments.tokenUsage.record(
+          end.usage.inputTokens,
+          compact({ ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'input' }),
+          ctx,
+        );
+      }
+      if (end.usage?.outputTokens !== undefined) {
+        instruments.tokenUsage.record(
+          end.usage.outputTokens,
+          compact({ ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'output' }),
+          ctx,
+        );
+      }
+      if (end.outcome === 'fallback') {
+        instruments.fallbacks.add(
+          1,
+          compact({
+            ...this.metricAttributes,
+            [A.ATTR_GEN_AI_REQUEST_MODEL]: end.servedModel ?? this.start.requestModel,
+            [A.ATTR_FALLBACK_REASON]: end.fallbackReason,
+            [A.ATTR_FALLBACK_INDEX]: end.fallbackIndex,
+          }),
+        );
+      }
+    });
+  }
+}
+
+export class AttemptRecord {
+  readonly context: Context;
+  private readonly span: Span | undefined;
+  private ended = false;
+  private readonly telemetry: Telemetry;
+  private readonly operation: OperationRecord;
+  private readonly start: AttemptStart;
+
+  constructor(telemetry: Telemetry, operation: OperationRecord, start: AttemptStart) {
+    this.telemetry = telemetry;
+    this.operation = operation;
+    this.start = start;
+    this.span = safely('startAttempt', () =>
+      telemetry.tracer.startSpan(
+        `attempt ${start.attempt}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: compact({
+            ...operation.metricAttributes,
+            [A.ATTR_GEN_AI_REQUEST_MODEL]:
+              start.requestModel ?? operation.metricAttributes[A.ATTR_GEN_AI_REQUEST_MODEL],
+            [A.ATTR_ATTEMPT]: start.attempt,
+            [A.ATTR_HTTP_REQUEST_RESEND_COUNT]: start.attempt >= 2 ? start.attempt - 1 : undefined,
+            [A.ATTR_BACKOFF_MS]: Math.round(start.backoffMs),
+            [A.ATTR_BACKOFF_SOURCE]: start.backoffSource,
+            [A.ATTR_FALLBACK_INDEX]: start.fallbackIndex,
+          }),
+        },
+        operation.context,
+      ),
+    );
+    this.context = this.span ? trace.setSpan(operation.context, this.span) : operation.context;
+  }
+
+  end(end: AttemptEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    safely('endAttempt', () => {
+      const c = end.classification;
+      const h = end.headroom ?? {};
+      const failed = end.outcome !== 'success';
+      const span = this.span;
+      if (span) {
+        span.setAttributes(
+          compact({
+            [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: end.status,
+            [A.ATTR_REQUEST_ID]: end.requestId,
+            [A.ATTR_ATTEMPT_OUTCOME]: end.outcome,
+            [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? '_OTHER') : undefined,
+            [A.ATTR_ERROR_CODE]: c?.code,
+            [A.ATTR_RETRY_REASON]: failed ? c?.category : undefined,
+            [A.ATTR_RETRYABLE]: failed ? (c?.retryable ?? false) : undefined,
+            [A.ATTR_QUOTA_EXHAUSTED]: c?.quotaExhausted ? true : undefined,
+            [A.ATTR_RETRY_AFTER_MS]: end.retryAfterMs,
+            [A.ATTR_RATELIMIT_LIMIT_REQUESTS]: h.limitRequests,
+            [A.ATTR_RATELIMIT_LIMIT_TOKENS]: h.limitTokens,
+            [A.ATTR_RATELIMIT_REMAINING_REQUESTS]: h.remainingRequests,
+            [A.ATTR_RATELIMIT_REMAINING_TOKENS]: h.remainingTokens,
+            [A.ATTR_RATELIMIT_RESET_REQUESTS_MS]: h.resetRequestsMs,
+            [A.ATTR_RATELIMIT_RESET_TOKENS_MS]: h.resetTokensMs,
+          }),
+        );
+        if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.errorType });
+        span.end();
+      }
+      const instruments = this.telemetry.instruments;
+      const model = this.start.requestModel ?? this.operation.metricAttributes[A.ATTR_GEN_AI_REQUEST_MODEL];
+      const base = compact({ ...this.operation.metricAttributes, [A.ATTR_GEN_AI_REQUEST_MODEL]: model });
+      const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
+      instruments.attempts.add(
+        1,
+        compact({
+          ...base,
+          [A.ATTR_ATTEMPT_OUTCOME]: end.outcome,
+          [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? '_OTHER') : undefined,
+          [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: end.status,
+          [A.ATTR_ERROR_CODE]: c?.code,
+          [A.ATTR_RETRY_REASON]: failed ? c?.category : undefined,
+        }),
+        ctx,
+      );
+      if (c?.quotaExhausted) instruments.quotaExhausted.add(1, base, ctx);
+      if (h.remainingRequests !== undefined) instruments.remainingRequests.record(h.remainingRequests, base);
+      if (h.remainingTokens !== undefined) instruments.remainingTokens.record(h.remainingTokens, base);
+      if (h.resetRequestsMs !== undefined) instruments.resetRequests.record(h.resetRequestsMs / 1000, base);
+      if (h.resetTokensMs !== undefined) instruments.resetTokens.record(h.resetTokensMs / 1000, base);
+    });
+  }
+}
+
+/** Drops undefined values so they never reach an exporter as the string "undefined". */
+function compact(attributes: Record<string, Attributes[string] | undefined>): Attributes {
+  const out: Attributes = {};
+  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) out[key] = value;
+  return out;
+}
