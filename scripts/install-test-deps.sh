@@ -3,10 +3,12 @@
 #   victoria-metrics  (OTLP ingest + PromQL engine for the dashboard/alert queries)
 #   promtool          (check config, check rules, test rules)
 #   docker-compose    (v2: `config` validates the compose file without a daemon)
-# Debian bookworm's versions are too old (VictoriaMetrics 1.79 has no OTLP,
-# promtool 2.42 rejects the `otlp:` config block), so the .debs come from
-# trixie through a private apt state: the system's sources, lists and dpkg
-# database are never touched. Idempotent: a tool already unpacked is skipped.
+# Debian bookworm's versions are too old (VictoriaMetrics 1.79 has no OTLP;
+# promtool 2.42, and trixie's 2.53, reject the Prometheus 3 `otlp:` config
+# block), so the .debs come from trixie, and promtool 3.x from sid, through a
+# private apt state: the system's sources, lists and dpkg database are never
+# touched. All are static Go binaries needing only libc6 >= 2.34.
+# Idempotent: a tool already unpacked is skipped.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,21 +16,20 @@ cache="$root/.cache/test-deps"
 apt_dir="$cache/apt"
 unpacked="$cache/root"
 bin="$cache/bin"
-suite="${RETRYSCOPE_DEBIAN_SUITE:-trixie}"
 mirror="${RETRYSCOPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 step() { printf '[install-test-deps] %s\n' "$*"; }
 
-# package  path-inside-the-deb  name-in-bin
+# package  suite  path-inside-the-deb  name-in-bin
 tools=(
-  "victoria-metrics usr/bin/victoria-metrics victoria-metrics"
-  "promtool usr/bin/promtool promtool"
-  "docker-compose usr/libexec/docker/cli-plugins/docker-compose docker-compose"
+  "victoria-metrics trixie usr/bin/victoria-metrics victoria-metrics"
+  "promtool sid usr/bin/promtool promtool"
+  "docker-compose trixie usr/libexec/docker/cli-plugins/docker-compose docker-compose"
 )
 
 missing=()
 for t in "${tools[@]}"; do
-  read -r pkg path name <<<"$t"
+  read -r pkg suite path name <<<"$t"
   if [[ -x "$bin/$name" ]]; then
     step "$name already installed at $bin/$name"
   else
@@ -41,8 +42,9 @@ if [[ ${#missing[@]} -eq 0 ]]; then
 fi
 
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/parts" "$apt_dir/debs" "$unpacked" "$bin"
-printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$mirror" "$suite" \
-  >"$apt_dir/sources.list"
+for suite in trixie sid; do
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$mirror" "$suite"
+done >"$apt_dir/sources.list"
 apt_opts=(
   -o "Dir::Etc::SourceList=$apt_dir/sources.list"
   -o "Dir::Etc::SourceParts=$apt_dir/parts"
@@ -53,15 +55,15 @@ apt_opts=(
   -o "APT::Sandbox::User=root"
 )
 
-step "apt-get update for Debian $suite into $apt_dir (system sources untouched)"
+step "apt-get update for Debian trixie and sid into $apt_dir (system sources untouched)"
 apt-get "${apt_opts[@]}" -qq update
 
 for t in "${missing[@]}"; do
-  read -r pkg path name <<<"$t"
-  version="$(apt-cache "${apt_opts[@]}" policy "$pkg" | awk '/Candidate:/ {print $2}')"
-  step "apt-get download $pkg=$version from $suite"
-  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "$pkg=$version")
-  deb="$(ls -t "$apt_dir/debs/${pkg}_"*.deb | head -n1)"
+  read -r pkg suite path name <<<"$t"
+  step "apt-get download $pkg/$suite"
+  rm -f "$apt_dir/debs/${pkg}_"*.deb
+  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "$pkg/$suite")
+  deb="$(ls "$apt_dir/debs/${pkg}_"*.deb)"
   step "dpkg -x $(basename "$deb") into $unpacked"
   dpkg -x "$deb" "$unpacked"
   if [[ ! -x "$unpacked/$path" ]]; then
