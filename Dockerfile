@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# The demo service of docker-compose.yml: builds retryscope and runs
+# `retryscope demo` in a loop, exporting OTLP to the collector.
+
+FROM node:24.21.0-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the `node` devDependency would fetch a second Node.js; the image has one.
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24.21.0-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+# openai is a peer (and dev) dependency, so --omit=dev leaves it out; it has no
+# dependencies of its own, so the build stage's copy is all the demo needs.
+COPY --from=build /app/node_modules/openai ./node_modules/openai
+COPY --from=build /app/dist ./dist
+COPY stack/demo/loop.sh ./demo-loop.sh
+USER node
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "const s=require('fs').statSync('/tmp/demo-heartbeat');process.exit(Date.now()-s.mtimeMs<180000?0:1)"]
+CMD ["sh", "/app/demo-loop.sh"]
