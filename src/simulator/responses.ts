@@ -1,0 +1,185 @@
+/**
+ * JSON bodies of successful answers, in the shapes the official SDK's types
+ * describe. Pure: ids and times come in as arguments.
+ */
+import { hashString, mulberry32 } from './random.ts';
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export function chatUsage(usage: Usage) {
+  return {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  };
+}
+
+export interface ChatCompletionInput {
+  id: string;
+  created: number;
+  model: string;
+  text: string;
+  finishReason: 'stop' | 'length';
+  usage: Usage;
+}
+
+export function chatCompletion(input: ChatCompletionInput) {
+  return {
+    id: input.id,
+    object: 'chat.completion',
+    created: input.created,
+    model: input.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: input.text, refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: input.finishReason,
+      },
+    ],
+    usage: chatUsage(input.usage),
+    service_tier: 'default',
+    system_fingerprint: 'fp_simulator',
+  };
+}
+
+export function responseUsage(usage: Usage) {
+  return {
+    input_tokens: usage.inputTokens,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: usage.outputTokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: usage.inputTokens + usage.outputTokens,
+  };
+}
+
+export function outputText(text: string) {
+  return { type: 'output_text', text, annotations: [], logprobs: [] };
+}
+
+export interface ResponseInput {
+  id: string;
+  messageId: string;
+  createdAt: number;
+  model: string;
+  text: string;
+  /** Cut short by `max_output_tokens`. */
+  truncated: boolean;
+  usage: Usage;
+  maxOutputTokens: number | null;
+  instructions: string | null;
+}
+
+/** A `response` object; `state` picks the in-progress shape streams open with. */
+export function responseObject(input: ResponseInput, state: 'in_progress' | 'final' = 'final') {
+  const final = state === 'final';
+  const status = !final ? 'in_progress' : input.truncated ? 'incomplete' : 'completed';
+  return {
+    id: input.id,
+    object: 'response',
+    created_at: input.createdAt,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: final && input.truncated ? { reason: 'max_output_tokens' } : null,
+    instructions: input.instructions,
+    max_output_tokens: input.maxOutputTokens,
+    model: input.model,
+    output: final ? [outputMessage(input.messageId, input.text, 'completed')] : [],
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    reasoning: { effort: null, summary: null },
+    service_tier: 'default',
+    store: true,
+    temperature: 1,
+    text: { format: { type: 'text' } },
+    tool_choice: 'auto',
+    tools: [],
+    top_p: 1,
+    truncation: 'disabled',
+    usage: final ? responseUsage(input.usage) : null,
+    user: null,
+    metadata: {},
+  };
+}
+
+export function outputMessage(id: string, text: string, status: 'in_progress' | 'completed') {
+  return {
+    id,
+    type: 'message',
+    status,
+    role: 'assistant',
+    content: status === 'completed' ? [outputText(text)] : [],
+  };
+}
+
+/**
+ * A deterministic unit vector for `text`: same input, same embedding, so
+ * tests can compare vectors without fixtures.
+ */
+export function embeddingVector(text: string, dimensions: number): number[] {
+  const random = mulberry32(hashString(text));
+  const raw = Array.from({ length: dimensions }, () => random() * 2 - 1);
+  const norm = Math.hypot(...raw) || 1;
+  // Through float32, so the float and base64 encodings carry the same numbers.
+  return Array.from(new Float32Array(raw.map((value) => value / norm)));
+}
+
+/** OpenAI's base64 encoding: little-endian float32s. */
+export function embeddingBase64(vector: readonly number[]): string {
+  const floats = new Float32Array(vector);
+  return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).toString('base64');
+}
+
+export function embeddingsList(
+  model: string,
+  inputs: readonly string[],
+  dimensions: number,
+  format: 'float' | 'base64',
+  promptTokens: number,
+) {
+  return {
+    object: 'list',
+    data: inputs.map((input, index) => {
+      const vector = embeddingVector(input, dimensions);
+      return {
+        object: 'embedding',
+        index,
+        embedding: format === 'base64' ? embeddingBase64(vector) : vector,
+      };
+    }),
+    model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  };
+}
+
+/** What `GET /v1/models` lists; any model name is accepted regardless. */
+export const LISTED_MODELS = [
+  'gpt-4o-mini',
+  'gpt-4o',
+  'gpt-4.1-mini',
+  'gpt-4.1',
+  'o4-mini',
+  'text-embedding-3-small',
+  'text-embedding-3-large',
+] as const;
+
+const MODELS_CREATED = 1_715_367_049;
+
+export function modelObject(id: string) {
+  return { id, object: 'model', created: MODELS_CREATED, owned_by: 'system' };
+}
+
+export function modelsList() {
+  return { object: 'list', data: LISTED_MODELS.map(modelObject) };
+}

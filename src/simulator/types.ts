@@ -1,0 +1,158 @@
+/** Shared vocabulary of the simulator: plain data, no I/O. */
+
+/** The endpoints the simulator serves; also what a fault's `routes` filter names. */
+export const ROUTE_IDS = ['chat.completions', 'responses', 'embeddings', 'models'] as const;
+export type RouteId = (typeof ROUTE_IDS)[number];
+
+/**
+ * What can go wrong on purpose. Status codes are kinds of their own so a
+ * scenario reads like an incident report: `kind: 503`.
+ */
+export const FAULT_KINDS = [
+  '500',
+  '502',
+  '503',
+  'reset',
+  'slow',
+  'hang',
+  'malformed',
+  'stream_error',
+  '401',
+  '400',
+  'too_large',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultSpec {
+  kind: FaultKind;
+  /** Chance (0..1) that an eligible request meets this fault. */
+  probability?: number;
+  /** Strike every Nth eligible request instead of (or as well as) by chance. */
+  every?: number;
+  /** Once struck, the next `burst - 1` eligible requests meet it too. Default 1. */
+  burst?: number;
+  /** Only requests to these routes are eligible. Default: all. */
+  routes?: RouteId[];
+  /** Only requests for these models are eligible. Default: all. */
+  models?: string[];
+  /** `slow`: how long to wait before answering normally. */
+  delayMs?: number;
+  /** `stream_error`: how many content chunks go out before the error. */
+  afterChunks?: number;
+}
+
+export interface RateLimits {
+  /** Requests per minute. */
+  rpm: number;
+  /** Tokens per minute. */
+  tpm: number;
+}
+
+export interface LatencyRange {
+  min: number;
+  max: number;
+}
+
+export interface PhaseDefinition {
+  name: string;
+  /** Relative length: the phase gets `weight / sum(weights)` of the run. Default 1. */
+  weight?: number;
+  /** Multiplies every key's rate limits during the phase (0.15 = a storm). Default 1. */
+  limitsScale?: number;
+  /**
+   * Tokens each key without its own quota may spend from the start of this
+   * phase; when spent, requests get `insufficient_quota`.
+   */
+  quotaTokens?: number;
+  /** Models that answer 503 during this phase, on top of the global list. */
+  unavailableModels?: string[];
+  /** Added latency before healthy answers: a fixed value or a range. */
+  latencyMs?: number | LatencyRange;
+  faults?: FaultSpec[];
+}
+
+export interface KeyConfig {
+  /** Tokens this key may spend over the whole run; `Infinity` never runs out. */
+  quotaTokens?: number;
+  /** Overrides the base limits for this key (phases still scale them). */
+  limits?: Partial<RateLimits>;
+}
+
+export interface ScenarioDefinition {
+  name: string;
+  description?: string;
+  /** Base per-key limits; the options' `limits` override them. */
+  limits?: Partial<RateLimits>;
+  keys?: Record<string, KeyConfig>;
+  /** Models that always answer 503. */
+  unavailableModels?: string[];
+  /** Pause between stream chunks. Default 10 ms. */
+  streamChunkDelayMs?: number;
+  /** Start again from the first phase when the last one ends. Default true. */
+  loop?: boolean;
+  phases: PhaseDefinition[];
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export type NamedScenario = 'steady' | 'storm' | 'outage' | 'quota' | 'mixed';
+
+export interface SimulatorOptions {
+  /** 0 picks a free port. Default 0. */
+  port?: number;
+  /** Loopback unless another address is given explicitly. Default `127.0.0.1`. */
+  host?: string;
+  /** Default `mixed`. */
+  scenario?: NamedScenario | ScenarioDefinition;
+  /** Seeds the fault PRNG: same seed and request order, same faults. Default 1. */
+  seed?: number;
+  /** The scenario's phases are scaled to this total. Default 60 000. */
+  durationMs?: number;
+  /** Base per-key limits (override the scenario's). Default 600 rpm, 200 000 tpm. */
+  limits?: Partial<RateLimits>;
+  /** Rejected requests still consume a request from the RPM bucket. Default true. */
+  countRejected?: boolean;
+  keys?: Record<string, KeyConfig>;
+  /** Run-long quota for every key that has none of its own. Default: unlimited. */
+  quotaTokens?: number;
+  /** When false, keys not listed in `keys` (or the scenario's) get 401. Default true. */
+  acceptAnyKey?: boolean;
+  /** These models always answer 503 (on top of the scenario's). */
+  unavailableModels?: string[];
+  /** Extra faults added to every phase (what the CLI's `--fault` does). */
+  faults?: FaultSpec[];
+  /** Time source for the limiter, quota phases and the timeline. Default `Date`. */
+  clock?: Clock;
+}
+
+export interface SimulatorStats {
+  /** Every request received, including those reset or left hanging. */
+  requests: number;
+  byRoute: Record<string, number>;
+  /** By HTTP status, plus `reset` and `hang` for requests that never got one. */
+  byStatus: Record<string, number>;
+  byKey: Record<string, number>;
+  resets: number;
+  hangs: number;
+  /** Streams that ended with an in-stream error event. */
+  streamErrors: number;
+}
+
+export interface Simulator {
+  /** Base URL to hand the SDK: `http://127.0.0.1:PORT/v1`. */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly seed: number;
+  readonly scenario: ScenarioDefinition;
+  stats(): SimulatorStats;
+  resetStats(): void;
+  /** Name of the current phase. */
+  phase(): string;
+  /** Pin a phase by name (stops the timeline); `null` returns to the timeline. */
+  setPhase(name: string | null): void;
+  /** Closes promptly, hung requests included. */
+  close(): Promise<void>;
+}
