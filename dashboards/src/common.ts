@@ -1,0 +1,185 @@
+/**
+ * Shared pieces of the retryscope dashboards: data sources, template
+ * variables, label selectors, query and panel helpers, and the data links
+ * that turn any point on a graph into a Jaeger search for its traces.
+ *
+ * Metric names are the Prometheus forms of src/telemetry/attributes.ts, as
+ * written by Prometheus's OTLP receiver (and VictoriaMetrics with
+ * -opentelemetry.usePrometheusNaming): test/stack checks every query against
+ * a real engine fed with those instruments.
+ */
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+
+/** Provisioned in stack/grafana/provisioning/datasources with these uids. */
+export const PROMETHEUS: common.DataSourceRef = { type: 'prometheus', uid: 'prometheus' };
+export const JAEGER_UID = 'jaeger';
+
+/** Prometheus names of retryscope's instruments. */
+export const M = {
+  operations: 'gen_ai_client_operation_duration_seconds_count',
+  operationBuckets: 'gen_ai_client_operation_duration_seconds_bucket',
+  tokens: 'gen_ai_client_token_usage_sum',
+  attempts: 'retryscope_client_attempts_total',
+  backoffCount: 'retryscope_client_backoff_duration_seconds_count',
+  backoffBuckets: 'retryscope_client_backoff_duration_seconds_bucket',
+  quotaExhausted: 'retryscope_client_quota_exhausted_total',
+  remainingRequests: 'retryscope_client_ratelimit_remaining_requests',
+  remainingTokens: 'retryscope_client_ratelimit_remaining_tokens',
+  resetRequests: 'retryscope_client_ratelimit_reset_requests_seconds',
+  resetTokens: 'retryscope_client_ratelimit_reset_tokens_seconds',
+  queueCount: 'retryscope_client_queue_duration_seconds_count',
+  queueBuckets: 'retryscope_client_queue_duration_seconds_bucket',
+  limiterRejected: 'retryscope_client_limiter_rejected_total',
+  queueDepth: 'retryscope_client_queue_depth',
+  // Unit `{request}/s`: the braces go, `/s` becomes `_per_second`.
+  limiterRate: 'retryscope_client_limiter_rate_per_second',
+  retryBudget: 'retryscope_client_retry_budget_remaining',
+  circuitState: 'retryscope_client_circuit_state',
+  fallbacks: 'retryscope_client_fallbacks_total',
+} as const;
+
+/** Every call-level series is filtered by both variables. */
+export const BY_SERVICE_AND_MODEL = 'service_name=~"$service", gen_ai_request_model=~"$model"';
+/** Pacing gauges belong to the client, not to one model. */
+export const BY_SERVICE = 'service_name=~"$service"';
+
+/** A failed call: any outcome but success and fallback (the alert rules agree). */
+export const FAILED = 'retryscope_outcome!~"success|fallback"';
+
+export const RATE = '$__rate_interval';
+
+export function variables(): dashboard.QueryVariableBuilder[] {
+  const service = `label_values(${M.operations}, service_name)`;
+  const model = `label_values(${M.operations}{service_name=~"$service"}, gen_ai_request_model)`;
+  return [
+    new dashboard.QueryVariableBuilder('service')
+      .label('Service')
+      .description('service.name of the instrumented app')
+      .datasource(PROMETHEUS)
+      .query(service)
+      .definition(service)
+      .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+      .sort(dashboard.VariableSort.AlphabeticalAsc)
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*'),
+    new dashboard.QueryVariableBuilder('model')
+      .label('Model')
+      .description('gen_ai.request.model')
+      .datasource(PROMETHEUS)
+      .query(model)
+      .definition(model)
+      .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+      .sort(dashboard.VariableSort.AlphabeticalAsc)
+      .multi(true)
+      .includeAll(true)
+      .allValue('.*'),
+  ];
+}
+
+/** Where data links send the browser; override with ?var-jaeger_url=... */
+export function jaegerUrlVariable(): dashboard.ConstantVariableBuilder {
+  return new dashboard.ConstantVariableBuilder('jaeger_url')
+    .label('Jaeger UI')
+    .description('Base URL of the Jaeger UI that data links open')
+    .value('http://localhost:16686');
+}
+
+/**
+ * A Jaeger search for the traces behind one point: the series' service, span
+ * tags from its labels, from the dashboard's start up to the clicked time.
+ * Jaeger lists the most recent first, so the top results are the ones from
+ * the bad minute. Tag values that are Grafana variables stay unencoded so
+ * Grafana can interpolate them.
+ */
+export function jaegerSearch(
+  title: string,
+  tags: Record<string, string>,
+  extra: Record<string, string> = {},
+): dashboard.DashboardLinkBuilder {
+  const tagJson = Object.entries(tags)
+    .map(([k, v]) => `${encodeURIComponent(`"${k}":"`)}${v}${encodeURIComponent('"')}`)
+    .join(encodeURIComponent(','));
+  const params = [
+    'service=${__field.labels.service_name}',
+    'start=${__from}000',
+    'end=${__value.time}000',
+    'lookback=custom',
+    'limit=20',
+    ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
+  ];
+  if (tagJson) params.push(`tags=${encodeURIComponent('{')}${tagJson}${encodeURIComponent('}')}`);
+  return new dashboard.DashboardLinkBuilder(title)
+    .url(`\${jaeger_url}/search?${params.join('&')}`)
+    .targetBlank(true);
+}
+
+export interface QueryOptions {
+  refId?: string;
+  exemplar?: boolean;
+  instant?: boolean;
+}
+
+export function query(expr: string, legend: string, opts: QueryOptions = {}): prometheus.DataqueryBuilder {
+  const q = new prometheus.DataqueryBuilder()
+    .datasource(PROMETHEUS)
+    .expr(expr)
+    .legendFormat(legend)
+    .refId(opts.refId ?? 'A');
+  if (opts.exemplar) q.exemplar(true);
+  if (opts.instant) q.instant();
+  else q.range();
+  return q;
+}
+
+/** A time series panel with the house style: table legend, all-series tooltip. */
+export function graph(title: string, description: string, unit: string): timeseries.PanelBuilder {
+  return new timeseries.PanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(PROMETHEUS)
+    .unit(unit)
+    .lineWidth(1)
+    .fillOpacity(10)
+    .showPoints(common.VisibilityMode.Never)
+    .legend(
+      new common.VizLegendOptionsBuilder()
+        .displayMode(common.LegendDisplayMode.Table)
+        .placement(common.LegendPlacement.Bottom)
+        .showLegend(true)
+        .calcs(['mean', 'max', 'lastNotNull']),
+    )
+    .tooltip(
+      new common.VizTooltipOptionsBuilder()
+        .mode(common.TooltipDisplayMode.Multi)
+        .sort(common.SortOrder.Descending),
+    );
+}
+
+/** A dashed red line at an alert rule's threshold. */
+export function alertLine(value: number): {
+  thresholds: dashboard.ThresholdsConfigBuilder;
+  style: common.GraphThresholdsStyleConfigBuilder;
+} {
+  return {
+    thresholds: new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+      { value: null, color: 'transparent' },
+      { value, color: 'red' },
+    ]),
+    style: new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed),
+  };
+}
+
+/**
+ * Quota-exhaustion events per window, by the given labels. increase() cannot
+ * see a counter's first appearance (an OTel counter is born at 1), so new
+ * series are added from the `unless ... offset` arm: the same expression as
+ * the RetryscopeQuotaExhausted alert.
+ */
+export function quotaEvents(by: string, window: string, selector: string): string {
+  const q = `${M.quotaExhausted}{${selector}}`;
+  return `sum by (${by}) (increase(${q}[${window}])) > 0 or sum by (${by}) (${q} unless ${q} offset ${window})`;
+}

@@ -1,0 +1,207 @@
+/** "OpenAI client: overview": traffic, errors, retries, latency, tokens, fallbacks. */
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  alertLine,
+  BY_SERVICE_AND_MODEL,
+  FAILED,
+  graph,
+  JAEGER_UID,
+  jaegerSearch,
+  jaegerUrlVariable,
+  M,
+  query,
+  RATE,
+  variables,
+} from './common.ts';
+
+const S = BY_SERVICE_AND_MODEL;
+
+function operationsByOutcome() {
+  return graph(
+    'Operations/s by outcome',
+    'Finished calls per second, by how they ended (retryscope.outcome). Click a point for the traces of that outcome.',
+    'ops',
+  )
+    .withTarget(
+      query(
+        `sum by (service_name, retryscope_outcome) (rate(${M.operations}{${S}}[${RATE}]))`,
+        '{{service_name}} {{retryscope_outcome}}',
+      ),
+    )
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal).group('A'))
+    .dataLinks([
+      jaegerSearch('Traces with this outcome', {
+        'retryscope.outcome': '${__field.labels.retryscope_outcome}',
+      }),
+    ]);
+}
+
+function errorRateByClass() {
+  const line = alertLine(5);
+  return graph(
+    'Error rate % by error class',
+    'Share of calls that failed (any outcome but success or fallback), split by error.type. The dashed line is the RetryscopeHighErrorRate alert threshold.',
+    'percent',
+  )
+    .withTarget(
+      query(
+        `100 * sum by (service_name, error_type) (rate(${M.operations}{${S}, ${FAILED}}[${RATE}]))` +
+          ` / ignoring (error_type) group_left sum by (service_name) (rate(${M.operations}{${S}}[${RATE}]))`,
+        '{{service_name}} {{error_type}}',
+      ),
+    )
+    .thresholds(line.thresholds)
+    .thresholdsStyle(line.style)
+    .min(0)
+    .dataLinks([
+      jaegerSearch('Traces with this error class', { 'error.type': '${__field.labels.error_type}' }),
+    ]);
+}
+
+function attemptsPerOperation() {
+  const line = alertLine(2);
+  return graph(
+    'Attempts per operation',
+    'HTTP attempts per finished call. 1 means no retries; above the dashed line the RetryscopeRetryStorm alert fires.',
+    'short',
+  )
+    .withTarget(
+      query(
+        `sum by (service_name, gen_ai_request_model) (rate(${M.attempts}{${S}}[${RATE}]))` +
+          ` / sum by (service_name, gen_ai_request_model) (rate(${M.operations}{${S}}[${RATE}]))`,
+        '{{service_name}} {{gen_ai_request_model}}',
+      ),
+    )
+    .thresholds(line.thresholds)
+    .thresholdsStyle(line.style)
+    .min(0)
+    .dataLinks([
+      jaegerSearch('Retried calls on this model', {
+        'gen_ai.request.model': '${__field.labels.gen_ai_request_model}',
+        'retryscope.attempt.outcome': 'retried',
+      }),
+    ]);
+}
+
+function retriesByReason() {
+  return graph(
+    'Retries/s by reason',
+    'Backoff waits taken per second, by why the policy retried (retryscope.retry_reason).',
+    'ops',
+  )
+    .withTarget(
+      query(
+        `sum by (service_name, retryscope_retry_reason) (rate(${M.backoffCount}{${S}}[${RATE}]))`,
+        '{{service_name}} {{retryscope_retry_reason}}',
+      ),
+    )
+    .dataLinks([
+      jaegerSearch('Traces retried for this reason', {
+        'retryscope.retry_reason': '${__field.labels.retryscope_retry_reason}',
+      }),
+    ]);
+}
+
+function backoffWait() {
+  const q = (p: number, ref: string) =>
+    query(
+      `histogram_quantile(${p}, sum by (service_name, retryscope_backoff_source, le) (rate(${M.backoffBuckets}{${S}}[${RATE}])))`,
+      `p${p * 100} {{retryscope_backoff_source}}`,
+      { refId: ref },
+    );
+  return graph(
+    'Backoff wait p50 / p95 by source',
+    'How long the client waited before retrying, by where the wait came from: the server (retry-after-ms, retry-after) or its own exponential backoff.',
+    's',
+  )
+    .withTarget(q(0.5, 'A'))
+    .withTarget(q(0.95, 'B'))
+    .dataLinks([
+      jaegerSearch('Attempts that waited this way', {
+        'retryscope.backoff_source': '${__field.labels.retryscope_backoff_source}',
+      }),
+    ]);
+}
+
+function latency() {
+  const q = (p: number, ref: string) =>
+    query(
+      `histogram_quantile(${p}, sum by (service_name, le) (rate(${M.operationBuckets}{${S}}[${RATE}])))`,
+      `p${p * 100} {{service_name}}`,
+      { refId: ref, exemplar: p === 0.99 },
+    );
+  return graph(
+    'Operation latency p50 / p95 / p99',
+    'Whole-call duration, every attempt and wait included. Exemplar dots open their trace in Jaeger; a click on a line searches calls slower than that value.',
+    's',
+  )
+    .withTarget(q(0.5, 'A'))
+    .withTarget(q(0.95, 'B'))
+    .withTarget(q(0.99, 'C'))
+    .dataLinks([jaegerSearch('Calls at least this slow', {}, { minDuration: '${__value.numeric}s' })]);
+}
+
+function tokens() {
+  return graph('Tokens/s', 'Tokens per second by type (input, output) and model.', 'short')
+    .axisLabel('tokens/s')
+    .withTarget(
+      query(
+        `sum by (service_name, gen_ai_request_model, gen_ai_token_type) (rate(${M.tokens}{${S}}[${RATE}]))`,
+        '{{gen_ai_request_model}} {{gen_ai_token_type}}',
+      ),
+    );
+}
+
+function fallbacks() {
+  return graph(
+    'Fallbacks',
+    'Calls served by a fallback per second, by why the primary was abandoned and the model that served them.',
+    'ops',
+  )
+    .withTarget(
+      query(
+        `sum by (service_name, retryscope_fallback_reason, gen_ai_request_model) (rate(${M.fallbacks}{${S}}[${RATE}]))`,
+        '{{retryscope_fallback_reason}} → {{gen_ai_request_model}}',
+      ),
+    )
+    .dataLinks([
+      jaegerSearch('Traces that fell back for this reason', {
+        'retryscope.fallback_reason': '${__field.labels.retryscope_fallback_reason}',
+      }),
+    ]);
+}
+
+export function overviewDashboard(): dashboard.Dashboard {
+  return new dashboard.DashboardBuilder('OpenAI client: overview')
+    .uid('retryscope-overview')
+    .description(
+      `Calls made through retryscope: outcomes, errors, retries, latency and tokens. Traces in Jaeger (${JAEGER_UID}).`,
+    )
+    .tags(['retryscope', 'openai'])
+    .readonly()
+    .refresh('30s')
+    .time({ from: 'now-1h', to: 'now' })
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .variables([...variables(), jaegerUrlVariable()])
+    .link(
+      new dashboard.DashboardLinkBuilder('Quota and rate limits')
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags(['retryscope'])
+        .includeVars(true)
+        .keepTime(true)
+        .asDropdown(false),
+    )
+    .withRow(new dashboard.RowBuilder('Traffic and errors'))
+    .withPanel(operationsByOutcome().span(12).height(8))
+    .withPanel(errorRateByClass().span(12).height(8))
+    .withRow(new dashboard.RowBuilder('Retries'))
+    .withPanel(attemptsPerOperation().span(8).height(8))
+    .withPanel(retriesByReason().span(8).height(8))
+    .withPanel(backoffWait().span(8).height(8))
+    .withRow(new dashboard.RowBuilder('Latency, tokens, fallbacks'))
+    .withPanel(latency().span(12).height(9))
+    .withPanel(tokens().span(12).height(9))
+    .withPanel(fallbacks().span(24).height(7))
+    .build();
+}
