@@ -124,12 +124,18 @@ export function admit(
     };
   }
 
-  const requestWait = msUntil(requests.used + 1, limits.rpm + EPSILON, limits.rpm);
-  const tokenWait = msUntil(tokenBucket.used + tokens, limits.tpm + EPSILON, limits.tpm);
-  if (requestWait > 0 || tokenWait > 0) {
+  const fits = (state: KeyBuckets) => ({
+    requestWait: msUntil(state.requests.used + 1, limits.rpm + EPSILON, limits.rpm),
+    tokenWait: msUntil(state.tokens.used + tokens, limits.tpm + EPSILON, limits.tpm),
+  });
+  const current = fits({ requests, tokens: tokenBucket });
+  if (current.requestWait > 0 || current.tokenWait > 0) {
+    // The wait is measured after this rejection's own cost, or a client that
+    // honours retry-after exactly would be turned away again.
+    const after = rejected();
+    const { requestWait, tokenWait } = fits(after);
     // Name the bucket that binds longest; the wait covers both.
     const byRequests = requestWait >= tokenWait;
-    const after = rejected();
     return {
       allowed: false,
       reason: byRequests ? 'requests' : 'tokens',
