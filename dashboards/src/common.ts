@@ -88,6 +88,16 @@ export function jaegerUrlVariable(): dashboard.ConstantVariableBuilder {
     .value('http://localhost:16686');
 }
 
+/** `${name}`: a Grafana variable, kept out of JS template syntax on purpose. */
+export function grafanaVar(name: string): string {
+  return ['$', '{', name, '}'].join('');
+}
+
+/** The value of one label of the clicked series, in a data link. */
+export function seriesLabel(label: string): string {
+  return grafanaVar(`__field.labels.${label}`);
+}
+
 /**
  * A Jaeger search for the traces behind one point: the series' service, span
  * tags from its labels, from the dashboard's start up to the clicked time.
@@ -104,16 +114,16 @@ export function jaegerSearch(
     .map(([k, v]) => `${encodeURIComponent(`"${k}":"`)}${v}${encodeURIComponent('"')}`)
     .join(encodeURIComponent(','));
   const params = [
-    'service=${__field.labels.service_name}',
-    'start=${__from}000',
-    'end=${__value.time}000',
+    `service=${seriesLabel('service_name')}`,
+    `start=${grafanaVar('__from')}000`,
+    `end=${grafanaVar('__value.time')}000`,
     'lookback=custom',
     'limit=20',
     ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
   ];
   if (tagJson) params.push(`tags=${encodeURIComponent('{')}${tagJson}${encodeURIComponent('}')}`);
   return new dashboard.DashboardLinkBuilder(title)
-    .url(`\${jaeger_url}/search?${params.join('&')}`)
+    .url(`${grafanaVar('jaeger_url')}/search?${params.join('&')}`)
     .targetBlank(true);
 }
 

@@ -5,6 +5,7 @@ import {
   alertLine,
   BY_SERVICE_AND_MODEL,
   FAILED,
+  grafanaVar,
   graph,
   JAEGER_UID,
   jaegerSearch,
@@ -12,6 +13,7 @@ import {
   M,
   query,
   RATE,
+  seriesLabel,
   variables,
 } from './common.ts';
 
@@ -32,7 +34,7 @@ function operationsByOutcome() {
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal).group('A'))
     .dataLinks([
       jaegerSearch('Traces with this outcome', {
-        'retryscope.outcome': '${__field.labels.retryscope_outcome}',
+        'retryscope.outcome': seriesLabel('retryscope_outcome'),
       }),
     ]);
 }
@@ -54,9 +56,7 @@ function errorRateByClass() {
     .thresholds(line.thresholds)
     .thresholdsStyle(line.style)
     .min(0)
-    .dataLinks([
-      jaegerSearch('Traces with this error class', { 'error.type': '${__field.labels.error_type}' }),
-    ]);
+    .dataLinks([jaegerSearch('Traces with this error class', { 'error.type': seriesLabel('error_type') })]);
 }
 
 function attemptsPerOperation() {
@@ -78,7 +78,7 @@ function attemptsPerOperation() {
     .min(0)
     .dataLinks([
       jaegerSearch('Retried calls on this model', {
-        'gen_ai.request.model': '${__field.labels.gen_ai_request_model}',
+        'gen_ai.request.model': seriesLabel('gen_ai_request_model'),
         'retryscope.attempt.outcome': 'retried',
       }),
     ]);
@@ -98,7 +98,7 @@ function retriesByReason() {
     )
     .dataLinks([
       jaegerSearch('Traces retried for this reason', {
-        'retryscope.retry_reason': '${__field.labels.retryscope_retry_reason}',
+        'retryscope.retry_reason': seriesLabel('retryscope_retry_reason'),
       }),
     ]);
 }
@@ -119,7 +119,7 @@ function backoffWait() {
     .withTarget(q(0.95, 'B'))
     .dataLinks([
       jaegerSearch('Attempts that waited this way', {
-        'retryscope.backoff_source': '${__field.labels.retryscope_backoff_source}',
+        'retryscope.backoff_source': seriesLabel('retryscope_backoff_source'),
       }),
     ]);
 }
@@ -139,7 +139,9 @@ function latency() {
     .withTarget(q(0.5, 'A'))
     .withTarget(q(0.95, 'B'))
     .withTarget(q(0.99, 'C'))
-    .dataLinks([jaegerSearch('Calls at least this slow', {}, { minDuration: '${__value.numeric}s' })]);
+    .dataLinks([
+      jaegerSearch('Calls at least this slow', {}, { minDuration: `${grafanaVar('__value.numeric')}s` }),
+    ]);
 }
 
 function tokens() {
@@ -167,7 +169,7 @@ function fallbacks() {
     )
     .dataLinks([
       jaegerSearch('Traces that fell back for this reason', {
-        'retryscope.fallback_reason': '${__field.labels.retryscope_fallback_reason}',
+        'retryscope.fallback_reason': seriesLabel('retryscope_fallback_reason'),
       }),
     ]);
 }

@@ -18,6 +18,7 @@ import {
   query,
   quotaEvents,
   RATE,
+  seriesLabel,
   variables,
 } from './common.ts';
 
@@ -95,7 +96,7 @@ function rateLimitSplit() {
     )
     .dataLinks([
       jaegerSearch('Attempts with this error code', {
-        'retryscope.error.code': '${__field.labels.retryscope_error_code}',
+        'retryscope.error.code': seriesLabel('retryscope_error_code'),
       }),
     ]);
 }
@@ -145,7 +146,7 @@ function limiterHeldOrRejected() {
     )
     .dataLinks([
       jaegerSearch('Calls refused this way', {
-        'retryscope.outcome': '${__field.labels.retryscope_outcome}',
+        'retryscope.outcome': seriesLabel('retryscope_outcome'),
       }),
     ]);
 }
