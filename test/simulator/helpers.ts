@@ -40,7 +40,10 @@ export function client(sim: Simulator, options: { apiKey?: string; timeout?: num
   });
 }
 
-export const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] } as const;
+export const CHAT: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Say hello.' }],
+};
 
 /** A raw POST, for looking at headers and bodies exactly as sent. */
 export function post(
