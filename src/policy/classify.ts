@@ -28,8 +28,12 @@ export function classify(failure: AttemptFailure): Classification {
   if (failure.transport === 'connection') return withCode('connection_error', true);
 
   const status = failure.status;
-  if (status === undefined)
-    return failure.malformed ? withCode('malformed_response', true) : withCode('unknown', false);
+  if (status === undefined) {
+    if (failure.malformed) return withCode('malformed_response', true);
+    // An error event inside a stream has no status; its code or type says what it was.
+    const fromBody = CATEGORY_BY_CODE[failure.code ?? ''] ?? CATEGORY_BY_CODE[failure.type ?? ''];
+    return fromBody ? withCode(fromBody, RETRYABLE_CATEGORIES.has(fromBody)) : withCode('unknown', false);
+  }
 
   const category = categoryForStatus(status);
   const override = failure.headers?.['x-should-retry'];
@@ -44,6 +48,13 @@ const RETRYABLE_CATEGORIES: ReadonlySet<ErrorCategory> = new Set([
   'timeout',
   'conflict',
 ]);
+
+const CATEGORY_BY_CODE: Readonly<Record<string, ErrorCategory>> = {
+  server_error: 'server_error',
+  api_error: 'server_error',
+  rate_limit_exceeded: 'rate_limited',
+  invalid_request_error: 'bad_request',
+};
 
 function categoryForStatus(status: number): ErrorCategory {
   if (status >= 500) return 'server_error';
