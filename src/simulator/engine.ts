@@ -233,7 +233,11 @@ export class Engine {
     const { info } = parsed;
     const model = info.model;
 
-    const unavailable = [...this.#config.unavailableModels, ...(current.phase.unavailableModels ?? [])];
+    const unavailable = [
+      ...this.#config.unavailableModels,
+      ...(this.#config.scenario.unavailableModels ?? []),
+      ...(current.phase.unavailableModels ?? []),
+    ];
     if (model !== undefined && unavailable.includes(model))
       return errorPlan(modelUnavailable(model), peekHeaders());
 

@@ -14,7 +14,10 @@ const HEALTHY_LATENCY = { min: 20, max: 60 };
 const steady: PhaseDefinition = { name: 'steady', latencyMs: HEALTHY_LATENCY };
 const recovery: PhaseDefinition = { name: 'recovery', latencyMs: HEALTHY_LATENCY };
 const storm: PhaseDefinition = { name: 'storm', limitsScale: 0.15, latencyMs: HEALTHY_LATENCY };
-const quota: PhaseDefinition = { name: 'quota', quotaTokens: 400, latencyMs: HEALTHY_LATENCY };
+// Not a round number, so the request that runs the quota dry is usually
+// part-way through: a stream breaks off mid-way with insufficient_quota.
+export const QUOTA_PHASE_TOKENS = 397;
+const quota: PhaseDefinition = { name: 'quota', quotaTokens: QUOTA_PHASE_TOKENS, latencyMs: HEALTHY_LATENCY };
 
 export const NAMED_SCENARIOS: Readonly<Record<NamedScenario, ScenarioDefinition>> = {
   steady: {
@@ -52,7 +55,7 @@ export const NAMED_SCENARIOS: Readonly<Record<NamedScenario, ScenarioDefinition>
   },
   quota: {
     name: 'quota',
-    description: `Spend runs out: in the quota phase each key may spend 400 tokens, then gets insufficient_quota (${FALLBACK_KEY} never runs out).`,
+    description: `Spend runs out: in the quota phase each key may spend ${QUOTA_PHASE_TOKENS} tokens, then gets insufficient_quota (${FALLBACK_KEY} never runs out).`,
     keys: { [FALLBACK_KEY]: { quotaTokens: Number.POSITIVE_INFINITY } },
     phases: [
       { ...steady, weight: 4 },
