@@ -131,7 +131,8 @@ describe('phases on a running simulator', () => {
     expect(after).toBeInstanceOf(RateLimitError);
     expect(after).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota' });
     // Well past what the phase allows any other key.
-    for (let i = 0; i < 10; i++) await expect(fallback.chat.completions.create(request)).resolves.toBeTruthy();
+    for (let i = 0; i < 10; i++)
+      await expect(fallback.chat.completions.create(request)).resolves.toBeTruthy();
   });
 
   it('a new visit to the quota phase brings a fresh budget', async () => {
