@@ -192,7 +192,7 @@ function latencyField(value: unknown, path: string, issues: Issues): number | La
   return { min, max };
 }
 
-const FAULT_FIELDS = [
+export const FAULT_FIELDS = [
   'kind',
   'probability',
   'every',
@@ -259,7 +259,7 @@ function faultField(value: unknown, path: string, issues: Issues): FaultSpec | u
   return issues.length === before ? fault : undefined;
 }
 
-const PHASE_FIELDS = [
+export const PHASE_FIELDS = [
   'name',
   'weight',
   'limitsScale',
@@ -317,7 +317,7 @@ function keysField(value: unknown, path: string, issues: Issues): Record<string,
   return keys;
 }
 
-const SCENARIO_FIELDS = [
+export const SCENARIO_FIELDS = [
   '$schema',
   'name',
   'description',
