@@ -1,0 +1,157 @@
+/** `retryscope simulate`, run as users run it: a child process of the real CLI entry. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI, { InternalServerError } from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CHAT, simulator } from './helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function simulate(args: string[]): Run {
+  const child = spawn(process.execPath, ['src/cli/main.ts', 'simulate', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Waits for the start-up line and returns the base URL it announces. */
+async function announcedUrl(run: Run): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const match = /on (http:\/\/\S+\/v1) /.exec(run.stdout());
+    if (match) return match[1]!;
+    if (run.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no start-up line; stdout: ${run.stdout()} stderr: ${run.stderr()}`);
+}
+
+async function stop(run: Run): Promise<number | null> {
+  run.child.kill('SIGINT');
+  return run.exited;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'retryscope-cli-'));
+
+describe('retryscope simulate: bad input is one clear line and exit code 1', () => {
+  const invalidFile = join(dir, 'invalid.yaml');
+  writeFileSync(
+    invalidFile,
+    'name: x\nphases:\n  - name: a\n    faults:\n      - { kind: 500, probability: 7 }\n',
+  );
+
+  const cases: Array<[string[], string]> = [
+    [
+      ['--scenario', 'hurricane'],
+      'Unknown scenario "hurricane" (expected one of: steady, storm, outage, quota, mixed',
+    ],
+    [['--port', '70000'], '--port must be an integer from 0 to 65535 (got "70000")'],
+    [['--port', 'eighty'], '--port must be an integer from 0 to 65535 (got "eighty")'],
+    [['--duration', '0'], '--duration must be a positive number of seconds'],
+    [['--duration', 'soon'], '--duration must be a positive number of seconds'],
+    [['--seed', '1.5'], '--seed must be an integer'],
+    [['--rpm', '0'], '--rpm must be a positive number (got "0")'],
+    [['--quota-tokens', '-1'], '--quota-tokens must be an integer >= 0'],
+    [['--fault', '500:2'], 'probability must be a number >= 0 and <= 1 (got 2)'],
+    [['--fault', 'teapot:0.1'], 'kind must be one of: 500, 502, 503'],
+    [
+      ['--fault', 'reset:often:always'],
+      '--fault "reset:often:always" must look like KIND:PROBABILITY or KIND:every=N',
+    ],
+    [
+      ['--scenario-file', join(dir, 'missing.yaml')],
+      `Cannot read scenario file ${join(dir, 'missing.yaml')}: no such file`,
+    ],
+    [['--scenario-file', invalidFile], `Invalid scenario in ${invalidFile}: phases[0].faults[0].probability`],
+    [['--bogus'], "error: unknown option '--bogus'"],
+  ];
+  // Stable test names: the temporary directory differs on every run.
+  const named = cases.map(
+    ([args, expected]) => [args.join(' ').replace(dir, '$TMP'), args, expected] as const,
+  );
+
+  it.each(named)('%s', async (_, args, expected) => {
+    const run = simulate(args);
+    expect(await run.exited).toBe(1);
+    const lines = run.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(expected);
+    expect(run.stdout()).toBe('');
+  });
+
+  it('a port in use', async () => {
+    const taken = await simulator();
+    const run = simulate(['--port', String(taken.port)]);
+    expect(await run.exited).toBe(1);
+    expect(run.stderr().trimEnd().split('\n')).toEqual([
+      `retryscope simulate: Cannot start the simulator: port ${taken.port} on 127.0.0.1 is already in use`,
+    ]);
+  });
+});
+
+describe('retryscope simulate: running', () => {
+  it('announces the URL, serves the SDK on loopback, prints stats on Ctrl-C', async () => {
+    const run = simulate(['--port', '0', '--scenario', 'storm', '--seed', '7', '--duration', '90s']);
+    const url = await announcedUrl(run);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    expect(run.stdout()).toContain('scenario storm (steady → storm → recovery), seed 7');
+    expect(run.stdout()).toContain(`OPENAI_BASE_URL=${url} OPENAI_API_KEY=sk-sim`);
+    expect(run.stdout().trimEnd().split('\n')).toHaveLength(1);
+
+    const openai = new OpenAI({ baseURL: url, apiKey: 'sk-sim', maxRetries: 0 });
+    await openai.chat.completions.create(CHAT);
+    await openai.models.list();
+
+    expect(await stop(run)).toBe(0);
+    expect(run.stdout()).toContain(': 2 requests');
+    expect(run.stdout()).toContain('by status: 200: 2');
+    expect(run.stdout()).toContain('by key:    sk-sim: 2');
+    expect(run.stderr()).toBe('');
+  });
+
+  it('takes a scenario file, limits and extra faults', async () => {
+    const run = simulate([
+      '--port',
+      '0',
+      '--scenario-file',
+      'scenarios/flaky-gateway.yaml',
+      '--rpm',
+      '5',
+      '--fault',
+      '503:every=2',
+    ]);
+    const url = await announcedUrl(run);
+    expect(run.stdout()).toContain('scenario flaky-gateway (calm → degraded)');
+    const openai = new OpenAI({ baseURL: url, apiKey: 'sk-sim', maxRetries: 0 });
+    const first = await openai.chat.completions.create(CHAT).withResponse();
+    expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('5');
+    await expect(openai.chat.completions.create(CHAT)).rejects.toBeInstanceOf(InternalServerError);
+    expect(await stop(run)).toBe(0);
+    expect(run.stdout()).toContain('by status: 200: 1, 503: 1');
+  });
+});
