@@ -22,3 +22,6 @@ export function warnOnce(what: string, error: unknown): void {
     code: 'RETRYSCOPE_TELEMETRY',
   });
 }
+
+/** One key for every export failure, so a dead backend yields one warning in all. */
+export const EXPORT_WARNING = 'export';

@@ -1,0 +1,151 @@
+import type OpenAI from 'openai';
+
+/** One kind of call the demo makes, with its share of the traffic. */
+interface Job {
+  name: string;
+  weight: number;
+  run(clients: DemoClients, signal: AbortSignal): Promise<unknown>;
+}
+
+export interface DemoClients {
+  /** The instrumented client everything goes through. */
+  main: OpenAI;
+  /** The same, with a key the server does not know: its calls fail for good (401). */
+  revoked: OpenAI;
+}
+
+const messages = (text: string) => [{ role: 'user' as const, content: text }];
+
+const JOBS: Job[] = [
+  {
+    name: 'chat',
+    weight: 40,
+    run: ({ main }, signal) =>
+      main.chat.completions.create(
+        { model: 'gpt-4o-mini', messages: messages('Name a colour.'), max_tokens: 16 },
+        { signal },
+      ),
+  },
+  {
+    name: 'chat stream',
+    weight: 20,
+    run: async ({ main }, signal) => {
+      const stream = await main.chat.completions.create(
+        {
+          model: 'gpt-4o-mini',
+          messages: messages('Count to five.'),
+          max_tokens: 24,
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+        { signal },
+      );
+      for await (const _ of stream) {
+      }
+    },
+  },
+  {
+    name: 'chat gpt-4o',
+    weight: 6,
+    run: ({ main }, signal) =>
+      main.chat.completions.create(
+        { model: 'gpt-4o', messages: messages('Summarise.'), max_tokens: 16 },
+        { signal },
+      ),
+  },
+  {
+    name: 'responses',
+    weight: 10,
+    run: ({ main }, signal) =>
+      main.responses.create(
+        { model: 'gpt-4o-mini', input: 'One word, please.', max_output_tokens: 16 },
+        { signal },
+      ),
+  },
+  {
+    name: 'responses stream',
+    weight: 6,
+    run: async ({ main }, signal) => {
+      const stream = await main.responses.create(
+        { model: 'gpt-4o-mini', input: 'Two words.', max_output_tokens: 16, stream: true },
+        { signal },
+      );
+      for await (const _ of stream) {
+      }
+    },
+  },
+  {
+    name: 'embeddings',
+    weight: 12,
+    run: ({ main }, signal) =>
+      main.embeddings.create({ model: 'text-embedding-3-small', input: ['alpha', 'beta'] }, { signal }),
+  },
+  {
+    name: 'invalid request',
+    weight: 3,
+    // Out of range: refused before sending when pre-flight validation is on, a 400 from the server otherwise.
+    run: ({ main }, signal) =>
+      main.chat.completions.create(
+        { model: 'gpt-4o-mini', messages: messages('hi'), temperature: 3, max_tokens: 8 },
+        { signal },
+      ),
+  },
+  {
+    name: 'revoked key',
+    weight: 3,
+    run: ({ revoked }, signal) =>
+      revoked.chat.completions.create(
+        { model: 'gpt-4o-mini', messages: messages('hi'), max_tokens: 8 },
+        { signal },
+      ),
+  },
+];
+
+const TOTAL_WEIGHT = JOBS.reduce((sum, job) => sum + job.weight, 0);
+
+/** mulberry32: a tiny seeded PRNG, so a seed gives the same mix of calls. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function pickJob(random: () => number): Job {
+  let roll = random() * TOTAL_WEIGHT;
+  for (const job of JOBS) {
+    roll -= job.weight;
+    if (roll < 0) return job;
+  }
+  return JOBS[0]!;
+}
+
+/**
+ * Runs `concurrency` workers until `until()` says stop. Each makes one call
+ * at a time with a short pause between, as a service handling requests would.
+ * Errors are the point of the demo: they are recorded by telemetry, not here.
+ */
+export async function runWorkload(options: {
+  clients: DemoClients;
+  concurrency: number;
+  seed: number;
+  signal: AbortSignal;
+  until: () => boolean;
+  pauseMs: [number, number];
+  sleep: (ms: number) => Promise<void>;
+}): Promise<void> {
+  const { clients, concurrency, seed, signal, until, pauseMs, sleep } = options;
+  const worker = async (index: number) => {
+    const random = seededRandom(seed * 1000 + index);
+    while (!signal.aborted && !until()) {
+      const job = pickJob(random);
+      await job.run(clients, signal).catch(() => {});
+      await sleep(pauseMs[0] + random() * (pauseMs[1] - pauseMs[0]));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
+}
