@@ -2,10 +2,11 @@
 # Installs the real software the stack tests run against, into .cache/test-deps:
 #   victoria-metrics  (OTLP ingest + PromQL engine for the dashboard/alert queries)
 #   promtool          (check config, check rules, test rules)
+#   prometheus        (3.x: the real OTLP receiver, naming and rule engine the stack runs)
 #   docker-compose    (v2: `config` validates the compose file without a daemon)
 # Debian bookworm's versions are too old (VictoriaMetrics 1.79 has no OTLP;
 # promtool 2.42, and trixie's 2.53, reject the Prometheus 3 `otlp:` config
-# block), so the .debs come from trixie, and promtool 3.x from sid, through a
+# block), so the .debs come from trixie, and Prometheus 3.x from sid, through a
 # private apt state: the system's sources, lists and dpkg database are never
 # touched. All are static Go binaries needing only libc6 >= 2.34.
 # Idempotent: a tool already unpacked is skipped.
@@ -24,6 +25,7 @@ step() { printf '[install-test-deps] %s\n' "$*"; }
 tools=(
   "victoria-metrics trixie usr/bin/victoria-metrics victoria-metrics"
   "promtool sid usr/bin/promtool promtool"
+  "prometheus sid usr/bin/prometheus prometheus"
   "docker-compose trixie usr/libexec/docker/cli-plugins/docker-compose docker-compose"
 )
 

@@ -1,0 +1,119 @@
+/**
+ * A metrics engine started for one test run: a real server process on a free
+ * loopback port with a throwaway data dir, accepting OTLP/HTTP protobuf
+ * metrics and answering PromQL.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** One sample of an instant-query vector. */
+export interface Sample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+export interface MetricsEngine {
+  name: string;
+  baseUrl: string;
+  /** Where OTLP/HTTP protobuf metrics are accepted. */
+  otlpMetricsUrl: string;
+  /** Makes everything ingested so far visible to queries. */
+  flush(): Promise<void>;
+  /** Instant query; throws on a parse or evaluation error. */
+  query(expr: string, timeSeconds?: number): Promise<Sample[]>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface EngineProcess {
+  child: ChildProcess;
+  dataDir: string;
+  baseUrl: string;
+  output: () => string;
+}
+
+/** Spawns `binary` with `args(port, dataDir)` and waits until `readyPath` answers 200. */
+export async function spawnEngine(
+  name: string,
+  binary: string,
+  args: (port: number, dataDir: string) => string[],
+  readyPath: string,
+): Promise<EngineProcess> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), `retryscope-${name}-`));
+  const child = spawn(binary, args(port, dataDir), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`${name} exited ${child.exitCode}:\n${output}`);
+    }
+    try {
+      if ((await fetch(`${baseUrl}${readyPath}`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`${name} not ready after 30s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, dataDir, baseUrl, output: () => output };
+}
+
+export async function stopEngine(p: EngineProcess): Promise<void> {
+  if (p.child.exitCode === null) {
+    const exited = new Promise((r) => p.child.once('exit', r));
+    p.child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+    if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  }
+  rmSync(p.dataDir, { recursive: true, force: true });
+}
+
+/** The Prometheus HTTP API's instant query, which both engines speak. */
+export async function instantQuery(baseUrl: string, expr: string, timeSeconds?: number): Promise<Sample[]> {
+  const params = new URLSearchParams({ query: expr });
+  if (timeSeconds !== undefined) params.set('time', String(timeSeconds));
+  const res = await fetch(`${baseUrl}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: params,
+  });
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  if (!res.ok || body.status !== 'success' || !body.data) {
+    throw new Error(`query failed (HTTP ${res.status}): ${body.error ?? 'no data'}\n  ${expr}`);
+  }
+  if (body.data.resultType !== 'vector') {
+    throw new Error(`expected a vector, got ${body.data.resultType}\n  ${expr}`);
+  }
+  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
