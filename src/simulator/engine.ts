@@ -99,6 +99,17 @@ export interface IncomingRequest {
   bodyText: string;
 }
 
+/** What a healthy answer needs to know about its request. */
+interface Answering {
+  route: Exclude<RouteId, 'models'>;
+  info: RequestInfo;
+  key: string;
+  visit: number;
+  quotaLeft: number;
+  headers: Headers;
+  latencyMs: number;
+}
+
 const jsonPlan = (status: number, body: unknown, headers: Headers, delayMs = 0): Plan => ({
   kind: 'json',
   status,
@@ -292,9 +303,16 @@ export class Engine {
       return errorPlan(error, { ...headers, ...retryAfterHeaders(admission.retryAfterMs) });
     }
 
-    return this.#upstream(fault, headers, (cut) =>
-      this.#answer(route, info, key, quotaLeft, current, headers, this.#latency(arrival), cut, fault?.kind),
-    );
+    const answering: Answering = {
+      route,
+      info,
+      key,
+      visit: current.visit,
+      quotaLeft,
+      headers,
+      latencyMs: this.#latency(arrival),
+    };
+    return this.#upstream(fault, headers, (cut) => this.#answer(answering, cut));
   }
 
   /** Applies an upstream fault, or lets `answer` run (possibly with a cut stream). */
@@ -320,7 +338,7 @@ export class Engine {
         return 'delayMs' in plan ? { ...plan, delayMs: plan.delayMs + extra } : plan;
       }
       case 'malformed':
-        return answer(undefined);
+        return malformed(answer(undefined));
       case 'stream_error':
         return answer({
           afterChunks: fault.afterChunks ?? DEFAULT_STREAM_ERROR_AFTER_CHUNKS,
@@ -337,22 +355,13 @@ export class Engine {
     return jsonPlan(200, id === undefined ? modelsList() : modelObject(id), headers);
   }
 
-  #answer(
-    route: Exclude<RouteId, 'models'>,
-    info: RequestInfo,
-    key: string,
-    quotaLeft: number,
-    current: CurrentPhase,
-    headers: Headers,
-    latencyMs: number,
-    faultCut: StreamCut | undefined,
-    faultKind: string | undefined,
-  ): Plan {
+  /** A healthy answer, charged to the key's quota; a stream may be cut by a fault or by the quota. */
+  #answer(request: Answering, faultCut: StreamCut | undefined): Plan {
+    const { route, info, key, visit, headers, latencyMs } = request;
     const model = info.model!;
-    const malformed = faultKind === 'malformed';
 
     if (route === 'embeddings') {
-      this.#quota.charge(key, info.promptTokens, current.visit);
+      this.#quota.charge(key, info.promptTokens, visit);
       const body = embeddingsList(
         model,
         info.inputs,
@@ -360,7 +369,7 @@ export class Engine {
         info.encodingFormat,
         info.promptTokens,
       );
-      return malformed ? malformedJson(body, headers, latencyMs) : jsonPlan(200, body, headers, latencyMs);
+      return jsonPlan(200, body, headers, latencyMs);
     }
 
     const reply = replyFor(info.maxOutputTokens);
@@ -368,13 +377,13 @@ export class Engine {
     // the stream breaks off with insufficient_quota after what was paid for.
     let cut = faultCut;
     if (info.stream) {
-      const affordable = Math.max(0, Math.floor(quotaLeft - info.promptTokens));
+      const affordable = Math.max(0, Math.floor(request.quotaLeft - info.promptTokens));
       if (affordable < reply.pieces.length && (!cut || affordable < cut.afterChunks)) {
         cut = { afterChunks: affordable, error: insufficientQuota().error };
       }
     }
     const outputTokens = cut ? Math.min(cut.afterChunks, reply.pieces.length) : reply.pieces.length;
-    this.#quota.charge(key, info.promptTokens + outputTokens, current.visit);
+    this.#quota.charge(key, info.promptTokens + outputTokens, visit);
     const usage = { inputTokens: info.promptTokens, outputTokens: reply.pieces.length };
     const created = Math.floor(Date.now() / 1000);
 
@@ -383,7 +392,7 @@ export class Engine {
       const finishReason = reply.truncated ? 'length' : 'stop';
       if (!info.stream) {
         const body = chatCompletion({ id, created, model, text: reply.text, finishReason, usage });
-        return malformed ? malformedJson(body, headers, latencyMs) : jsonPlan(200, body, headers, latencyMs);
+        return jsonPlan(200, body, headers, latencyMs);
       }
       const frames = chatStreamFrames({
         id,
@@ -395,12 +404,7 @@ export class Engine {
         usage,
         ...(cut ? { cut } : {}),
       });
-      return this.#stream(
-        malformed ? malformedStream(frames) : frames,
-        headers,
-        latencyMs,
-        malformed || !!cut,
-      );
+      return this.#stream(frames, headers, latencyMs, cut !== undefined);
     }
 
     const response: ResponseInput = {
@@ -414,12 +418,9 @@ export class Engine {
       maxOutputTokens: info.maxOutputTokens,
       instructions: null,
     };
-    if (!info.stream) {
-      const body = responseObject(response);
-      return malformed ? malformedJson(body, headers, latencyMs) : jsonPlan(200, body, headers, latencyMs);
-    }
+    if (!info.stream) return jsonPlan(200, responseObject(response), headers, latencyMs);
     const frames = responseStreamFrames({ response, pieces: reply.pieces, ...(cut ? { cut } : {}) });
-    return this.#stream(malformed ? malformedStream(frames) : frames, headers, latencyMs, malformed || !!cut);
+    return this.#stream(frames, headers, latencyMs, cut !== undefined);
   }
 
   #stream(frames: string[], headers: Headers, delayMs: number, broken: boolean): Plan {
@@ -428,8 +429,13 @@ export class Engine {
   }
 }
 
-/** A 200 whose JSON body stops halfway: the client's parser must cope. */
-function malformedJson(body: unknown, headers: Headers, delayMs: number): Plan {
-  const text = JSON.stringify(body);
-  return { kind: 'malformed', text: text.slice(0, Math.floor(text.length / 2)), headers, delayMs };
+/** Breaks a healthy answer: a 200 whose JSON stops halfway, or a stream cut mid-frame. */
+function malformed(plan: Plan): Plan {
+  if (plan.kind === 'json') {
+    const text = JSON.stringify(plan.body);
+    const half = text.slice(0, Math.floor(text.length / 2));
+    return { kind: 'malformed', text: half, headers: plan.headers, delayMs: plan.delayMs };
+  }
+  if (plan.kind === 'stream') return { ...plan, frames: malformedStream(plan.frames), broken: true };
+  return plan;
 }

@@ -328,9 +328,14 @@ describe('errors map to the SDK classes', () => {
     expect(await rejection(openai.chat.completions.create(CHAT))).toBeInstanceOf(APIConnectionTimeoutError);
   });
 
-  it('malformed JSON body: the SDK throws a SyntaxError', async () => {
+  it('malformed JSON body: the SDK throws a SyntaxError, on every route', async () => {
     const openai = client(await simulator({ faults: always('malformed') }));
     expect(await rejection(openai.chat.completions.create(CHAT))).toBeInstanceOf(SyntaxError);
+    expect(await rejection(openai.responses.create({ model: 'm', input: PROMPT }))).toBeInstanceOf(
+      SyntaxError,
+    );
+    expect(await rejection(openai.embeddings.create({ model: 'e', input: 'x' }))).toBeInstanceOf(SyntaxError);
+    expect(await rejection(openai.models.list())).toBeInstanceOf(SyntaxError);
   });
 
   it('malformed stream: the iterating caller gets a SyntaxError after some chunks', async () => {
@@ -339,6 +344,11 @@ describe('errors map to the SDK classes', () => {
     const { items, error } = await drain(stream);
     expect(items.length).toBeGreaterThan(0);
     expect(error).toBeInstanceOf(SyntaxError);
+
+    const events = await openai.responses.create({ model: 'm', input: PROMPT, stream: true });
+    const broken = await drain(events);
+    expect(broken.items.length).toBeGreaterThan(0);
+    expect(broken.error).toBeInstanceOf(SyntaxError);
   });
 
   it('slow answers still succeed', async () => {
