@@ -5,8 +5,15 @@ export {
   isQuotaExhausted,
   QuotaExhaustedError,
 } from './openai/errors.ts';
+export { type ServedBy, servedByFallback } from './openai/fallback-info.ts';
 export { instrument, withRetryOptions } from './openai/instrument.ts';
-export { DEFAULTS, RetryscopeConfigError, type RetryscopeOptions } from './options.ts';
+export {
+  DEFAULTS,
+  type DegradeContext,
+  type FallbackTarget,
+  RetryscopeConfigError,
+  type RetryscopeOptions,
+} from './options.ts';
 export type { Clock } from './policy/clock.ts';
 export type { BackoffSource, ErrorCategory, Jitter, Outcome } from './policy/types.ts';
 export * as attributes from './telemetry/attributes.ts';

@@ -1,7 +1,24 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import type OpenAI from 'openai';
 import type { Clock } from './policy/clock.ts';
 import type { RetryPolicyOptions } from './policy/retry-policy.ts';
-import type { Jitter } from './policy/types.ts';
+import type { Jitter, Outcome } from './policy/types.ts';
+
+/** A place to send the call when the primary cannot serve it. */
+export interface FallbackTarget {
+  /** Ask for this model instead (default: the same model). */
+  model?: string;
+  /** Send through this client instead (another deployment or provider). Its own retries are switched off. */
+  client?: OpenAI;
+}
+
+/** What `degrade` is told when every hop failed. */
+export interface DegradeContext {
+  error: unknown;
+  /** The request body the caller sent. */
+  request: unknown;
+  outcome: Outcome;
+}
 
 /** Options of `instrument()`. Every field is optional; see the README for why each default is what it is. */
 export interface RetryscopeOptions {
@@ -19,6 +36,12 @@ export interface RetryscopeOptions {
   meterProvider?: MeterProvider;
   /** Record prompts and completions on spans. Off by default: they may hold personal data. */
   captureContent?: boolean;
+  /** Tried in order when the primary fails with an outcome in `fallbackOn`, each with its own attempts. */
+  fallbacks?: FallbackTarget[];
+  /** Outcomes that move on to the next fallback. Default: retries_exhausted, quota_exhausted, deadline_exceeded, circuit_open. */
+  fallbackOn?: Outcome[];
+  /** Last resort when every hop failed: its return value is what the caller gets. */
+  degrade?: (context: DegradeContext) => unknown;
   /** For tests: the clock used for waits and deadlines. */
   clock?: Clock;
   /** For tests: the source of jitter, returning [0, 1). */
@@ -26,6 +49,9 @@ export interface RetryscopeOptions {
 }
 
 export interface ResolvedOptions extends RetryPolicyOptions {
+  fallbacks: FallbackTarget[];
+  fallbackOn: Outcome[];
+  degrade?: (context: DegradeContext) => unknown;
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
   captureContent: boolean;
@@ -37,7 +63,20 @@ export const DEFAULTS = {
   maxAttempts: 4,
   backoff: { initialMs: 500, maxMs: 20_000, jitter: 'full' as Jitter },
   maxRetryAfterMs: 60_000,
+  // The outcomes another model or deployment can fix; a 400 or 401 would fail there too.
+  fallbackOn: ['retries_exhausted', 'quota_exhausted', 'deadline_exceeded', 'circuit_open'] as Outcome[],
 } as const;
+
+const OUTCOMES: readonly Outcome[] = [
+  'retries_exhausted',
+  'non_retryable',
+  'quota_exhausted',
+  'deadline_exceeded',
+  'aborted',
+  'invalid_request',
+  'circuit_open',
+  'queue_full',
+];
 
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
 const KNOWN_KEYS = new Set<string>([
@@ -48,6 +87,9 @@ const KNOWN_KEYS = new Set<string>([
   'tracerProvider',
   'meterProvider',
   'captureContent',
+  'fallbacks',
+  'fallbackOn',
+  'degrade',
   'clock',
   'random',
 ]);
@@ -70,7 +112,13 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     if (!BACKOFF_KEYS.has(key)) fail(`backoff.${key}`, 'is not an option (known: initialMs, maxMs, jitter)');
   }
 
-  const prev = base ?? { ...DEFAULTS, backoff: { ...DEFAULTS.backoff }, captureContent: false };
+  const prev: ResolvedOptions = base ?? {
+    ...DEFAULTS,
+    backoff: { ...DEFAULTS.backoff },
+    fallbackOn: [...DEFAULTS.fallbackOn],
+    fallbacks: [],
+    captureContent: false,
+  };
   const maxAttempts = input.maxAttempts ?? prev.maxAttempts;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
     fail('maxAttempts', 'must be an integer >= 1', maxAttempts);
@@ -99,6 +147,30 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fail('clock', 'must have now() and sleep(ms, signal)');
   }
   if (input.random !== undefined && typeof input.random !== 'function') fail('random', 'must be a function');
+  const fallbacks = input.fallbacks ?? prev.fallbacks;
+  if (!Array.isArray(fallbacks)) fail('fallbacks', 'must be an array of { model?, client? }');
+  fallbacks.forEach((f, i) => {
+    if (f === null || typeof f !== 'object') fail(`fallbacks[${i}]`, 'must be an object { model?, client? }');
+    if (f.model === undefined && f.client === undefined)
+      fail(`fallbacks[${i}]`, 'needs a model, a client, or both');
+    if (f.model !== undefined && (typeof f.model !== 'string' || f.model === '')) {
+      fail(`fallbacks[${i}].model`, 'must be a non-empty string', f.model);
+    }
+    if (
+      f.client !== undefined &&
+      typeof (f.client as { withOptions?: unknown })?.withOptions !== 'function'
+    ) {
+      fail(`fallbacks[${i}].client`, 'must be an openai client (new OpenAI(), new AzureOpenAI())');
+    }
+  });
+  const fallbackOn = input.fallbackOn ?? prev.fallbackOn;
+  if (!Array.isArray(fallbackOn)) fail('fallbackOn', `must be an array of outcomes (${OUTCOMES.join(', ')})`);
+  for (const outcome of fallbackOn) {
+    if (!OUTCOMES.includes(outcome))
+      fail('fallbackOn', `has an unknown outcome; known: ${OUTCOMES.join(', ')}`, outcome);
+  }
+  const degrade = input.degrade ?? prev.degrade;
+  if (degrade !== undefined && typeof degrade !== 'function') fail('degrade', 'must be a function');
   checkProvider('tracerProvider', input.tracerProvider, 'getTracer');
   checkProvider('meterProvider', input.meterProvider, 'getMeter');
 
@@ -108,6 +180,9 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     maxRetryAfterMs,
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     captureContent,
+    fallbacks,
+    fallbackOn,
+    ...pick('degrade', degrade),
     ...pick('tracerProvider', input.tracerProvider ?? prev.tracerProvider),
     ...pick('meterProvider', input.meterProvider ?? prev.meterProvider),
     ...pick('clock', input.clock ?? prev.clock),

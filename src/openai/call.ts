@@ -5,7 +5,7 @@ import type { ResolvedOptions } from '../options.ts';
 import { classify } from '../policy/classify.ts';
 import type { Clock } from '../policy/clock.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
-import { type Decision, decide } from '../policy/retry-policy.ts';
+import { decide } from '../policy/retry-policy.ts';
 import type { BackoffSource, Classification, Outcome } from '../policy/types.ts';
 import type { OperationRecord, Telemetry } from '../telemetry/recorder.ts';
 import { type AttemptSummary, finalizeError } from './errors.ts';
@@ -18,8 +18,10 @@ import {
   observeStreamItem,
   outputContent,
   pickHeaders,
+  type RequestInfo,
   type ResponseFacts,
 } from './extract.ts';
+import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
 
 /** Remembers how the caller wants the result; the first wish wins. */
@@ -39,6 +41,8 @@ export interface ClientState {
   server: { address?: string; port?: number };
   /** The SDK client that sends the requests (its own retries off). */
   client: OpenAI;
+  /** Raw clones (retries off) of the fallbacks' own clients, by fallback position. */
+  fallbackClients: (OpenAI | undefined)[];
 }
 
 export type RequestOptions = Record<string, unknown> & {
@@ -54,6 +58,14 @@ export type Send = (options: RequestOptions) => PromiseLike<unknown> & {
   asResponse(): Promise<Response>;
 };
 
+/** A place the call can be served from: the primary (index 0) or a fallback. */
+export interface Hop {
+  index: number;
+  /** The model this hop asks for. */
+  model?: string;
+  send: Send;
+}
+
 /** What the loop hands back once an attempt succeeded. */
 export interface Served {
   response: Response;
@@ -61,45 +73,61 @@ export interface Served {
   data?: unknown;
   hasData: boolean;
   /** The successful attempt's own promise, to parse lazily in raw mode. */
-  attempt: PromiseLike<unknown>;
+  attempt?: PromiseLike<unknown>;
+}
+
+/** A hop that ended without serving the call. */
+class HopFailed {
+  readonly error: unknown;
+  readonly outcome: Exclude<Outcome, 'success'>;
+  constructor(error: unknown, outcome: Exclude<Outcome, 'success'>) {
+    this.error = error;
+    this.outcome = outcome;
+  }
 }
 
 /**
- * One logical call: validation, attempts, waits, and the telemetry of all of
- * them. The policy decides; this acts; the recorder records.
+ * One logical call: attempts on the primary, then on each fallback, waits
+ * between them, and the telemetry of all of it. The policy decides; this
+ * acts; the recorder records.
  */
 export class Call {
   private readonly box: ModeBox;
   private readonly state: ClientState;
   private readonly options: RequestOptions;
-  private readonly send: Send;
+  private readonly hops: Hop[];
+  private readonly info: RequestInfo;
   private readonly op: OperationRecord;
   private readonly startedAt: number;
   private readonly maxAttempts: number;
   private readonly facts: ResponseFacts = {};
   private readonly history: AttemptSummary[] = [];
   private backoffTotalMs = 0;
+  private outputContent: string | undefined;
+  /** Set once the call is served by a fallback or by `degrade`. */
+  private served: { index: number; reason: Outcome; model?: string } | undefined;
 
   constructor(
     state: ClientState,
     method: string,
     path: string,
     options: RequestOptions,
-    send: Send,
+    hops: Hop[],
     parent: Context,
     box: ModeBox,
   ) {
     this.box = box;
     this.state = state;
     this.options = options;
-    this.send = send;
+    this.hops = hops;
     this.startedAt = state.clock.now();
-    const info = describeRequest(method, path, options.body);
+    this.info = describeRequest(method, path, options.body);
     // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
     this.maxAttempts =
       typeof options.maxRetries === 'number' && options.maxRetries >= 0
         ? Math.floor(options.maxRetries) + 1
         : state.options.maxAttempts;
+    const info = this.info;
     this.op = state.telemetry.startOperation(
       {
         operationName: info.operationName,
@@ -113,15 +141,59 @@ export class Call {
       },
       parent,
     );
-    this.stream = info.stream;
-    this.model = info.model;
   }
 
-  private readonly stream: boolean;
-  private readonly model: string | undefined;
-
-  /** Runs attempts until one succeeds or the policy stops; rejects with the caller's error. */
+  /** Serves the call from the first hop that can, or rejects with the caller's error. */
   async run(): Promise<Served> {
+    const { fallbackOn, degrade } = this.state.options;
+    let last: HopFailed | undefined;
+    for (const hop of this.hops) {
+      if (last && (!fallbackOn.includes(last.outcome) || this.deadlineLeft() <= 0)) break;
+      try {
+        if (last)
+          this.served = {
+            index: hop.index,
+            reason: last.outcome,
+            ...(hop.model ? { model: hop.model } : {}),
+          };
+        return await this.runHop(hop);
+      } catch (error) {
+        if (!(error instanceof HopFailed)) throw error;
+        this.served = undefined;
+        last = error;
+        if (last.outcome === 'aborted') break;
+      }
+    }
+    if (!last) throw new Error('retryscope: a call with no hop to send it to');
+    if (degrade && fallbackOn.includes(last.outcome)) return this.degrade(degrade, last);
+    throw this.fail(last.error, last.outcome);
+  }
+
+  /** The last resort: the user's `degrade` answers instead of the API. */
+  private async degrade(degrade: NonNullable<ResolvedOptions['degrade']>, last: HopFailed): Promise<Served> {
+    const error = this.finalize(last.error, last.outcome);
+    let value: unknown;
+    try {
+      value = await degrade({ error, request: this.options.body, outcome: last.outcome });
+    } catch {
+      // A degrade that fails must not hide the real error.
+      this.finish(last.outcome, errorTypeOf(last.error));
+      throw error;
+    }
+    this.served = { index: this.hops.length, reason: last.outcome };
+    const data = this.info.stream ? cannedStream(value, this.state.client) : value;
+    const response = new Response(JSON.stringify(value ?? null), {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'x-retryscope-degraded': 'true' },
+    });
+    markServedBy(data, { fallbackIndex: this.served.index, reason: last.outcome, degraded: true });
+    markServedBy(response, { fallbackIndex: this.served.index, reason: last.outcome, degraded: true });
+    this.finish('fallback');
+    return { response, data, hasData: true };
+  }
+
+  /** Attempts on one hop until one succeeds or the policy stops. */
+  private async runHop(hop: Hop): Promise<Served> {
     const { clock, options } = this.state;
     let backoffMs = 0;
     let source: BackoffSource = 'none';
@@ -132,13 +204,15 @@ export class Call {
         attempt,
         backoffMs,
         backoffSource: source,
-        ...(this.model ? { requestModel: this.model } : {}),
-        fallbackIndex: 0,
+        ...(hop.model ? { requestModel: hop.model } : {}),
+        fallbackIndex: hop.index,
       });
+      const summary = (status?: number, headers: Record<string, string> = {}) =>
+        this.remember(hop, attempt, attemptStarted, backoffMs, source, status, headers);
       let status: number | undefined;
       let headers: Record<string, string> = {};
       try {
-        const pending = otelContext.with(record.context, () => this.send(this.attemptOptions(attempt)));
+        const pending = otelContext.with(record.context, () => hop.send(this.attemptOptions(attempt, hop)));
         const response = await pending.asResponse();
         status = response.status;
         headers = pickHeaders(response.headers);
@@ -147,20 +221,21 @@ export class Call {
           ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
           headroom: parseRateLimitHeaders(headers),
         };
-        const succeeded = () => {
-          record.end({ outcome: 'success', ...ok });
-          this.remember(attempt, attemptStarted, backoffMs, source, status, headers);
-        };
-        const served = await this.consume(pending, response, succeeded, (error) => {
-          // An error inside a stream after chunks were delivered ends this attempt, never retried.
-          const failure = failureFrom(error, true);
-          const classification = classify(failure);
-          record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
-          this.remember(attempt, attemptStarted, backoffMs, source, status, headers, error, classification);
-          const outcome: Outcome = classification.quotaExhausted ? 'quota_exhausted' : 'non_retryable';
-          return this.fail(error, { retry: false, outcome }, attempt);
-        });
-        return served;
+        return await this.consume(
+          pending,
+          response,
+          () => {
+            record.end({ outcome: 'success', ...ok });
+            summary(status, headers);
+          },
+          (error) => {
+            // An error inside a stream after chunks were delivered ends this attempt, never retried.
+            const classification = classify(failureFrom(error, true));
+            record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
+            summary(status, headers).fail(error, classification);
+            return this.fail(error, classification.quotaExhausted ? 'quota_exhausted' : 'non_retryable');
+          },
+        );
       } catch (error) {
         const failure = failureFrom(error);
         const classification = classify(failure);
@@ -180,32 +255,24 @@ export class Call {
           decision = { retry: false, outcome: 'deadline_exceeded' };
         }
         const failedHeaders = failure.headers ?? headers;
+        const failedStatus = failure.status ?? status;
         record.end({
           outcome: decision.retry ? 'retried' : 'failed',
-          ...((failure.status ?? status) !== undefined ? { status: failure.status ?? status } : {}),
+          ...(failedStatus !== undefined ? { status: failedStatus } : {}),
           errorType: errorTypeOf(error),
           classification,
           ...(failedHeaders['x-request-id'] ? { requestId: failedHeaders['x-request-id'] } : {}),
           headroom: parseRateLimitHeaders(failedHeaders),
           ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
         });
-        this.remember(
-          attempt,
-          attemptStarted,
-          backoffMs,
-          source,
-          failure.status,
-          failedHeaders,
-          error,
-          classification,
-        );
-        if (!decision.retry) throw this.fail(error, decision, attempt);
+        summary(failedStatus, failedHeaders).fail(error, classification);
+        if (!decision.retry) throw new HopFailed(error, decision.outcome);
 
-        this.op.recordBackoff(decision.delayMs, decision.source, classification.category, this.model);
+        this.op.recordBackoff(decision.delayMs, decision.source, classification.category, hop.model);
         try {
           await clock.sleep(decision.delayMs, this.options.signal);
         } catch {
-          throw this.fail(new OpenAI.APIUserAbortError(), { retry: false, outcome: 'aborted' }, attempt);
+          throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
         }
         this.backoffTotalMs += decision.delayMs;
         backoffMs = decision.delayMs;
@@ -225,30 +292,45 @@ export class Call {
     succeeded: () => void,
     failedMidStream: (error: unknown) => unknown,
   ): Promise<Served> {
-    const mode = this.box.mode ?? 'parsed';
-    if (mode === 'raw') {
+    if ((this.box.mode ?? 'parsed') === 'raw') {
       succeeded();
-      this.finish('success', this.history.length);
+      this.markAndFinish(response);
       return { response, hasData: false, attempt: pending };
     }
     const data = await pending;
-    if (this.stream && data instanceof Stream) {
+    if (this.info.stream && data instanceof Stream) {
       const stream = await this.watchStream(data, succeeded, failedMidStream);
+      this.markServed(stream);
+      this.markServed(response);
       return { response, data: stream, hasData: true, attempt: pending };
     }
     Object.assign(this.facts, factsFromBody(data));
     if (this.state.options.captureContent) this.outputContent = outputContent(data);
     succeeded();
-    this.finish('success', this.history.length);
+    this.markServed(data);
+    this.markAndFinish(response);
     return { response, data, hasData: true, attempt: pending };
   }
 
-  private outputContent: string | undefined;
+  private markAndFinish(response: Response): void {
+    this.markServed(response);
+    this.finish(this.served ? 'fallback' : 'success');
+  }
+
+  private markServed(target: unknown): void {
+    if (!this.served) return;
+    markServedBy(target, {
+      fallbackIndex: this.served.index,
+      reason: this.served.reason,
+      degraded: false,
+      ...(this.served.model ? { model: this.served.model } : {}),
+    });
+  }
 
   /**
    * Reads the first stream item inside the attempt, so a failure before any
-   * chunk is retried like any other; once a chunk is delivered, nothing is.
-   * The attempt and operation spans end when the stream does.
+   * chunk is retried like any other (and may still fall back); once a chunk is
+   * delivered, nothing is. The attempt and operation spans end with the stream.
    */
   private async watchStream(
     stream: Stream<unknown>,
@@ -270,7 +352,7 @@ export class Call {
       if (capture && text) this.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
       if (error !== undefined) return failedMidStream(error);
       succeeded();
-      this.finish('success', this.history.length);
+      this.finish(this.served ? 'fallback' : 'success');
       return undefined;
     };
     return new Stream(
@@ -302,11 +384,13 @@ export class Call {
     );
   }
 
-  private attemptOptions(attempt: number): RequestOptions {
+  private attemptOptions(attempt: number, hop: Hop): RequestOptions {
     const left = this.deadlineLeft();
     const timeout = this.options.timeout ?? this.state.client.timeout;
+    const body = this.options.body;
     return {
       ...this.options,
+      ...(hop.index > 0 && hop.model && isObject(body) ? { body: { ...body, model: hop.model } } : {}),
       maxRetries: 0,
       ...(Number.isFinite(left) ? { timeout: Math.max(1, Math.min(timeout, left)) } : {}),
       // Tell the server which retry this is, as the SDK itself does.
@@ -319,52 +403,85 @@ export class Call {
     return deadline === undefined ? Infinity : deadline - (this.state.clock.now() - this.startedAt);
   }
 
+  /** Adds an attempt to the history the caller's error will carry. */
   private remember(
+    hop: Hop,
     attempt: number,
     startedAt: number,
     backoffMs: number,
     backoffSource: BackoffSource,
     status: number | undefined,
     headers: Record<string, string>,
-    error?: unknown,
-    classification?: Classification,
-  ): void {
-    this.history.push({
+  ) {
+    const entry: AttemptSummary = {
       attempt,
-      fallbackIndex: 0,
-      ...(this.model ? { model: this.model } : {}),
+      fallbackIndex: hop.index,
+      ...(hop.model ? { model: hop.model } : {}),
       ...(status !== undefined ? { status } : {}),
-      ...(error !== undefined ? { errorType: errorTypeOf(error) } : {}),
-      ...(classification?.code ? { code: classification.code } : {}),
-      ...(classification ? { category: classification.category } : {}),
       ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
       backoffMs,
       backoffSource,
       durationMs: this.state.clock.now() - startedAt,
-    });
+    };
+    this.history.push(entry);
+    return {
+      fail(error: unknown, classification: Classification) {
+        entry.errorType = errorTypeOf(error);
+        entry.category = classification.category;
+        if (classification.code) entry.code = classification.code;
+      },
+    };
   }
 
-  private finish(outcome: Outcome, attempts: number, errorType?: string): void {
+  private finish(outcome: Outcome, errorType?: string): void {
     this.op.end({
       outcome,
-      attempts,
+      attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,
       ...(errorType ? { errorType } : {}),
       ...this.facts,
       ...(this.outputContent ? { outputContent: this.outputContent } : {}),
+      ...(this.served
+        ? {
+            fallbackIndex: this.served.index,
+            fallbackReason: this.served.reason,
+            ...(this.served.model ? { servedModel: this.served.model } : {}),
+          }
+        : {}),
     });
   }
 
-  private fail(error: unknown, decision: Decision & { retry: false }, attempts: number): unknown {
-    const final = finalizeError(error, {
-      outcome: decision.outcome,
-      attempts,
-      totalBackoffMs: this.backoffTotalMs,
-      history: this.history,
-    });
-    this.finish(decision.outcome, attempts, errorTypeOf(error));
+  /** Ends the call with this error: the caller's error, with its history, and the operation span. */
+  private fail(error: unknown, outcome: Exclude<Outcome, 'success'>): unknown {
+    const final = this.finalize(error, outcome);
+    this.finish(outcome, errorTypeOf(error));
     return final;
   }
+
+  private finalize(error: unknown, outcome: Exclude<Outcome, 'success'>): unknown {
+    return finalizeError(error, {
+      outcome,
+      attempts: this.history.length,
+      totalBackoffMs: Math.round(this.backoffTotalMs),
+      history: this.history,
+    });
+  }
+}
+
+/** A degraded answer for a streaming call: the canned value (or values) as a stream. */
+function cannedStream(value: unknown, client: OpenAI): Stream<unknown> {
+  const items = Array.isArray(value) ? value : [value];
+  return new Stream(
+    async function* () {
+      yield* items;
+    },
+    new AbortController(),
+    client,
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Adds the SDK's own retry-count header when the caller's headers are a plain object (or absent). */

@@ -1,9 +1,22 @@
 import { context as otelContext } from '@opentelemetry/api';
 import type OpenAI from 'openai';
-import { RetryscopeConfigError, type RetryscopeOptions, resolveOptions } from '../options.ts';
+import {
+  type ResolvedOptions,
+  RetryscopeConfigError,
+  type RetryscopeOptions,
+  resolveOptions,
+} from '../options.ts';
 import { systemClock } from '../policy/clock.ts';
 import { Telemetry } from '../telemetry/recorder.ts';
-import { Call, type ClientState, ModeBox, type RequestOptions, type Send, type Served } from './call.ts';
+import {
+  Call,
+  type ClientState,
+  type Hop,
+  ModeBox,
+  type RequestOptions,
+  type Send,
+  type Served,
+} from './call.ts';
 import { OperationPromise } from './operation-promise.ts';
 
 type AnyClient = OpenAI & Record<string, unknown>;
@@ -34,6 +47,7 @@ export function instrument<T extends OpenAI>(client: T, options: RetryscopeOptio
     random: resolved.random ?? Math.random,
     server: {},
     client: client,
+    fallbackClients: rawClones(resolved),
   };
   return wrap(client, state);
 }
@@ -54,26 +68,48 @@ export function withRetryOptions<T extends OpenAI>(client: T, overrides: Retrysc
       'retryscope: tracerProvider and meterProvider cannot be overridden per call',
     );
   }
-  return wrap(client, { ...state, options: resolveOptions(overrides, state.options) });
+  const options = resolveOptions(overrides, state.options);
+  return wrap(client, { ...state, options, fallbackClients: rawClones(options) });
+}
+
+/** Fallback clients with their own retries off (via the prototype, so an instrumented one is unwrapped). */
+function rawClones(options: ResolvedOptions): (OpenAI | undefined)[] {
+  return options.fallbacks.map((f) => (f.client ? rawClone(f.client) : undefined));
+}
+
+function rawClone<T extends OpenAI>(client: T): T {
+  const proto = Object.getPrototypeOf(client) as { withOptions: (o: object) => T };
+  return proto.withOptions.call(client, { maxRetries: 0 });
 }
 
 function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
   // A fresh client with the SDK's own retries off, so no attempt is ever hidden.
   const proto = Object.getPrototypeOf(client) as Record<string, (...args: unknown[]) => unknown>;
-  const inst = (proto.withOptions as (o: object) => T).call(client, { maxRetries: 0 }) as T & AnyClient;
+  const inst = rawClone(client) as T & AnyClient;
   const state: ClientState = { ...shared, client: inst, server: serverOf(inst) };
   states.set(inst, state);
 
   for (const method of METHODS) {
     const original = proto[method]!;
     inst[method] = ((path: string, opts?: RequestOptions | Promise<RequestOptions>) =>
-      operation(state, method, path, opts, (o) => original.call(inst, path, o) as ReturnType<Send>)) as never;
+      start(state, async () => {
+        const options = (await opts) ?? {};
+        const primary: Hop = { index: 0, send: (o) => original.call(inst, path, o) as ReturnType<Send> };
+        return { method, path, options, hops: [primary, ...fallbackHops(state, method, path, options)] };
+      })) as never;
   }
   const requestAPIList = proto.requestAPIList!;
-  inst.requestAPIList = ((Page: unknown, opts: RequestOptions | Promise<RequestOptions>) => {
-    const resolved = Promise.resolve(opts);
-    return operationFromFinal(state, resolved, (o) => requestAPIList.call(inst, Page, o) as ReturnType<Send>);
-  }) as never;
+  inst.requestAPIList = ((Page: unknown, opts: RequestOptions | Promise<RequestOptions>) =>
+    start(state, async () => {
+      const options = await opts;
+      const send: Send = (o) => requestAPIList.call(inst, Page, o) as ReturnType<Send>;
+      return {
+        method: String(options.method ?? 'get'),
+        path: String(options.path ?? ''),
+        options,
+        hops: [{ index: 0, send }],
+      };
+    })) as never;
   // `withOptions()` on an instrumented client stays instrumented; a `maxRetries` there means attempts.
   inst.withOptions = ((o: Partial<Record<string, unknown>>) => {
     const { maxRetries, ...rest } = o ?? {};
@@ -87,40 +123,36 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
   return inst;
 }
 
-/** Starts a call and returns the SDK-shaped promise the caller awaits. */
-function operation(
-  state: ClientState,
-  method: string,
-  path: string,
-  opts: RequestOptions | Promise<RequestOptions> | undefined,
-  send: Send,
-): OperationPromise<unknown> {
-  return start(state, send, async () => ({ method, path, options: (await opts) ?? {} }));
-}
-
-function operationFromFinal(
-  state: ClientState,
-  opts: Promise<RequestOptions>,
-  send: Send,
-): OperationPromise<unknown> {
-  return start(state, send, async () => {
-    const options = await opts;
-    return { method: String(options.method ?? 'get'), path: String(options.path ?? ''), options };
+/**
+ * The fallbacks of an inference call (a POST naming a model), each sending the
+ * same request through its own client, or the primary's, with its own model.
+ */
+function fallbackHops(state: ClientState, method: string, path: string, options: RequestOptions): Hop[] {
+  const body = options.body as { model?: unknown } | undefined;
+  if (method !== 'post' || typeof body?.model !== 'string') return [];
+  return state.options.fallbacks.map((fallback, i) => {
+    const client = state.fallbackClients[i] ?? state.client;
+    const post = (Object.getPrototypeOf(client) as { post: (p: string, o: unknown) => unknown }).post;
+    return {
+      index: i + 1,
+      model: fallback.model ?? body.model,
+      send: (o) => post.call(client, path, o) as ReturnType<Send>,
+    } as Hop;
   });
 }
 
+/** Starts a call and returns the SDK-shaped promise the caller awaits. */
 function start(
   state: ClientState,
-  send: Send,
-  describe: () => Promise<{ method: string; path: string; options: RequestOptions }>,
+  describe: () => Promise<{ method: string; path: string; options: RequestOptions; hops: Hop[] }>,
 ): OperationPromise<unknown> {
   // Captured now, synchronously: the operation span is a child of the caller's active span.
   const parent = otelContext.active();
   const box = new ModeBox();
   let served: Served | undefined;
   const props = (async () => {
-    const { method, path, options } = await describe();
-    const call = new Call(state, method, path, options, send, parent, box);
+    const { method, path, options, hops } = await describe();
+    const call = new Call(state, method, path, options, hops, parent, box);
     served = await call.run();
     return {
       response: served.response,
