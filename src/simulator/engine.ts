@@ -30,6 +30,7 @@ import { type QuotaBudget, QuotaLedger } from './quota.ts';
 import { mulberry32, type Random } from './random.ts';
 import {
   admit,
+  type BucketLimits,
   emptyBuckets,
   type KeyBuckets,
   type RateLimitSnapshot,
@@ -170,13 +171,15 @@ export class Engine {
     };
   }
 
-  #limits(key: string, current: CurrentPhase): RateLimits {
-    const base: RateLimits = {
+  #limits(key: string, current: CurrentPhase): BucketLimits {
+    const base: BucketLimits = {
       ...DEFAULT_LIMITS,
       ...this.#config.scenario.limits,
       ...this.#config.limits,
       ...this.#keyConfig(key).limits,
     };
+    const burstMs = current.phase.burstMs ?? this.#config.scenario.burstMs;
+    if (burstMs !== undefined) base.burstMs = burstMs;
     return scaleLimits(base, current.phase.limitsScale ?? 1);
   }
 

@@ -1,13 +1,29 @@
 /**
  * Per-key RPM and TPM token buckets, as pure arithmetic over an injected
  * time. A bucket is kept as what has been *used*, draining continuously at
- * `limit` per minute; what remains is `limit - used`. Storing usage (not
+ * `limit` per minute; what remains is `capacity - used`. Storing usage (not
  * room) is what makes a storm bite at once: when a phase cuts the limit,
  * the usage stays and the room is gone.
+ *
+ * The capacity is a whole minute's limit unless `burstMs` says otherwise:
+ * OpenAI may enforce limits over shorter periods (600 RPM as 10 per
+ * second), and a short burst window is what lets a storm of a few seconds
+ * show without a minute's worth of traffic.
  */
 import type { RateLimits } from './types.ts';
 
 export const MINUTE_MS = 60_000;
+
+export interface BucketLimits extends RateLimits {
+  /** How much of a minute's limit may be spent at once, in ms of refill. Default a minute. */
+  burstMs?: number;
+}
+
+/** What a bucket holds when full: the limit, or the part of it one burst may spend. */
+export function capacity(limit: number, burstMs: number | undefined): number {
+  const window = Math.min(burstMs ?? MINUTE_MS, MINUTE_MS);
+  return Math.max(1, (limit * window) / MINUTE_MS);
+}
 
 /** Float slack so waiting exactly the advertised retry-after always succeeds. */
 const EPSILON = 1e-9;
@@ -71,14 +87,16 @@ function msUntil(used: number, target: number, limit: number): number {
   return used <= target ? 0 : ((used - target) * MINUTE_MS) / limit;
 }
 
-export function snapshot(buckets: KeyBuckets, limits: RateLimits, now: number): RateLimitSnapshot {
+export function snapshot(buckets: KeyBuckets, limits: BucketLimits, now: number): RateLimitSnapshot {
   const requests = drain(buckets.requests, limits.rpm, now);
   const tokens = drain(buckets.tokens, limits.tpm, now);
+  const room = (limit: number, used: number) =>
+    Math.max(0, Math.floor(capacity(limit, limits.burstMs) - used + EPSILON));
   return {
     limitRequests: limits.rpm,
     limitTokens: limits.tpm,
-    remainingRequests: Math.max(0, Math.floor(limits.rpm - requests.used + EPSILON)),
-    remainingTokens: Math.max(0, Math.floor(limits.tpm - tokens.used + EPSILON)),
+    remainingRequests: room(limits.rpm, requests.used),
+    remainingTokens: room(limits.tpm, tokens.used),
     resetRequestsMs: msUntil(requests.used, 0, limits.rpm),
     resetTokensMs: msUntil(tokens.used, 0, limits.tpm),
   };
@@ -95,7 +113,7 @@ export interface AdmitOptions {
  */
 export function admit(
   buckets: KeyBuckets,
-  limits: RateLimits,
+  limits: BucketLimits,
   tokens: number,
   now: number,
   options: AdmitOptions,
@@ -103,11 +121,16 @@ export function admit(
   const requests = drain(buckets.requests, limits.rpm, now);
   const tokenBucket = drain(buckets.tokens, limits.tpm, now);
 
-  // Penalising rejections is realistic, but capped at one extra minute of
-  // usage so a runaway client can still recover after it stops.
+  const requestRoom = capacity(limits.rpm, limits.burstMs);
+  // A request bigger than a burst is let through when the bucket is empty,
+  // or it could never pass; only the whole TPM limit is a hard ceiling.
+  const tokenRoom = Math.max(capacity(limits.tpm, limits.burstMs), tokens);
+
+  // Penalising rejections is realistic, but capped at one extra bucketful
+  // so a runaway client can still recover after it stops.
   const rejected = (): KeyBuckets => ({
     requests: options.countRejected
-      ? { used: Math.min(requests.used + 1, 2 * limits.rpm), at: requests.at }
+      ? { used: Math.min(requests.used + 1, 2 * requestRoom), at: requests.at }
       : requests,
     tokens: tokenBucket,
   });
@@ -125,8 +148,8 @@ export function admit(
   }
 
   const fits = (state: KeyBuckets) => ({
-    requestWait: msUntil(state.requests.used + 1, limits.rpm + EPSILON, limits.rpm),
-    tokenWait: msUntil(state.tokens.used + tokens, limits.tpm + EPSILON, limits.tpm),
+    requestWait: msUntil(state.requests.used + 1, requestRoom + EPSILON, limits.rpm),
+    tokenWait: msUntil(state.tokens.used + tokens, tokenRoom + EPSILON, limits.tpm),
   });
   const current = fits({ requests, tokens: tokenBucket });
   if (current.requestWait > 0 || current.tokenWait > 0) {
@@ -156,8 +179,9 @@ export function admit(
 }
 
 /** Scales limits for a phase, keeping each at least 1 so the buckets stay meaningful. */
-export function scaleLimits(limits: RateLimits, scale: number): RateLimits {
+export function scaleLimits(limits: BucketLimits, scale: number): BucketLimits {
   return {
+    ...limits,
     rpm: Math.max(1, Math.floor(limits.rpm * scale)),
     tpm: Math.max(1, Math.floor(limits.tpm * scale)),
   };

@@ -192,6 +192,9 @@ function latencyField(value: unknown, path: string, issues: Issues): number | La
   return { min, max };
 }
 
+/** A burst is at most the whole minute the limit is counted over. */
+const BURST_RULE: NumberRule = { above: 0, max: 60_000 };
+
 export const FAULT_FIELDS = [
   'kind',
   'probability',
@@ -263,6 +266,7 @@ export const PHASE_FIELDS = [
   'name',
   'weight',
   'limitsScale',
+  'burstMs',
   'quotaTokens',
   'unavailableModels',
   'latencyMs',
@@ -275,11 +279,13 @@ function phaseField(value: unknown, path: string, issues: Issues): PhaseDefiniti
   const phase: PhaseDefinition = { name: stringField(raw.name, join(path, 'name'), issues, true) ?? '' };
   const weight = numberField(raw.weight, join(path, 'weight'), { above: 0 }, issues);
   const limitsScale = numberField(raw.limitsScale, join(path, 'limitsScale'), { above: 0 }, issues);
+  const burstMs = numberField(raw.burstMs, join(path, 'burstMs'), BURST_RULE, issues);
   const quotaTokens = quotaField(raw.quotaTokens, join(path, 'quotaTokens'), issues);
   const unavailableModels = stringList(raw.unavailableModels, join(path, 'unavailableModels'), issues);
   const latencyMs = latencyField(raw.latencyMs, join(path, 'latencyMs'), issues);
   if (weight !== undefined) phase.weight = weight;
   if (limitsScale !== undefined) phase.limitsScale = limitsScale;
+  if (burstMs !== undefined) phase.burstMs = burstMs;
   if (quotaTokens !== undefined) phase.quotaTokens = quotaTokens;
   if (unavailableModels !== undefined) phase.unavailableModels = unavailableModels;
   if (latencyMs !== undefined) phase.latencyMs = latencyMs;
@@ -322,6 +328,7 @@ export const SCENARIO_FIELDS = [
   'name',
   'description',
   'limits',
+  'burstMs',
   'keys',
   'unavailableModels',
   'streamChunkDelayMs',
@@ -349,6 +356,7 @@ export function validateScenario(value: unknown, source = 'scenario'): ScenarioD
     else issues.push({ path: 'description', message: `must be a string (got ${describe(description)})` });
   }
   const limits = limitsField(raw.limits, 'limits', issues);
+  const burstMs = numberField(raw.burstMs, 'burstMs', BURST_RULE, issues);
   const keys = keysField(raw.keys, 'keys', issues);
   const unavailableModels = stringList(raw.unavailableModels, 'unavailableModels', issues);
   const streamChunkDelayMs = numberField(
@@ -358,6 +366,7 @@ export function validateScenario(value: unknown, source = 'scenario'): ScenarioD
     issues,
   );
   if (limits !== undefined) scenario.limits = limits;
+  if (burstMs !== undefined) scenario.burstMs = burstMs;
   if (keys !== undefined) scenario.keys = keys;
   if (unavailableModels !== undefined) scenario.unavailableModels = unavailableModels;
   if (streamChunkDelayMs !== undefined) scenario.streamChunkDelayMs = streamChunkDelayMs;
@@ -402,6 +411,12 @@ const quota = {
   description: `Tokens that may be spent; "${UNLIMITED}" never runs out.`,
   oneOf: [{ type: 'number', minimum: 0 }, { const: UNLIMITED }],
 } as const;
+const burst = {
+  type: 'number',
+  exclusiveMinimum: 0,
+  maximum: 60_000,
+  description: "How much of a minute's limit may be spent at once, in ms of refill. Default 60000.",
+} as const;
 const limits = {
   type: 'object',
   additionalProperties: false,
@@ -422,6 +437,7 @@ export const SCENARIO_JSON_SCHEMA = {
     name: { type: 'string', minLength: 1 },
     description: { type: 'string' },
     limits: { ...limits, description: 'Base per-key limits.' },
+    burstMs: burst,
     keys: {
       type: 'object',
       description: 'Per API key settings.',
@@ -445,6 +461,7 @@ export const SCENARIO_JSON_SCHEMA = {
         name: { type: 'string', minLength: 1 },
         weight: { ...positive, description: 'Relative length of the phase. Default 1.' },
         limitsScale: { ...positive, description: 'Multiplies rate limits during the phase.' },
+        burstMs: burst,
         quotaTokens: {
           ...quota,
           description: 'Tokens each key without its own quota may spend in this phase.',

@@ -13,7 +13,14 @@ const HEALTHY_LATENCY = { min: 20, max: 60 };
 
 const steady: PhaseDefinition = { name: 'steady', latencyMs: HEALTHY_LATENCY };
 const recovery: PhaseDefinition = { name: 'recovery', latencyMs: HEALTHY_LATENCY };
-const storm: PhaseDefinition = { name: 'storm', limitsScale: 0.15, latencyMs: HEALTHY_LATENCY };
+// Limits drop to 15% and only two seconds' worth may be spent at once, so
+// the storm bites within a second or two even in a short run.
+const storm: PhaseDefinition = {
+  name: 'storm',
+  limitsScale: 0.15,
+  burstMs: 2_000,
+  latencyMs: HEALTHY_LATENCY,
+};
 // Not a round number, so the request that runs the quota dry is usually
 // part-way through: a stream breaks off mid-way with insufficient_quota.
 export const QUOTA_PHASE_TOKENS = 397;
@@ -27,7 +34,7 @@ export const NAMED_SCENARIOS: Readonly<Record<NamedScenario, ScenarioDefinition>
   },
   storm: {
     name: 'storm',
-    description: 'A rate-limit storm: limits drop to 15% for 40% of the run, then recover.',
+    description: 'A rate-limit storm: limits drop to 15% (in 2 s bursts) for 40% of the run, then recover.',
     phases: [
       { ...steady, weight: 3 },
       { ...storm, weight: 4 },

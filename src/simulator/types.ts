@@ -59,6 +59,8 @@ export interface PhaseDefinition {
   weight?: number;
   /** Multiplies every key's rate limits during the phase (0.15 = a storm). Default 1. */
   limitsScale?: number;
+  /** Overrides the scenario's `burstMs` during the phase. */
+  burstMs?: number;
   /**
    * Tokens each key without its own quota may spend from the start of this
    * phase; when spent, requests get `insufficient_quota`.
@@ -83,6 +85,12 @@ export interface ScenarioDefinition {
   description?: string;
   /** Base per-key limits; the options' `limits` override them. */
   limits?: Partial<RateLimits>;
+  /**
+   * How much of a minute's limit a key may spend at once, as milliseconds of
+   * refill (OpenAI may enforce 600 RPM as 10 per second). Default 60 000:
+   * the whole minute.
+   */
+  burstMs?: number;
   keys?: Record<string, KeyConfig>;
   /** Models that always answer 503. */
   unavailableModels?: string[];

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   admit,
+  capacity,
   emptyBuckets,
   type KeyBuckets,
   scaleLimits,
@@ -179,6 +180,42 @@ describe('admit', () => {
         },
       ),
     );
+  });
+});
+
+describe('burstMs: a shorter enforcement window', () => {
+  it('caps what can be spent at once, refilling at the per-minute rate', () => {
+    // 600 rpm in 1 s bursts: 10 at once, then one more every 100 ms.
+    const limits = { rpm: 600, tpm: 1_000_000, burstMs: 1000 };
+    expect(capacity(600, 1000)).toBe(10);
+    const full = fill(emptyBuckets(T0), limits, 10, 1, T0);
+    expect(snapshot(full, limits, T0)).toMatchObject({ limitRequests: 600, remainingRequests: 0 });
+    expect(admit(full, limits, 1, T0, strict)).toMatchObject({
+      allowed: false,
+      reason: 'requests',
+      retryAfterMs: 100,
+    });
+    expect(admit(full, limits, 1, T0 + 100, strict).allowed).toBe(true);
+    expect(snapshot(full, limits, T0 + 500).remainingRequests).toBe(5);
+  });
+
+  it('lets a request bigger than a burst through once the bucket is empty', () => {
+    // 6000 tpm in 1 s bursts holds 100 tokens; a 250-token request still fits an empty bucket.
+    const limits = { rpm: 1000, tpm: 6000, burstMs: 1000 };
+    const first = admit(emptyBuckets(T0), limits, 250, T0, strict);
+    expect(first.allowed).toBe(true);
+    // Then it waits for the bucket to drain fully: 250 tokens at 100/s.
+    expect(admit(first.buckets, limits, 250, T0, strict)).toMatchObject({
+      reason: 'tokens',
+      retryAfterMs: 2500,
+    });
+    // Only the whole per-minute limit is a hard ceiling.
+    expect(admit(emptyBuckets(T0), limits, 6001, T0, strict)).toMatchObject({ reason: 'too_large' });
+  });
+
+  it('never shrinks a bucket below one request', () => {
+    expect(capacity(3, 1000)).toBe(1);
+    expect(capacity(600, 120_000)).toBe(600);
   });
 });
 

@@ -125,6 +125,11 @@ describe('validation errors name the file, the field and the problem', () => {
       'keys.sk-a.quotaTokens must be a number >= 0 or "unlimited" (got "lots")',
     ],
     [
+      'a burst longer than a minute',
+      'name: x\nphases:\n  - name: a\n    burstMs: 90000\n',
+      'phases[0].burstMs must be a number > 0 and <= 60000 (got 90000)',
+    ],
+    [
       'an inverted latency range',
       'name: x\nphases:\n  - name: a\n    latencyMs: { min: 50, max: 10 }\n',
       'phases[0].latencyMs min (50) must not exceed max (10)',

@@ -81,6 +81,22 @@ describe('phases on a running simulator', () => {
     expect(await statusOf(sim)).toBe(200);
   });
 
+  it('storm bites within a burst even without earlier traffic', async () => {
+    const clock = new FakeClock();
+    const sim = await simulator({ scenario: 'storm', clock });
+    sim.setPhase('storm');
+    // 600 rpm × 15% = 90 rpm, in 2 s bursts: 3 requests, then one every 667 ms.
+    for (let i = 0; i < 3; i++) expect(await statusOf(sim)).toBe(200);
+    const limited = await post(sim, '/chat/completions', CHAT);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('x-ratelimit-limit-requests')).toBe('90');
+    expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    // The rejection counted too, so the wait is for two slots.
+    expect(limited.headers.get('retry-after-ms')).toBe('1334');
+    clock.advance(1334);
+    expect(await statusOf(sim)).toBe(200);
+  });
+
   it('outage: mostly 5xx and some resets, then recovery', async () => {
     const sim = await simulator({ scenario: 'outage', seed: 3 });
     sim.setPhase('outage');
