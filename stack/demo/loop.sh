@@ -7,6 +7,6 @@ duration="${DEMO_DURATION:-60}"
 pause="${DEMO_PAUSE:-5}"
 while :; do
   touch /tmp/demo-heartbeat
-  node dist/cli/main.js demo --duration "$duration" || echo "demo exited with $?; again in ${pause}s" >&2
+  node dist/cli/main.js demo --duration "$duration" --no-progress || echo "demo exited with $?; again in ${pause}s" >&2
   sleep "$pause"
 done
