@@ -3,7 +3,7 @@
  * time. A bucket is kept as what has been *used*, draining continuously at
  * `limit` per minute; what remains is `capacity - used`. Storing usage (not
  * room) is what makes a storm bite at once: when a phase cuts the limit,
- * the usage stays and the room is gone.
+ * the usage stays (up to one extra bucketful) and the room is gone.
  *
  * The capacity is a whole minute's limit unless `burstMs` says otherwise:
  * OpenAI may enforce limits over shorter periods (600 RPM as 10 per
@@ -82,14 +82,25 @@ export function drain(bucket: Bucket, limit: number, now: number): Bucket {
   return { used: Math.max(0, bucket.used - (elapsed * limit) / MINUTE_MS), at: Math.max(now, bucket.at) };
 }
 
+/**
+ * Drains, then forgets any debt beyond one extra bucketful. Debt comes from
+ * counted rejections or from a phase cutting the limits; capping it means a
+ * client that stops hammering, or a storm that starts, waits seconds rather
+ * than minutes.
+ */
+function settle(bucket: Bucket, limit: number, burstMs: number | undefined, now: number): Bucket {
+  const drained = drain(bucket, limit, now);
+  return { used: Math.min(drained.used, 2 * capacity(limit, burstMs)), at: drained.at };
+}
+
 /** Milliseconds until `used` has drained to `target`. */
 function msUntil(used: number, target: number, limit: number): number {
   return used <= target ? 0 : ((used - target) * MINUTE_MS) / limit;
 }
 
 export function snapshot(buckets: KeyBuckets, limits: BucketLimits, now: number): RateLimitSnapshot {
-  const requests = drain(buckets.requests, limits.rpm, now);
-  const tokens = drain(buckets.tokens, limits.tpm, now);
+  const requests = settle(buckets.requests, limits.rpm, limits.burstMs, now);
+  const tokens = settle(buckets.tokens, limits.tpm, limits.burstMs, now);
   const room = (limit: number, used: number) =>
     Math.max(0, Math.floor(capacity(limit, limits.burstMs) - used + EPSILON));
   return {
@@ -118,16 +129,15 @@ export function admit(
   now: number,
   options: AdmitOptions,
 ): Admission {
-  const requests = drain(buckets.requests, limits.rpm, now);
-  const tokenBucket = drain(buckets.tokens, limits.tpm, now);
+  const requests = settle(buckets.requests, limits.rpm, limits.burstMs, now);
+  const tokenBucket = settle(buckets.tokens, limits.tpm, limits.burstMs, now);
 
   const requestRoom = capacity(limits.rpm, limits.burstMs);
   // A request bigger than a burst is let through when the bucket is empty,
   // or it could never pass; only the whole TPM limit is a hard ceiling.
   const tokenRoom = Math.max(capacity(limits.tpm, limits.burstMs), tokens);
 
-  // Penalising rejections is realistic, but capped at one extra bucketful
-  // so a runaway client can still recover after it stops.
+  // Counting rejections is realistic; settle() caps the debt they build.
   const rejected = (): KeyBuckets => ({
     requests: options.countRejected
       ? { used: Math.min(requests.used + 1, 2 * requestRoom), at: requests.at }

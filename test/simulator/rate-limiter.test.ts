@@ -135,15 +135,18 @@ describe('admit', () => {
     expect(admit(emptyBuckets(T0), limits, 100, T0, strict).allowed).toBe(true);
   });
 
-  it('keeps usage when the limits drop, so a storm bites at once', () => {
+  it('keeps usage when the limits drop, up to one extra bucketful, so a storm bites at once', () => {
     const base = { rpm: 100, tpm: 1_000_000 };
     const used = fill(emptyBuckets(T0), base, 50, 1, T0);
     const storm = scaleLimits(base, 0.15);
     expect(storm).toEqual({ rpm: 15, tpm: 150_000 });
     const rejected = admit(used, storm, 1, T0, strict);
-    // 36 requests over the new limit, draining at 15 per minute: 144 s.
-    expect(rejected).toMatchObject({ allowed: false, reason: 'requests', used: 50, retryAfterMs: 144_000 });
-    expect(snapshot(used, storm, T0).remainingRequests).toBe(0);
+    // 50 used is more than twice the new limit: the debt is capped at 30,
+    // so 16 requests over, draining at 15 per minute: 64 s.
+    expect(rejected).toMatchObject({ allowed: false, reason: 'requests', used: 30, retryAfterMs: 64_000 });
+    expect(snapshot(used, storm, T0)).toMatchObject({ remainingRequests: 0, resetRequestsMs: 120_000 });
+    // Under the old limits nothing was forgotten.
+    expect(snapshot(used, base, T0).remainingRequests).toBe(50);
   });
 
   it('never mutates the buckets it is given', () => {
