@@ -207,10 +207,11 @@ describe('burstMs: a shorter enforcement window', () => {
     const limits = { rpm: 1000, tpm: 6000, burstMs: 1000 };
     const first = admit(emptyBuckets(T0), limits, 250, T0, strict);
     expect(first.allowed).toBe(true);
-    // Then it waits for the bucket to drain fully: 250 tokens at 100/s.
+    // Then it waits for the bucket to drain fully; debt past one extra
+    // bucketful (200 tokens) is forgotten, so 200 tokens at 100/s.
     expect(admit(first.buckets, limits, 250, T0, strict)).toMatchObject({
       reason: 'tokens',
-      retryAfterMs: 2500,
+      retryAfterMs: 2000,
     });
     // Only the whole per-minute limit is a hard ceiling.
     expect(admit(emptyBuckets(T0), limits, 6001, T0, strict)).toMatchObject({ reason: 'too_large' });
