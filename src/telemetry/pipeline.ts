@@ -25,6 +25,7 @@ export function otlpPipeline(
   base: string | undefined,
   metricIntervalMs?: number,
 ): { spanProcessor: SpanProcessor; metricReader: IMetricReader } {
+  const interval = metricIntervalMs ?? positiveInt(process.env.OTEL_METRIC_EXPORT_INTERVAL) ?? 15_000;
   return {
     // Bounded queue: an unreachable collector costs at most maxQueueSize spans of memory.
     spanProcessor: new BatchSpanProcessor({
@@ -34,9 +35,9 @@ export function otlpPipeline(
     }),
     metricReader: new PeriodicExportingMetricReader({
       exporter: guardMetricExporter(createMetricExporter(base)),
-      exportIntervalMillis:
-        metricIntervalMs ?? positiveInt(process.env.OTEL_METRIC_EXPORT_INTERVAL) ?? 15_000,
-      exportTimeoutMillis: 5_000,
+      exportIntervalMillis: interval,
+      // The SDK insists an export never outlasts the interval.
+      exportTimeoutMillis: Math.min(5_000, interval),
     }),
   };
 }
