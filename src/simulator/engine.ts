@@ -215,6 +215,11 @@ export class Engine {
     return Math.round(latency.min + (latency.max - latency.min) * arrival.latencyRoll);
   }
 
+  /** An error answer that never reached the gates (the HTTP layer refused it). */
+  refuse(arrival: Arrival, key: string | undefined, error: ApiError): Plan {
+    return errorPlan(error, rateLimitHeaders(this.#peek(key ?? '', arrival.current)));
+  }
+
   plan(arrival: Arrival, request: IncomingRequest): Plan {
     const { current } = arrival;
     const route = resolveRoute(request.method, request.pathname);

@@ -86,8 +86,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         plan = engine.plan(arrival, { method, pathname: url.pathname, key, bodyText });
       } catch (error) {
         if (!(error instanceof BodyTooLarge)) throw error;
-        const { status, error: body } = payloadTooLarge(MAX_BODY_BYTES);
-        plan = { kind: 'json', status, body: { error: body }, headers: {}, delayMs: 0 };
+        plan = engine.refuse(arrival, key, payloadTooLarge(MAX_BODY_BYTES));
       }
       await carryOut(plan, { req, res, signal: gone.signal, requestId: requestId(), startedAt, stats });
     } catch {

@@ -75,6 +75,14 @@ describe('OpenAI headers on every answer', () => {
     expectOpenAIHeaders(noQuota);
   });
 
+  it('a body over 8 MiB gets 413, with the headers', async () => {
+    const sim = await simulator();
+    const response = await post(sim, '/chat/completions', 'x'.repeat(9 * 1024 * 1024));
+    expect(response.status).toBe(413);
+    expectOpenAIHeaders(response);
+    expect(((await response.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+  });
+
   it('errors are OpenAI-shaped JSON', async () => {
     const sim = await simulator();
     const response = await post(sim, '/chat/completions', { model: 'gpt-4o-mini', messages: [] });
