@@ -3,9 +3,18 @@
  * demos and for integration tests of anything that calls OpenAI.
  *
  * ```ts
- * const sim = await startSimulator({ scenario: 'storm', seed: 42 });
+ * const sim = await startSimulator({ scenario: 'storm', seed: 42, durationMs: 10_000 });
  * const openai = new OpenAI({ baseURL: sim.url, apiKey: 'sk-sim' });
  * ```
+ *
+ * Serves `POST /v1/chat/completions`, `/v1/responses` (JSON and SSE),
+ * `/v1/embeddings` and `GET /v1/models`. Any API key works unless
+ * `acceptAnyKey: false`. Per key, a real RPM/TPM limiter answers 429 with
+ * `retry-after`, and a spend quota answers `insufficient_quota`. Scenarios
+ * (`steady`, `storm`, `outage`, `quota`, `mixed`, or your own YAML) add
+ * seeded faults by phase. In `quota` and `mixed`, the key `sk-sim-fallback`
+ * never runs out of quota, and in `mixed`'s outage `gpt-4o` answers 503, so
+ * key and model fallbacks have somewhere to go.
  */
 export { formatGoDuration, parseGoDuration } from './go-duration.ts';
 export { loadScenarioFile } from './load-scenario.ts';
