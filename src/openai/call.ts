@@ -199,6 +199,8 @@ export class Call {
     let source: BackoffSource = 'none';
     let previousDelayMs: number | undefined;
     for (let attempt = 1; ; attempt++) {
+      // Aborted before it could be sent: no request, so no attempt span.
+      if (this.options.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
       const attemptStarted = clock.now();
       const record = this.op.startAttempt({
         attempt,

@@ -26,6 +26,7 @@ export interface ReceivedRequest {
 export class ScriptedServer {
   readonly received: ReceivedRequest[] = [];
   private script: Reply[] = [];
+  private decide: ((request: ReceivedRequest) => Reply) | undefined;
   private server: Server | undefined;
   private readonly hung = new Set<ServerResponse>();
   url = '';
@@ -40,6 +41,14 @@ export class ScriptedServer {
 
   reply(...replies: Reply[]): this {
     this.script = replies;
+    this.decide = undefined;
+    this.received.length = 0;
+    return this;
+  }
+
+  /** Replies computed per request, for tests where order across concurrent callers is not fixed. */
+  replyWith(decide: (request: ReceivedRequest) => Reply): this {
+    this.decide = decide;
     this.received.length = 0;
     return this;
   }
@@ -58,8 +67,13 @@ export class ScriptedServer {
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {}
-    this.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-    const reply = this.script.length > 1 ? this.script.shift()! : this.script[0];
+    const received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+    this.received.push(received);
+    const reply = this.decide
+      ? this.decide(received)
+      : this.script.length > 1
+        ? this.script.shift()!
+        : this.script[0];
     if (!reply) {
       res.writeHead(500).end('{"error":{"message":"no script"}}');
       return;
