@@ -29,6 +29,13 @@ tools=(
   "docker-compose trixie usr/libexec/docker/cli-plugins/docker-compose docker-compose"
 )
 
+# A cache made from another tool list (e.g. an older promtool) starts over.
+spec="$(printf '%s\n' "${tools[@]}")"
+if [[ -d "$bin" && "$(cat "$cache/tools.spec" 2>/dev/null)" != "$spec" ]]; then
+  step "tool list changed since the last install: reinstalling into $bin"
+  rm -rf "$bin" "$unpacked"
+fi
+
 missing=()
 for t in "${tools[@]}"; do
   read -r pkg suite path name <<<"$t"
@@ -39,6 +46,7 @@ for t in "${tools[@]}"; do
   fi
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
+  printf '%s\n' "$spec" >"$cache/tools.spec"
   step "nothing to do"
   exit 0
 fi
@@ -75,4 +83,5 @@ for t in "${missing[@]}"; do
   ln -sf "$unpacked/$path" "$bin/$name"
   step "linked $bin/$name -> $path"
 done
+printf '%s\n' "$spec" >"$cache/tools.spec"
 step "done: tools in $bin"
