@@ -42,7 +42,7 @@ function simulate(args: string[]): Run {
 
 /** Waits for the start-up line and returns the base URL it announces. */
 async function announcedUrl(run: Run): Promise<string> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 600; i++) {
     const match = /on (http:\/\/\S+\/v1) /.exec(run.stdout());
     if (match) return match[1]!;
     if (run.child.exitCode !== null) break;
