@@ -5,8 +5,9 @@
  *
  *   npm run soak -- --minutes 10 [--concurrency 16]
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
@@ -45,7 +46,11 @@ const meterProvider = new MeterProvider({
   readers: [
     new PeriodicExportingMetricReader({
       exportIntervalMillis: 5_000,
-      exporter: { export: (_m, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} },
+      exporter: {
+        export: (_m, done) => done({ code: 0 }),
+        forceFlush: async () => {},
+        shutdown: async () => {},
+      },
     }),
   ],
 });
@@ -68,11 +73,23 @@ const policy = {
 };
 const main = instrument(new OpenAI(base), policy);
 const revoked = instrument(new OpenAI({ ...base, apiKey: 'sk-sim-revoked' }), policy);
+const resilient = instrument(new OpenAI(base), {
+  ...policy,
+  fallbacks: [{ model: 'gpt-4o-mini' }, ...policy.fallbacks],
+});
 
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 const started = Date.now();
-const samples: { minute: number; rssMb: number; heapMb: number; loopP50Ms: number; loopP99Ms: number; spans: number; phase: string }[] = [];
+const samples: {
+  minute: number;
+  rssMb: number;
+  heapMb: number;
+  loopP50Ms: number;
+  loopP99Ms: number;
+  spans: number;
+  phase: string;
+}[] = [];
 const sample = () => {
   const m = process.memoryUsage();
   samples.push({
@@ -90,7 +107,7 @@ const sample = () => {
 const sampler = setInterval(sample, Math.min(30_000, durationMs / 10));
 
 await runWorkload({
-  clients: { main, revoked },
+  clients: { main, revoked, resilient },
   concurrency,
   seed: 7,
   signal: new AbortController().signal,
@@ -108,5 +125,10 @@ const first = samples[1] ?? samples[0]!;
 const last = samples.at(-1)!;
 console.log('\n| minute | RSS MB | heap MB | loop p50 ms | loop p99 ms | spans exported | phase |');
 console.log('|---:|---:|---:|---:|---:|---:|---|');
-for (const s of samples) console.log(`| ${s.minute} | ${s.rssMb} | ${s.heapMb} | ${s.loopP50Ms} | ${s.loopP99Ms} | ${s.spans} | ${s.phase} |`);
-console.log(`\nRSS from the second sample to the last: ${first.rssMb} → ${last.rssMb} MB (${last.rssMb - first.rssMb >= 0 ? '+' : ''}${last.rssMb - first.rssMb} MB)`);
+for (const s of samples)
+  console.log(
+    `| ${s.minute} | ${s.rssMb} | ${s.heapMb} | ${s.loopP50Ms} | ${s.loopP99Ms} | ${s.spans} | ${s.phase} |`,
+  );
+console.log(
+  `\nRSS from the second sample to the last: ${first.rssMb} → ${last.rssMb} MB (${last.rssMb - first.rssMb >= 0 ? '+' : ''}${last.rssMb - first.rssMb} MB)`,
+);

@@ -90,8 +90,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const policy = { ...DEMO_POLICY, tracerProvider, meterProvider };
     const main = instrument(new OpenAI(base), policy);
     const revoked = instrument(new OpenAI({ ...base, apiKey: 'sk-sim-revoked' }), policy);
+    // gpt-4o is down during the outage and every key but one runs dry in the quota phase: fallbacks show both.
+    const resilient = instrument(new OpenAI(base), {
+      ...policy,
+      fallbacks: [
+        { model: 'gpt-4o-mini' },
+        ...(simulator
+          ? [{ client: new OpenAI({ ...base, apiKey: FALLBACK_KEY }), model: 'gpt-4o-mini' }]
+          : []),
+      ],
+    });
     await runWorkload({
-      clients: { main, revoked },
+      clients: { main, revoked, resilient },
       concurrency: options.real ? 1 : options.concurrency,
       seed: options.seed,
       signal: stop.signal,

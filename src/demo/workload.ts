@@ -12,6 +12,8 @@ export interface DemoClients {
   main: OpenAI;
   /** The same, with a key the server does not know: its calls fail for good (401). */
   revoked: OpenAI;
+  /** With fallbacks: another model on the same key, then a key with quota left. */
+  resilient: OpenAI;
 }
 
 const messages = (text: string) => [{ role: 'user' as const, content: text }];
@@ -45,10 +47,10 @@ const JOBS: Job[] = [
     },
   },
   {
-    name: 'chat gpt-4o',
+    name: 'chat gpt-4o with fallbacks',
     weight: 6,
-    run: ({ main }, signal) =>
-      main.chat.completions.create(
+    run: ({ resilient }, signal) =>
+      resilient.chat.completions.create(
         { model: 'gpt-4o', messages: messages('Summarise.'), max_tokens: 16 },
         { signal },
       ),
