@@ -1,6 +1,8 @@
 export {
   type AttemptHistory,
   type AttemptSummary,
+  CircuitOpenError,
+  ClientRateLimitError,
   getAttemptHistory,
   isQuotaExhausted,
   QuotaExhaustedError,

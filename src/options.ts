@@ -1,6 +1,9 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import type { CircuitBreakerOptions } from './policy/circuit-breaker.ts';
 import type { Clock } from './policy/clock.ts';
+import type { LimiterOptions } from './policy/limiter.ts';
+import type { RetryBudgetOptions } from './policy/retry-budget.ts';
 import type { RetryPolicyOptions } from './policy/retry-policy.ts';
 import type { Jitter, Outcome } from './policy/types.ts';
 
@@ -36,6 +39,15 @@ export interface RetryscopeOptions {
   meterProvider?: MeterProvider;
   /** Record prompts and completions on spans. Off by default: they may hold personal data. */
   captureContent?: boolean;
+  /**
+   * Client-side pacing to the server's rate limit, learned from x-ratelimit-* headers and 429s.
+   * Default on. `shareAcrossClients: true` shares one limiter among clients with the same API key.
+   */
+  limiter?: false | (LimiterOptions & { shareAcrossClients?: boolean });
+  /** Caps how many retries failures may cause (AWS standard mode). Default on. */
+  retryBudget?: false | RetryBudgetOptions;
+  /** Stops sending to an upstream that is failing with 5xx or timeouts. Default on. */
+  circuitBreaker?: false | CircuitBreakerOptions;
   /** Tried in order when the primary fails with an outcome in `fallbackOn`, each with its own attempts. */
   fallbacks?: FallbackTarget[];
   /** Outcomes that move on to the next fallback. Default: retries_exhausted, quota_exhausted, deadline_exceeded, circuit_open. */
@@ -49,6 +61,9 @@ export interface RetryscopeOptions {
 }
 
 export interface ResolvedOptions extends RetryPolicyOptions {
+  limiter: false | (LimiterOptions & { shareAcrossClients?: boolean });
+  retryBudget: false | RetryBudgetOptions;
+  circuitBreaker: false | CircuitBreakerOptions;
   fallbacks: FallbackTarget[];
   fallbackOn: Outcome[];
   degrade?: (context: DegradeContext) => unknown;
@@ -87,6 +102,9 @@ const KNOWN_KEYS = new Set<string>([
   'tracerProvider',
   'meterProvider',
   'captureContent',
+  'limiter',
+  'retryBudget',
+  'circuitBreaker',
   'fallbacks',
   'fallbackOn',
   'degrade',
@@ -118,6 +136,9 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbackOn: [...DEFAULTS.fallbackOn],
     fallbacks: [],
     captureContent: false,
+    limiter: {},
+    retryBudget: {},
+    circuitBreaker: {},
   };
   const maxAttempts = input.maxAttempts ?? prev.maxAttempts;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
@@ -169,6 +190,9 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     if (!OUTCOMES.includes(outcome))
       fail('fallbackOn', `has an unknown outcome; known: ${OUTCOMES.join(', ')}`, outcome);
   }
+  const limiter = mechanism('limiter', input.limiter, prev.limiter);
+  const retryBudget = mechanism('retryBudget', input.retryBudget, prev.retryBudget);
+  const circuitBreaker = mechanism('circuitBreaker', input.circuitBreaker, prev.circuitBreaker);
   const degrade = input.degrade ?? prev.degrade;
   if (degrade !== undefined && typeof degrade !== 'function') fail('degrade', 'must be a function');
   checkProvider('tracerProvider', input.tracerProvider, 'getTracer');
@@ -180,6 +204,9 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     maxRetryAfterMs,
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     captureContent,
+    limiter,
+    retryBudget,
+    circuitBreaker,
     fallbacks,
     fallbackOn,
     ...pick('degrade', degrade),
@@ -188,6 +215,24 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     ...pick('clock', input.clock ?? prev.clock),
     ...pick('random', input.random ?? prev.random),
   };
+}
+
+/** A mechanism's setting: `false` (off), or its options (on); `true` means on with defaults. */
+function mechanism<T extends object>(
+  name: string,
+  value: false | T | true | undefined,
+  previous: false | T,
+): false | T {
+  if (value === undefined) return previous;
+  if (value === false) return false;
+  if (value === true) return {} as T;
+  if (value === null || typeof value !== 'object')
+    fail(name, 'must be false (off) or an options object', value);
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0))
+      fail(`${name}.${key}`, 'must be a finite number >= 0', v);
+  }
+  return value;
 }
 
 function pick<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

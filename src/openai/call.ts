@@ -4,11 +4,12 @@ import { Stream } from 'openai/core/streaming';
 import type { ResolvedOptions } from '../options.ts';
 import { classify } from '../policy/classify.ts';
 import type { Clock } from '../policy/clock.ts';
+import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
 import { decide } from '../policy/retry-policy.ts';
-import type { BackoffSource, Classification, Outcome } from '../policy/types.ts';
+import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
 import type { OperationRecord, Telemetry } from '../telemetry/recorder.ts';
-import { type AttemptSummary, finalizeError } from './errors.ts';
+import { type AttemptSummary, CircuitOpenError, clientRateLimitError, finalizeError } from './errors.ts';
 import {
   describeRequest,
   errorTypeOf,
@@ -23,6 +24,10 @@ import {
 } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
+import { circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
+
+// An attempt needs at least this long; a send slot later than deadline minus this is useless.
+const MIN_ATTEMPT_MS = 50;
 
 /** Remembers how the caller wants the result; the first wish wins. */
 export class ModeBox implements ModeSink {
@@ -43,6 +48,8 @@ export interface ClientState {
   client: OpenAI;
   /** Raw clones (retries off) of the fallbacks' own clients, by fallback position. */
   fallbackClients: (OpenAI | undefined)[];
+  /** Limiters, retry budget and breakers, shared with sibling clients. */
+  pacing: Pacing;
 }
 
 export type RequestOptions = Record<string, unknown> & {
@@ -63,6 +70,8 @@ export interface Hop {
   index: number;
   /** The model this hop asks for. */
   model?: string;
+  /** The client it sends through: its limiter and breakers are this client's. */
+  client: OpenAI;
   send: Send;
 }
 
@@ -103,6 +112,7 @@ export class Call {
   private readonly facts: ResponseFacts = {};
   private readonly history: AttemptSummary[] = [];
   private backoffTotalMs = 0;
+  private queuedMs = 0;
   private outputContent: string | undefined;
   /** Set once the call is served by a fallback or by `degrade`. */
   private served: { index: number; reason: Outcome; model?: string } | undefined;
@@ -194,13 +204,34 @@ export class Call {
 
   /** Attempts on one hop until one succeeds or the policy stops. */
   private async runHop(hop: Hop): Promise<Served> {
-    const { clock, options } = this.state;
+    const { clock, options, pacing } = this.state;
+    const model = hop.model ?? this.info.model;
+    const limiter = pacing.limiter(hop.client);
+    const breaker = pacing.breaker(hop.client, model);
+    const tokens = limiter ? estimateRequestTokens(this.options.body) : 0;
     let backoffMs = 0;
     let source: BackoffSource = 'none';
     let previousDelayMs: number | undefined;
+    let retriedFor: ErrorCategory | undefined;
     for (let attempt = 1; ; attempt++) {
       // Aborted before it could be sent: no request, so no attempt span.
       if (this.options.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
+      if (breaker && !breaker.allow(clock.now())) {
+        this.op.recordRejected('circuit_open');
+        const where = `${hop.client.baseURL}${model ? ` (${model})` : ''}`;
+        throw new HopFailed(
+          new CircuitOpenError({
+            message: `retryscope: the circuit for ${where} is open after repeated failures; the call was not sent`,
+          }),
+          'circuit_open',
+        );
+      }
+      const queued = limiter ? await this.waitForSlot(limiter, tokens) : undefined;
+      // Time in the limiter before a retry is part of that retry's wait; before the first attempt it is queueing.
+      if (attempt > 1 && queued) {
+        backoffMs += queued.waitedMs;
+        this.backoffTotalMs += queued.waitedMs;
+      }
       const attemptStarted = clock.now();
       const record = this.op.startAttempt({
         attempt,
@@ -211,6 +242,12 @@ export class Call {
       });
       const summary = (status?: number, headers: Record<string, string> = {}) =>
         this.remember(hop, attempt, attemptStarted, backoffMs, source, status, headers);
+      const feedback = (headers: Record<string, string>) => {
+        const headroom = parseRateLimitHeaders(headers);
+        if (limiter && Object.keys(headroom).length > 0)
+          limiter.observe(clock.now(), headroom, queued?.ticket);
+        return headroom;
+      };
       let status: number | undefined;
       let headers: Record<string, string> = {};
       try {
@@ -221,14 +258,19 @@ export class Call {
         const ok = {
           status,
           ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
-          headroom: parseRateLimitHeaders(headers),
+          headroom: feedback(headers),
         };
         return await this.consume(
           pending,
           response,
           () => {
+            const now = clock.now();
+            limiter?.onSuccess(now);
+            breaker?.onSuccess(now);
+            pacing.budget?.onSuccess(retriedFor);
             record.end({ outcome: 'success', ...ok });
             summary(status, headers);
+            this.recordPacing(limiter, breaker, model);
           },
           (error) => {
             // An error inside a stream after chunks were delivered ends this attempt, never retried.
@@ -239,49 +281,118 @@ export class Call {
           },
         );
       } catch (error) {
+        if (error instanceof HopFailed) throw error;
         const failure = failureFrom(error);
         const classification = classify(failure);
+        const now = clock.now();
         let decision = decide(
           failure,
           classification,
           {
             attempt: Math.min(attempt, this.maxAttempts),
-            elapsedMs: clock.now() - this.startedAt,
+            elapsedMs: now - this.startedAt,
             ...(previousDelayMs !== undefined ? { previousDelayMs } : {}),
           },
           { ...options, maxAttempts: this.maxAttempts },
-          { nowMs: clock.now(), random: this.state.random },
+          { nowMs: now, random: this.state.random },
         );
         // A timeout cut short by the deadline is the deadline's doing, not the server's.
         if (classification.category === 'timeout' && this.deadlineLeft() <= 0) {
           decision = { retry: false, outcome: 'deadline_exceeded' };
         }
+        // An outage must not multiply load: past the budget, failures are returned, not retried.
+        if (decision.retry && pacing.budget && !pacing.budget.tryAcquire(classification.category)) {
+          decision = { retry: false, outcome: 'retries_exhausted' };
+          this.budgetExhausted = true;
+        }
         const failedHeaders = failure.headers ?? headers;
         const failedStatus = failure.status ?? status;
+        const headroom = feedback(failedHeaders);
+        if (classification.category === 'rate_limited')
+          limiter?.onThrottle(now, decision.retryAfterMs, queued?.ticket);
+        breaker?.onFailure(now, classification.category);
         record.end({
           outcome: decision.retry ? 'retried' : 'failed',
           ...(failedStatus !== undefined ? { status: failedStatus } : {}),
           errorType: errorTypeOf(error),
           classification,
           ...(failedHeaders['x-request-id'] ? { requestId: failedHeaders['x-request-id'] } : {}),
-          headroom: parseRateLimitHeaders(failedHeaders),
+          headroom,
           ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
         });
         summary(failedStatus, failedHeaders).fail(error, classification);
+        this.recordPacing(limiter, breaker, model);
         if (!decision.retry) throw new HopFailed(error, decision.outcome);
 
+        // With a limiter, a 429's wait is the limiter's: it pauses every caller until the server's time.
+        const sleepMs = limiter && classification.category === 'rate_limited' ? 0 : decision.delayMs;
         this.op.recordBackoff(decision.delayMs, decision.source, classification.category, hop.model);
         try {
-          await clock.sleep(decision.delayMs, this.options.signal);
+          if (sleepMs > 0) await clock.sleep(sleepMs, this.options.signal);
         } catch {
           throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
         }
-        this.backoffTotalMs += decision.delayMs;
-        backoffMs = decision.delayMs;
+        this.backoffTotalMs += sleepMs;
+        backoffMs = sleepMs;
         source = decision.source;
         previousDelayMs = decision.delayMs;
+        retriedFor = classification.category;
       }
     }
+  }
+
+  private budgetExhausted = false;
+
+  /**
+   * Waits in the client-side limiter for a send slot. Refuses at once (nothing
+   * sent) when the queue is full or the slot would come after the deadline.
+   */
+  private async waitForSlot(
+    limiter: RateLimiter,
+    tokens: number,
+  ): Promise<{ ticket: number; waitedMs: number }> {
+    const { clock } = this.state;
+    const started = clock.now();
+    const deadline = this.state.options.deadlineMs;
+    const deadlineAt = deadline === undefined ? undefined : this.startedAt + deadline - MIN_ATTEMPT_MS;
+    let slot = limiter.reserve(started, tokens, deadlineAt);
+    if (!slot.ok) {
+      const outcome = slot.reason === 'queue_full' ? 'queue_full' : 'deadline_exceeded';
+      this.op.recordRejected(outcome);
+      throw new HopFailed(clientRateLimitError(slot.reason, slot.waitMs), outcome);
+    }
+    const ticket = slot.ticket;
+    while (slot.ok && slot.waitMs > 0) {
+      try {
+        await clock.sleep(slot.sleepMs, this.options.signal);
+      } catch {
+        limiter.release(clock.now(), ticket);
+        throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
+      }
+      slot = limiter.confirm(clock.now(), ticket);
+    }
+    if (!slot.ok) {
+      this.op.recordRejected('deadline_exceeded');
+      throw new HopFailed(clientRateLimitError('deadline', slot.waitMs), 'deadline_exceeded');
+    }
+    const waitedMs = clock.now() - started;
+    this.queuedMs += waitedMs;
+    return { ticket, waitedMs };
+  }
+
+  private recordPacing(
+    limiter: RateLimiter | undefined,
+    breaker: { state(now: number): string } | undefined,
+    model?: string,
+  ): void {
+    const now = this.state.clock.now();
+    const snapshot = limiter?.snapshot(now);
+    this.op.recordPacing({
+      ...(model ? { model } : {}),
+      ...(snapshot ? { queueDepth: snapshot.queueDepth, ratePerSec: snapshot.ratePerSec } : {}),
+      ...(this.state.pacing.budget ? { budgetRemaining: this.state.pacing.budget.remaining() } : {}),
+      ...(breaker ? { circuitState: circuitStateValue(breaker.state(now) as never) } : {}),
+    });
   }
 
   /**
@@ -436,8 +547,14 @@ export class Call {
   }
 
   private finish(outcome: Outcome, errorType?: string): void {
+    const pacing = this.state.pacing;
     this.op.end({
       outcome,
+      ...(this.state.options.limiter !== false ? { queuedMs: this.queuedMs } : {}),
+      extra: {
+        ...(pacing.budget ? { 'retryscope.retry_budget.remaining': pacing.budget.remaining() } : {}),
+        ...(this.budgetExhausted ? { 'retryscope.retry_budget.exhausted': true } : {}),
+      },
       attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,
       ...(errorType ? { errorType } : {}),

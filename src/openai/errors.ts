@@ -37,6 +37,41 @@ export class QuotaExhaustedError extends OpenAI.RateLimitError {
   override readonly name = 'QuotaExhaustedError';
 }
 
+/**
+ * The circuit for this upstream is open after a run of 5xx errors or
+ * timeouts: the call was not sent. An `APIConnectionError`, as the upstream
+ * is, for now, unreachable.
+ */
+export class CircuitOpenError extends OpenAI.APIConnectionError {
+  override readonly name = 'CircuitOpenError';
+}
+
+/**
+ * The client-side limiter refused the call: its queue is full, or the wait
+ * for a send slot would end past the call's deadline. Nothing was sent. A
+ * `RateLimitError` (status 429, code `client_queue_full` or
+ * `client_deadline`), so rate-limit handling you already have applies.
+ */
+export class ClientRateLimitError extends OpenAI.RateLimitError {
+  override readonly name = 'ClientRateLimitError';
+}
+
+export function clientRateLimitError(
+  reason: 'queue_full' | 'deadline',
+  waitMs: number,
+): ClientRateLimitError {
+  const message =
+    reason === 'queue_full'
+      ? 'retryscope: the client-side rate limiter queue is full; the call was not sent'
+      : `retryscope: the client-side rate limiter would hold this call ${Math.round(waitMs)} ms, past its deadline; the call was not sent`;
+  return new ClientRateLimitError(
+    429,
+    { message, type: 'client_rate_limit', code: `client_${reason}`, param: null },
+    undefined,
+    new Headers(),
+  );
+}
+
 export function isQuotaExhausted(error: unknown): error is QuotaExhaustedError {
   return error instanceof QuotaExhaustedError;
 }

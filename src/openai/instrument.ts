@@ -18,6 +18,7 @@ import {
   type Served,
 } from './call.ts';
 import { OperationPromise } from './operation-promise.ts';
+import { Pacing } from './pacing.ts';
 
 type AnyClient = OpenAI & Record<string, unknown>;
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -48,6 +49,7 @@ export function instrument<T extends OpenAI>(client: T, options: RetryscopeOptio
     server: {},
     client: client,
     fallbackClients: rawClones(resolved),
+    pacing: new Pacing(resolved),
   };
   return wrap(client, state);
 }
@@ -69,7 +71,14 @@ export function withRetryOptions<T extends OpenAI>(client: T, overrides: Retrysc
     );
   }
   const options = resolveOptions(overrides, state.options);
-  return wrap(client, { ...state, options, fallbackClients: rawClones(options) });
+  // Pacing is shared with the original unless the overrides change how it works.
+  const repace = 'limiter' in overrides || 'retryBudget' in overrides || 'circuitBreaker' in overrides;
+  return wrap(client, {
+    ...state,
+    options,
+    fallbackClients: rawClones(options),
+    pacing: repace ? new Pacing(options) : state.pacing,
+  });
 }
 
 /** Fallback clients with their own retries off (via the prototype, so an instrumented one is unwrapped). */
@@ -94,7 +103,11 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
     inst[method] = ((path: string, opts?: RequestOptions | Promise<RequestOptions>) =>
       start(state, async () => {
         const options = (await opts) ?? {};
-        const primary: Hop = { index: 0, send: (o) => original.call(inst, path, o) as ReturnType<Send> };
+        const primary: Hop = {
+          index: 0,
+          client: inst,
+          send: (o) => original.call(inst, path, o) as ReturnType<Send>,
+        };
         return { method, path, options, hops: [primary, ...fallbackHops(state, method, path, options)] };
       })) as never;
   }
@@ -103,11 +116,12 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
     start(state, async () => {
       const options = await opts;
       const send: Send = (o) => requestAPIList.call(inst, Page, o) as ReturnType<Send>;
+      const hop: Hop = { index: 0, client: inst, send };
       return {
         method: String(options.method ?? 'get'),
         path: String(options.path ?? ''),
         options,
-        hops: [{ index: 0, send }],
+        hops: [hop],
       };
     })) as never;
   // `withOptions()` on an instrumented client stays instrumented; a `maxRetries` there means attempts.
@@ -136,6 +150,7 @@ function fallbackHops(state: ClientState, method: string, path: string, options:
     return {
       index: i + 1,
       model: fallback.model ?? body.model,
+      client,
       send: (o) => post.call(client, path, o) as ReturnType<Send>,
     } as Hop;
   });

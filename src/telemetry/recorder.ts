@@ -53,6 +53,15 @@ export interface AttemptEnd {
   retryAfterMs?: number;
 }
 
+export interface PacingState {
+  model?: string;
+  queueDepth?: number;
+  ratePerSec?: number;
+  budgetRemaining?: number;
+  /** 0 closed, 1 half-open, 2 open. */
+  circuitState?: number;
+}
+
 export interface Usage {
   inputTokens?: number;
   outputTokens?: number;
@@ -158,6 +167,30 @@ export class OperationRecord {
     );
   }
 
+  /** Gauges of the client-side pacing state, read after each attempt. */
+  recordPacing(state: PacingState): void {
+    safely('recordPacing', () => {
+      const i = this.telemetry.instruments;
+      const attributes = compact({ ...this.metricAttributes, [A.ATTR_GEN_AI_REQUEST_MODEL]: state.model });
+      if (state.queueDepth !== undefined) i.queueDepth.record(state.queueDepth, attributes);
+      if (state.ratePerSec !== undefined && Number.isFinite(state.ratePerSec))
+        i.limiterRate.record(state.ratePerSec, attributes);
+      if (state.budgetRemaining !== undefined)
+        i.retryBudgetRemaining.record(state.budgetRemaining, attributes);
+      if (state.circuitState !== undefined) i.circuitState.record(state.circuitState, attributes);
+    });
+  }
+
+  /** A call the client refused to send (limiter queue full or past its deadline, circuit open). */
+  recordRejected(outcome: Outcome): void {
+    safely('recordRejected', () =>
+      this.telemetry.instruments.limiterRejected.add(1, {
+        ...this.metricAttributes,
+        [A.ATTR_OUTCOME]: outcome,
+      }),
+    );
+  }
+
   /** Sets attributes known mid-call (queue time, limiter state). */
   annotate(attributes: Attributes): void {
     safely('annotate', () => this.span?.setAttributes(compact(attributes)));
@@ -218,6 +251,8 @@ export class OperationRecord {
           ctx,
         );
       }
+      if (end.queuedMs !== undefined)
+        instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
       if (end.outcome === 'fallback') {
         instruments.fallbacks.add(
           1,

@@ -119,15 +119,16 @@ export const apiError = (
   headers,
 });
 
+/** A 429 whose headers agree with each other: the window refills when retry-after-ms says. */
 export const rateLimited = (retryAfterMs = 5) =>
   apiError(429, 'rate_limit_exceeded', 'requests', 'Rate limit reached for gpt-4o-mini', {
     'retry-after-ms': String(retryAfterMs),
-    'x-ratelimit-limit-requests': '60',
+    'x-ratelimit-limit-requests': '60000',
     'x-ratelimit-remaining-requests': '0',
-    'x-ratelimit-reset-requests': '1s',
-    'x-ratelimit-limit-tokens': '1000',
-    'x-ratelimit-remaining-tokens': '990',
-    'x-ratelimit-reset-tokens': '6m0s',
+    'x-ratelimit-reset-requests': `${retryAfterMs}ms`,
+    'x-ratelimit-limit-tokens': '10000000',
+    'x-ratelimit-remaining-tokens': '9999000',
+    'x-ratelimit-reset-tokens': '6ms',
   });
 
 export const quotaExhausted = () =>

@@ -40,6 +40,8 @@ function client(options: RetryscopeOptions = {}, sdk: ConstructorParameters<type
     meterProvider: t.meterProvider,
     clock: fake.clock,
     random: () => 0.5,
+    // The policy's own waits, alone: pacing has its own tests.
+    limiter: false,
     ...options,
   });
   return { openai, sleeps: fake.sleeps, fake };

@@ -102,10 +102,10 @@ describe('span tree and contract', () => {
     expect(ordered[0]!.attributes['http.request.resend_count']).toBeUndefined();
     expect(ordered[2]!.attributes['http.request.resend_count']).toBe(2);
     expect(ordered[0]!.attributes).toMatchObject({
-      'retryscope.ratelimit.limit_requests': 60,
+      'retryscope.ratelimit.limit_requests': 60_000,
       'retryscope.ratelimit.remaining_requests': 0,
-      'retryscope.ratelimit.reset_requests_ms': 1000,
-      'retryscope.ratelimit.reset_tokens_ms': 360_000,
+      'retryscope.ratelimit.reset_requests_ms': 1,
+      'retryscope.ratelimit.reset_tokens_ms': 6,
       'retryscope.request_id': 'req_1',
       'retryscope.error.code': 'rate_limit_exceeded',
     });

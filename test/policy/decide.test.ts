@@ -107,7 +107,8 @@ describe('decide: properties', () => {
             nowMs: 0,
             random: () => r,
           });
-          if ((failure as AttemptFailure).code === 'insufficient_quota') return !d.retry && d.outcome === 'quota_exhausted';
+          if ((failure as AttemptFailure).code === 'insufficient_quota')
+            return !d.retry && d.outcome === 'quota_exhausted';
           if (!d.retry) return true;
           if (attempt >= opts.maxAttempts) return false;
           if (policy.deadlineMs !== undefined && elapsedMs + d.delayMs >= policy.deadlineMs) return false;
