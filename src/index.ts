@@ -4,6 +4,7 @@ export {
   CircuitOpenError,
   ClientRateLimitError,
   getAttemptHistory,
+  InvalidRequestError,
   isQuotaExhausted,
   QuotaExhaustedError,
 } from './openai/errors.ts';

@@ -40,6 +40,12 @@ export interface RetryscopeOptions {
   /** Record prompts and completions on spans. Off by default: they may hold personal data. */
   captureContent?: boolean;
   /**
+   * Refuse, before sending, what the API would reject with a 400 (missing model, empty messages,
+   * out-of-range parameters, a prompt too long for the model's context window). Default on.
+   * `contextWindows` adds or overrides models' windows, in tokens.
+   */
+  validate?: boolean | { contextWindows?: Readonly<Record<string, number>> };
+  /**
    * Client-side pacing to the server's rate limit, learned from x-ratelimit-* headers and 429s.
    * Default on. `shareAcrossClients: true` shares one limiter among clients with the same API key.
    */
@@ -61,6 +67,7 @@ export interface RetryscopeOptions {
 }
 
 export interface ResolvedOptions extends RetryPolicyOptions {
+  validate: false | { contextWindows?: Readonly<Record<string, number>> };
   limiter: false | (LimiterOptions & { shareAcrossClients?: boolean });
   retryBudget: false | RetryBudgetOptions;
   circuitBreaker: false | CircuitBreakerOptions;
@@ -102,6 +109,7 @@ const KNOWN_KEYS = new Set<string>([
   'tracerProvider',
   'meterProvider',
   'captureContent',
+  'validate',
   'limiter',
   'retryBudget',
   'circuitBreaker',
@@ -136,6 +144,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbackOn: [...DEFAULTS.fallbackOn],
     fallbacks: [],
     captureContent: false,
+    validate: {},
     limiter: {},
     retryBudget: {},
     circuitBreaker: {},
@@ -190,6 +199,16 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     if (!OUTCOMES.includes(outcome))
       fail('fallbackOn', `has an unknown outcome; known: ${OUTCOMES.join(', ')}`, outcome);
   }
+  const validate = mechanism('validate', input.validate, prev.validate);
+  if (validate && validate.contextWindows !== undefined) {
+    const windows = validate.contextWindows;
+    if (windows === null || typeof windows !== 'object')
+      fail('validate.contextWindows', 'must map model names to token counts');
+    for (const [model, n] of Object.entries(windows)) {
+      if (typeof n !== 'number' || !(n > 0))
+        fail(`validate.contextWindows.${model}`, 'must be a positive number of tokens', n);
+    }
+  }
   const limiter = mechanism('limiter', input.limiter, prev.limiter);
   const retryBudget = mechanism('retryBudget', input.retryBudget, prev.retryBudget);
   const circuitBreaker = mechanism('circuitBreaker', input.circuitBreaker, prev.circuitBreaker);
@@ -204,6 +223,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     maxRetryAfterMs,
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     captureContent,
+    validate,
     limiter,
     retryBudget,
     circuitBreaker,

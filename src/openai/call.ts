@@ -8,8 +8,15 @@ import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
 import { decide } from '../policy/retry-policy.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
+import { validateRequest } from '../policy/validate.ts';
 import type { OperationRecord, Telemetry } from '../telemetry/recorder.ts';
-import { type AttemptSummary, CircuitOpenError, clientRateLimitError, finalizeError } from './errors.ts';
+import {
+  type AttemptSummary,
+  CircuitOpenError,
+  clientRateLimitError,
+  finalizeError,
+  invalidRequestError,
+} from './errors.ts';
 import {
   describeRequest,
   errorTypeOf,
@@ -155,7 +162,12 @@ export class Call {
 
   /** Serves the call from the first hop that can, or rejects with the caller's error. */
   async run(): Promise<Served> {
-    const { fallbackOn, degrade } = this.state.options;
+    const { fallbackOn, degrade, validate } = this.state.options;
+    if (validate) {
+      // A request the API can only reject costs no round trip, no rate-limit slot and no attempt span.
+      const problem = validateRequest(this.info.api, this.options.body, validate);
+      if (problem) throw this.fail(invalidRequestError(problem), 'invalid_request');
+    }
     let last: HopFailed | undefined;
     for (const hop of this.hops) {
       if (last && (!fallbackOn.includes(last.outcome) || this.deadlineLeft() <= 0)) break;

@@ -72,6 +72,28 @@ export function clientRateLimitError(
   );
 }
 
+/**
+ * Refused before sending: the API would have rejected the request with a 400.
+ * A `BadRequestError`, with `param` and `code` as the API would set them;
+ * no request was made.
+ */
+export class InvalidRequestError extends OpenAI.BadRequestError {
+  override readonly name = 'InvalidRequestError';
+}
+
+export function invalidRequestError(problem: {
+  param: string;
+  message: string;
+  code: string;
+}): InvalidRequestError {
+  return new InvalidRequestError(
+    400,
+    { message: problem.message, type: 'invalid_request_error', param: problem.param, code: problem.code },
+    undefined,
+    new Headers(),
+  );
+}
+
 export function isQuotaExhausted(error: unknown): error is QuotaExhaustedError {
   return error instanceof QuotaExhaustedError;
 }

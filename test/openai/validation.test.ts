@@ -1,0 +1,159 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import {
+  getAttemptHistory,
+  InvalidRequestError,
+  instrument,
+  type RetryscopeOptions,
+} from '../../src/index.ts';
+import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
+import { apiError, chatCompletion, ScriptedServer } from '../helpers/scripted-server.ts';
+
+let server: ScriptedServer;
+const t = createTestTelemetry();
+beforeAll(async () => {
+  server = await new ScriptedServer().start();
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  t.reset();
+  server.reply({ json: chatCompletion() });
+});
+
+const client = (options: RetryscopeOptions = {}) =>
+  instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-test' }), {
+    tracerProvider: t.tracerProvider,
+    meterProvider: t.meterProvider,
+    ...options,
+  });
+
+const user = [{ role: 'user' as const, content: 'hi' }];
+
+test.each<[string, () => Promise<unknown>, string, RegExp]>([
+  [
+    'temperature out of range',
+    () => client().chat.completions.create({ model: 'gpt-4o-mini', messages: user, temperature: 3 }),
+    'temperature',
+    /Invalid value for 'temperature': 3 is greater than the maximum of 2/,
+  ],
+  [
+    'top_p out of range',
+    () => client().chat.completions.create({ model: 'gpt-4o-mini', messages: user, top_p: 1.5 }),
+    'top_p',
+    /top_p/,
+  ],
+  [
+    'n below 1',
+    () => client().chat.completions.create({ model: 'gpt-4o-mini', messages: user, n: 0 }),
+    'n',
+    /'n'/,
+  ],
+  [
+    'max_tokens below 1',
+    () => client().chat.completions.create({ model: 'gpt-4o-mini', messages: user, max_tokens: 0 }),
+    'max_tokens',
+    /max_tokens/,
+  ],
+  [
+    'a missing model',
+    () => client().chat.completions.create({ model: '', messages: user }),
+    'model',
+    /model/,
+  ],
+  [
+    'empty messages',
+    () => client().chat.completions.create({ model: 'gpt-4o-mini', messages: [] }),
+    'messages',
+    /messages/,
+  ],
+  [
+    'an unknown role',
+    () =>
+      client().chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'robot', content: 'x' } as never],
+      }),
+    'messages[0].role',
+    /robot/,
+  ],
+  [
+    'an empty embeddings input',
+    () => client().embeddings.create({ model: 'text-embedding-3-small', input: [] }),
+    'input',
+    /input/,
+  ],
+])('%s: refused before sending, with a clear BadRequestError', async (_name, call, param, message) => {
+  const error = await call().catch((e) => e);
+  expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+  expect(error).toBeInstanceOf(InvalidRequestError);
+  expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe(param);
+  expect((error as Error).message).toMatch(message);
+  expect(server.received).toHaveLength(0);
+  const spans = await t.spans();
+  expect(spans.filter((s) => s.attributes['retryscope.attempt'] !== undefined)).toHaveLength(0);
+  const ops = spans.filter((s) => s.attributes['retryscope.outcome'] !== undefined);
+  expect(ops).toHaveLength(1);
+  expect(ops[0]!.attributes['retryscope.outcome']).toBe('invalid_request');
+  expect(getAttemptHistory(error)!.attempts).toBe(0);
+});
+
+test('refusals are counted in the metrics', async () => {
+  const t2 = createTestTelemetry();
+  const openai = instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-test' }), {
+    meterProvider: t2.meterProvider,
+  });
+  await openai.chat.completions
+    .create({ model: 'gpt-4o-mini', messages: user, temperature: -1 })
+    .catch(() => {});
+  expect(
+    sumWhere(await t2.metric('gen_ai.client.operation.duration'), {
+      'retryscope.outcome': 'invalid_request',
+    }),
+  ).toBe(1);
+});
+
+test('a prompt that cannot fit the model’s context window is refused (Request too large)', async () => {
+  const huge = 'The quick brown fox jumps over the lazy dog. '.repeat(20_000); // ~200k tokens, gpt-4o-mini holds 128k
+  const error = await client()
+    .chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: huge }],
+      max_tokens: 100,
+    })
+    .catch((e) => e);
+  expect(error).toBeInstanceOf(InvalidRequestError);
+  expect((error as Error).message).toMatch(/maximum context length is 128000 tokens/);
+  expect(server.received).toHaveLength(0);
+});
+
+test('context windows can be extended for other models', async () => {
+  const error = await client({ validate: { contextWindows: { 'my-small-model': 20 } } })
+    .chat.completions.create({
+      model: 'my-small-model',
+      messages: [{ role: 'user', content: 'word '.repeat(50) }],
+    })
+    .catch((e) => e);
+  expect(error).toBeInstanceOf(InvalidRequestError);
+  expect(server.received).toHaveLength(0);
+});
+
+test('validate: false sends the request, and the server’s 400 is what the caller gets', async () => {
+  server.reply(apiError(400, 'invalid_value', 'invalid_request_error', "Invalid value for 'temperature'"));
+  const error = await client({ validate: false })
+    .chat.completions.create({ model: 'gpt-4o-mini', messages: user, temperature: 3 })
+    .catch((e) => e);
+  expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+  expect(error).not.toBeInstanceOf(InvalidRequestError);
+  expect(server.received).toHaveLength(1);
+});
+
+test('valid requests are sent', async () => {
+  const r = await client().chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: user,
+    temperature: 2,
+    top_p: 1,
+  });
+  expect(r.choices).toHaveLength(1);
+  expect(server.received).toHaveLength(1);
+});
