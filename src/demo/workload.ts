@@ -1,4 +1,5 @@
 import type OpenAI from 'openai';
+import { mulberry32 } from '../simulator/random.ts';
 
 /** One kind of call the demo makes, with its share of the traffic. */
 interface Job {
@@ -105,18 +106,6 @@ const JOBS: Job[] = [
 
 const TOTAL_WEIGHT = JOBS.reduce((sum, job) => sum + job.weight, 0);
 
-/** mulberry32: a tiny seeded PRNG, so a seed gives the same mix of calls. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function pickJob(random: () => number): Job {
   let roll = random() * TOTAL_WEIGHT;
   for (const job of JOBS) {
@@ -142,7 +131,7 @@ export async function runWorkload(options: {
 }): Promise<void> {
   const { clients, concurrency, seed, signal, until, pauseMs, sleep } = options;
   const worker = async (index: number) => {
-    const random = seededRandom(seed * 1000 + index);
+    const random = mulberry32(seed * 1000 + index);
     while (!signal.aborted && !until()) {
       const job = pickJob(random);
       await job.run(clients, signal).catch(() => {});

@@ -4,6 +4,7 @@ import { type LimiterOptions, RateLimiter } from '../../src/policy/limiter.ts';
 import { parseRateLimitHeaders, type RateLimitHeadroom } from '../../src/policy/ratelimit-headers.ts';
 import { parseRetryAfter } from '../../src/policy/retry-after.ts';
 import { rateLimitHeaders, retryAfterHeaders } from '../../src/simulator/headers.ts';
+import { mulberry32 } from '../../src/simulator/random.ts';
 import { admit, emptyBuckets, type KeyBuckets } from '../../src/simulator/rate-limiter.ts';
 
 const MINUTE_MS = 60_000;
@@ -130,17 +131,6 @@ class SimulatorServer implements Server {
       retryAfterMs: parseRetryAfter(wire, now)?.delayMs,
     };
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A min-heap of events by time, ties in insertion order. */
