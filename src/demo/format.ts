@@ -36,7 +36,7 @@ export function formatReport(report: DemoReport): string {
   );
 
   if (report.traces.length > 0) {
-    out.push('', 'Telling traces (█ attempt ok, ▓ attempt failed, · backoff wait):');
+    out.push('', "Telling traces (█ attempt ok, ▓ attempt failed, · backoff wait, ░ queued in the client's limiter):");
     for (const trace of report.traces) out.push(...waterfall(trace), '');
   }
   return out.join('\n');
@@ -48,9 +48,10 @@ export function waterfall(trace: TraceView): string[] {
   const col = (t: number) => Math.min(WIDTH - 1, Math.max(0, Math.round((t / total) * (WIDTH - 1))));
   const lines = [`${trace.name} → ${trace.outcome} in ${formatMs(trace.durationMs)}  trace ${trace.traceId}`];
   let previousEnd = 0;
-  for (const a of trace.attempts) {
+  for (const [i, a] of trace.attempts.entries()) {
     const cells = Array<string>(WIDTH).fill(' ');
-    for (let c = col(previousEnd); c < col(a.startMs); c++) cells[c] = '·';
+    // Before the first attempt the call can only have been queued; between attempts it is the retry's wait.
+    for (let c = col(previousEnd); c < col(a.startMs); c++) cells[c] = i === 0 ? '░' : '·';
     const mark = a.errorType ? '▓' : '█';
     for (let c = col(a.startMs); c <= Math.max(col(a.startMs), col(a.endMs)); c++) cells[c] = mark;
     previousEnd = a.endMs;
