@@ -92,9 +92,10 @@ export function buildReport(
       retries++;
       const wait = Number(a[A.ATTR_BACKOFF_MS] ?? 0);
       backoffMsTotal += wait;
-      const entry = (bySource[source] ??= { count: 0, totalMs: 0 });
+      const entry = bySource[source] ?? { count: 0, totalMs: 0 };
       entry.count++;
       entry.totalMs += wait;
+      bySource[source] = entry;
     }
   }
 
