@@ -36,7 +36,10 @@ export function formatReport(report: DemoReport): string {
   );
 
   if (report.traces.length > 0) {
-    out.push('', "Telling traces (█ attempt ok, ▓ attempt failed, · backoff wait, ░ queued in the client's limiter):");
+    out.push(
+      '',
+      "Telling traces (█ attempt ok, ▓ attempt failed, · backoff wait, ░ queued in the client's limiter):",
+    );
     for (const trace of report.traces) out.push(...waterfall(trace), '');
   }
   return out.join('\n');
