@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PeriodicExportingMetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -114,7 +114,7 @@ describe('retryscope demo (CLI)', () => {
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as DemoReport;
     expect(report.scenario).toBe('mixed');
-    for (const outcome of ['success', 'quota_exhausted', 'non_retryable', 'retries_exhausted']) {
+    for (const outcome of ['success', 'quota_exhausted', 'non_retryable', 'retries_exhausted', 'fallback', 'invalid_request']) {
       expect(report.operations.byOutcome[outcome] ?? 0, outcome).toBeGreaterThan(0);
     }
     expect(report.operations.successAfterRetries).toBeGreaterThan(0);
@@ -136,6 +136,23 @@ describe('retryscope demo (CLI)', () => {
     expect(stderr).toMatch(message);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('Ctrl-C stops cleanly, flushes, and prints the partial report', async () => {
+    const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--duration', '60', '--json', '--no-progress']);
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Let some calls finish first: the simulator is up once the child has run for a moment.
+    await new Promise((r) => setTimeout(r, 4_000));
+    child.kill('SIGINT');
+    expect(await exit).toBe(130);
+    const report = JSON.parse(stdout) as DemoReport;
+    expect(report.partial).toBe(true);
+    expect(report.operations.total).toBeGreaterThan(0);
+    expect(report.metrics.operations).toBe(report.operations.total);
   });
 
   test('--real without a key refuses with a clear message', async () => {
