@@ -105,7 +105,7 @@ describe('retryscope demo (CLI)', () => {
     const { code, stdout } = await cli([
       'demo',
       '--duration',
-      '10',
+      '12',
       '--json',
       '--no-progress',
       '--seed',
