@@ -41,10 +41,11 @@ export const M = {
   fallbacks: 'retryscope_client_fallbacks_total',
 } as const;
 
-/** Every call-level series is filtered by both variables. */
+/**
+ * Every series is filtered by both variables. The pacing gauges and the
+ * limiter's rejections carry the model of the call that reported them too.
+ */
 export const BY_SERVICE_AND_MODEL = 'service_name=~"$service", gen_ai_request_model=~"$model"';
-/** Pacing gauges belong to the client, not to one model. */
-export const BY_SERVICE = 'service_name=~"$service"';
 
 /** A failed call: any outcome but success and fallback (the alert rules agree). */
 export const FAILED = 'retryscope_outcome!~"success|fallback"';
@@ -184,12 +185,14 @@ export function alertLine(value: number): {
 }
 
 /**
- * Quota-exhaustion events per window, by the given labels. increase() cannot
- * see a counter's first appearance (an OTel counter is born at 1), so new
- * series are added from the `unless ... offset` arm: the same expression as
- * the RetryscopeQuotaExhausted alert.
+ * Quota-exhaustion events per window, by the given labels, only where there
+ * were some. Series by series: one born within the window (an OTel counter
+ * is born holding every event since the process started) counts its whole
+ * value, which increase() cannot see; any other its increase(). Deciding per
+ * series keeps an old series' increase from hiding a new one's events. The
+ * same expression as the RetryscopeQuotaExhausted alert.
  */
 export function quotaEvents(by: string, window: string, selector: string): string {
   const q = `${M.quotaExhausted}{${selector}}`;
-  return `sum by (${by}) (increase(${q}[${window}])) > 0 or sum by (${by}) (${q} unless ${q} offset ${window})`;
+  return `sum by (${by}) ((${q} unless ${q} offset ${window}) or increase(${q}[${window}])) > 0`;
 }

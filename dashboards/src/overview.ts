@@ -158,13 +158,13 @@ function tokens() {
 function fallbacks() {
   return graph(
     'Fallbacks',
-    'Calls served by a fallback per second, by why the primary was abandoned and the model that served them.',
+    'Calls served by a fallback per second, by why the hop before gave up, the model that served them, and which hop it was (1 = the first fallback).',
     'ops',
   )
     .withTarget(
       query(
-        `sum by (service_name, retryscope_fallback_reason, gen_ai_request_model) (rate(${M.fallbacks}{${S}}[${RATE}]))`,
-        '{{retryscope_fallback_reason}} → {{gen_ai_request_model}}',
+        `sum by (service_name, retryscope_fallback_reason, gen_ai_request_model, retryscope_fallback_index) (rate(${M.fallbacks}{${S}}[${RATE}]))`,
+        '{{retryscope_fallback_reason}} → {{gen_ai_request_model}} (hop {{retryscope_fallback_index}})',
       ),
     )
     .dataLinks([

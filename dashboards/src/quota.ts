@@ -8,7 +8,6 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import {
-  BY_SERVICE,
   BY_SERVICE_AND_MODEL,
   graph,
   jaegerSearch,
@@ -131,7 +130,7 @@ function timeToReset() {
 function limiterHeldOrRejected() {
   return graph(
     "Calls held or rejected by the client's limiter",
-    'Calls that waited in the client-side queue per second, and calls it refused, by outcome (queue_full, circuit_open, ...).',
+    'Calls that waited in the client-side queue per second, and calls it refused, by outcome (queue_full, deadline_exceeded, circuit_open) and the model they were for.',
     'ops',
   )
     .withTarget(
@@ -139,8 +138,8 @@ function limiterHeldOrRejected() {
     )
     .withTarget(
       query(
-        `sum by (service_name, retryscope_outcome) (rate(${M.limiterRejected}{${BY_SERVICE}}[${RATE}]))`,
-        'rejected {{retryscope_outcome}}',
+        `sum by (service_name, gen_ai_request_model, retryscope_outcome) (rate(${M.limiterRejected}{${S}}[${RATE}]))`,
+        'rejected {{retryscope_outcome}} {{gen_ai_request_model}}',
         { refId: 'B' },
       ),
     )
@@ -167,15 +166,29 @@ function queueTime() {
     .withTarget(q(0.95, 'B'));
 }
 
-function gauge(title: string, description: string, expr: string, legend: string, unit: string) {
-  return graph(title, description, unit).withTarget(query(expr, legend));
+/**
+ * A pacing gauge, by model: each call reports the state of the limiter and
+ * budget it went through, labelled with its model. One limiter paces a whole
+ * API key, so adding models up would count the same queue once per model.
+ */
+function pacingGauge(title: string, description: string, agg: 'max' | 'min', metric: string, unit: string) {
+  return graph(title, description, unit)
+    .min(0)
+    .withTarget(
+      query(
+        `${agg} by (service_name, gen_ai_request_model) (${metric}{${S}})`,
+        '{{service_name}} {{gen_ai_request_model}}',
+      ),
+    );
 }
 
 function breakerState() {
   const state = (color: string, text: string, index: number) => ({ color, text, index });
   return new statetimeline.PanelBuilder()
     .title('Circuit breaker state')
-    .description('closed: calls flow; half-open: probing; open: calls fail fast with circuit_open.')
+    .description(
+      'One breaker per upstream model. closed: calls flow; half-open: probing; open: calls fail fast with circuit_open (or fall back).',
+    )
     .datasource(PROMETHEUS)
     .mappings([
       {
@@ -187,7 +200,12 @@ function breakerState() {
         },
       },
     ])
-    .withTarget(query(`max by (service_name) (${M.circuitState}{${BY_SERVICE}})`, '{{service_name}}'));
+    .withTarget(
+      query(
+        `max by (service_name, gen_ai_request_model) (${M.circuitState}{${S}})`,
+        '{{service_name}} {{gen_ai_request_model}}',
+      ),
+    );
 }
 
 export function quotaDashboard(): dashboard.Dashboard {
@@ -223,33 +241,33 @@ export function quotaDashboard(): dashboard.Dashboard {
     .withPanel(limiterHeldOrRejected().span(12).height(8))
     .withPanel(queueTime().span(12).height(8))
     .withPanel(
-      gauge(
+      pacingGauge(
         'Queue depth',
-        'Calls waiting in the client-side limiter queue.',
-        `sum by (service_name) (${M.queueDepth}{${BY_SERVICE}})`,
-        '{{service_name}}',
+        'Calls waiting in the client-side limiter queue, as last seen by a call to each model. One limiter paces one API key: models on the same key share its queue.',
+        'max',
+        M.queueDepth,
         'short',
       )
         .span(6)
         .height(7),
     )
     .withPanel(
-      gauge(
+      pacingGauge(
         'Limiter rate',
-        "The client-side limiter's current send rate (requests/s); it adapts to 429s.",
-        `sum by (service_name) (${M.limiterRate}{${BY_SERVICE}})`,
-        '{{service_name}}',
+        "The client-side limiter's send rate (requests/s), as last seen by a call to each model: learned from x-ratelimit headers, cut by 429s.",
+        'max',
+        M.limiterRate,
         'reqps',
       )
         .span(6)
         .height(7),
     )
     .withPanel(
-      gauge(
+      pacingGauge(
         'Retry budget remaining',
-        'Retries the budget still allows; at 0 failures are returned without retrying.',
-        `min by (service_name) (${M.retryBudget}{${BY_SERVICE}})`,
-        '{{service_name}}',
+        'Retry tokens the budget still holds, as last seen by a call to each model; when a retry costs more than is left, failures are returned without retrying.',
+        'min',
+        M.retryBudget,
         'short',
       )
         .span(6)
