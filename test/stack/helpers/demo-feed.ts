@@ -1,38 +1,80 @@
 /**
- * The real feed: `retryscope demo` against its built-in simulator, exporting
- * OTLP/HTTP protobuf to the engine under test every 2 seconds.
+ * The feed: one run of `retryscope demo` against its built-in simulator,
+ * exporting OTLP/HTTP protobuf to the engine under test (the demo exports
+ * metrics every 5 s, and once more at shutdown), and its JSON report.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { DemoReport } from '../../../src/demo/report.ts';
 import { ROOT } from './tools.ts';
 
 const run = promisify(execFile);
 
-export const DEMO_SECONDS = 20;
+/**
+ * Long enough for the mixed scenario's outage phase (a quarter of the run)
+ * to open gpt-4o's circuit breaker: at 20 s it sometimes does not, and the
+ * limiter's circuit_open rejections are then never counted.
+ */
+export const DEMO_SECONDS = 30;
+/** The demo's defaults, spelled out so the checks below stay tied to them. */
+export const DEMO_SCENARIO = 'mixed';
+export const DEMO_SEED = 1;
+/** Concurrent callers: one call in flight each, so no limiter queue is ever deeper. */
+export const DEMO_CONCURRENCY = 8;
 
-/** Runs the demo for DEMO_SECONDS against `otlpBase` (the demo appends /v1/metrics). */
-export async function feedFromDemo(otlpBase: string): Promise<unknown> {
+/** `service.name` of the demo's resource (src/demo/run.ts). */
+export const DEMO_SERVICE = 'retryscope-demo';
+/** The models src/demo/workload.ts calls. */
+export const DEMO_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small'] as const;
+/** The simulator's per-key limit in src/demo/run.ts: 6 000 RPM, i.e. 100 requests/s. */
+export const DEMO_RPM = 6_000;
+/** The demo policy's overall deadline per call, in seconds (src/demo/run.ts). */
+export const DEMO_DEADLINE_S = 12;
+
+export interface DemoRun {
+  report: DemoReport;
+  stderr: string;
+}
+
+/** Runs the demo against `otlpBase` (it appends /v1/metrics and /v1/traces). */
+export async function feedFromDemo(otlpBase: string): Promise<DemoRun> {
   const args = [
     join(ROOT, 'src/cli/main.ts'),
     'demo',
     '--duration',
     String(DEMO_SECONDS),
+    '--scenario',
+    DEMO_SCENARIO,
+    '--seed',
+    String(DEMO_SEED),
+    '--concurrency',
+    String(DEMO_CONCURRENCY),
     '--json',
     '--no-progress',
     '--otlp',
     otlpBase,
   ];
+  let out: { stdout: string; stderr: string };
   try {
-    const { stdout } = await run(process.execPath, args, {
+    out = await run(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, OTEL_METRIC_EXPORT_INTERVAL: '2000' },
+      // VictoriaMetrics takes OTLP metrics as protobuf only; a developer's shell must not switch it.
+      env: {
+        ...process.env,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+      },
       timeout: 120_000,
       maxBuffer: 64 * 1024 * 1024,
     });
-    return JSON.parse(stdout);
   } catch (error) {
     const e = error as { stderr?: string; stdout?: string };
     throw new Error(`retryscope demo failed:\n${e.stderr ?? ''}${(e.stdout ?? '').slice(0, 2000)}`);
   }
+  // The demo runs without export when the endpoint does not answer; that would prove nothing.
+  if (/unreachable|running without export/.test(out.stderr)) {
+    throw new Error(`retryscope demo did not export:\n${out.stderr}`);
+  }
+  return { report: JSON.parse(out.stdout) as DemoReport, stderr: out.stderr };
 }

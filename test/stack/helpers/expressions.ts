@@ -16,6 +16,8 @@ export interface Expression {
   name: string;
   refId?: string;
   expr: string;
+  /** traces-to-metrics only: span attribute → label, what `$__tags` is built from. */
+  tags?: { key: string; value: string }[];
 }
 
 export interface LabelValuesQuery {
@@ -94,11 +96,16 @@ export function ruleExpressions(): Expression[] {
 interface DatasourceFile {
   datasources: {
     name: string;
-    jsonData?: { tracesToMetrics?: { queries?: { name: string; query: string }[] } };
+    jsonData?: {
+      tracesToMetrics?: {
+        tags?: { key: string; value: string }[];
+        queries?: { name: string; query: string }[];
+      };
+    };
   }[];
 }
 
-/** Queries Grafana runs from a Jaeger span; `$__tags` becomes the span's service/model matchers. */
+/** Queries Grafana runs from a Jaeger span; `$__tags` becomes matchers on the span's mapped attributes. */
 export function datasourceExpressions(): Expression[] {
   const doc = parse(readFileSync(DATASOURCES, 'utf8')) as DatasourceFile;
   return doc.datasources.flatMap((ds) =>
@@ -107,6 +114,7 @@ export function datasourceExpressions(): Expression[] {
       kind: 'datasource' as const,
       name: q.name,
       expr: q.query,
+      tags: ds.jsonData?.tracesToMetrics?.tags ?? [],
     })),
   );
 }
@@ -117,15 +125,25 @@ export interface Bindings {
   models: readonly string[];
   rateInterval: string;
   range: string;
+  /** Attributes of the span a traces-to-metrics link starts from (resource ones included). */
+  span: Record<string, string>;
+}
+
+/** `$__tags` as Grafana builds it: one matcher per mapped attribute the span has. */
+function tagMatchers(e: Pick<Expression, 'tags'>, b: Bindings): string {
+  return (e.tags ?? [])
+    .filter((t) => b.span[t.key] !== undefined)
+    .map((t) => `${t.value}="${b.span[t.key]}"`)
+    .join(', ');
 }
 
 /** Replaces Grafana's variables the way Grafana would before sending the query. */
-export function bind(expr: string, b: Bindings): string {
-  return expr
+export function bind(e: Pick<Expression, 'expr' | 'tags'>, b: Bindings): string {
+  return e.expr
     .replaceAll('$__rate_interval', b.rateInterval)
     .replaceAll('$__range', b.range)
     .replaceAll('$__interval', '15s')
-    .replaceAll('$__tags', `service_name="${b.service}"`)
+    .replaceAll('$__tags', tagMatchers(e, b))
     .replaceAll('$service', b.service)
     .replaceAll('$model', `(${b.models.join('|')})`);
 }
