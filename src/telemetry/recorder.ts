@@ -97,6 +97,10 @@ export class Telemetry {
   constructor(providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider } = {}) {
     this.tracer = (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION);
     this.instruments = createInstruments(providers.meterProvider);
+    // Refusals are rare: starting their series at 0 lets rate() and increase() see the first one.
+    for (const outcome of ['queue_full', 'deadline_exceeded', 'circuit_open']) {
+      safely('init', () => this.instruments.limiterRejected.add(0, { [A.ATTR_OUTCOME]: outcome }));
+    }
   }
 
   /** Starts the operation span as a child of `parent` (the caller's active context). */
