@@ -114,7 +114,14 @@ describe('retryscope demo (CLI)', () => {
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as DemoReport;
     expect(report.scenario).toBe('mixed');
-    for (const outcome of ['success', 'quota_exhausted', 'non_retryable', 'retries_exhausted', 'fallback', 'invalid_request']) {
+    for (const outcome of [
+      'success',
+      'quota_exhausted',
+      'non_retryable',
+      'retries_exhausted',
+      'fallback',
+      'invalid_request',
+    ]) {
       expect(report.operations.byOutcome[outcome] ?? 0, outcome).toBeGreaterThan(0);
     }
     expect(report.operations.successAfterRetries).toBeGreaterThan(0);
@@ -139,7 +146,14 @@ describe('retryscope demo (CLI)', () => {
   });
 
   test('Ctrl-C stops cleanly, flushes, and prints the partial report', async () => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--duration', '60', '--json', '--no-progress']);
+    const child = spawn(process.execPath, [
+      'src/cli/main.ts',
+      'demo',
+      '--duration',
+      '60',
+      '--json',
+      '--no-progress',
+    ]);
     let stdout = '';
     child.stdout.on('data', (d) => {
       stdout += d;
