@@ -2,6 +2,7 @@ import { type Context, context as otelContext } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { Stream } from 'openai/core/streaming';
 import type { ResolvedOptions } from '../options.ts';
+import type { CircuitBreaker } from '../policy/circuit-breaker.ts';
 import { classify } from '../policy/classify.ts';
 import type { Clock } from '../policy/clock.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
@@ -9,7 +10,8 @@ import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
 import { decide } from '../policy/retry-policy.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
 import { validateRequest } from '../policy/validate.ts';
-import type { OperationRecord, Telemetry } from '../telemetry/recorder.ts';
+import * as A from '../telemetry/attributes.ts';
+import type { OperationRecord, PacingState, Telemetry } from '../telemetry/recorder.ts';
 import {
   type AttemptSummary,
   CircuitOpenError,
@@ -120,6 +122,9 @@ export class Call {
   private readonly history: AttemptSummary[] = [];
   private backoffTotalMs = 0;
   private queuedMs = 0;
+  private budgetExhausted = false;
+  /** The pacing state last read, for the operation span. */
+  private pacingState: PacingState = {};
   private outputContent: string | undefined;
   /** Set once the call is served by a fallback or by `degrade`. */
   private served: { index: number; reason: Outcome; model?: string } | undefined;
@@ -353,8 +358,6 @@ export class Call {
     }
   }
 
-  private budgetExhausted = false;
-
   /**
    * Waits in the client-side limiter for a send slot. Refuses at once (nothing
    * sent) when the queue is full or the slot would come after the deadline.
@@ -392,19 +395,21 @@ export class Call {
     return { ticket, waitedMs };
   }
 
+  /** Reads the limiter, budget and breaker after an attempt: gauges now, span attributes at the end. */
   private recordPacing(
     limiter: RateLimiter | undefined,
-    breaker: { state(now: number): string } | undefined,
+    breaker: CircuitBreaker | undefined,
     model?: string,
   ): void {
     const now = this.state.clock.now();
     const snapshot = limiter?.snapshot(now);
-    this.op.recordPacing({
+    this.pacingState = {
       ...(model ? { model } : {}),
       ...(snapshot ? { queueDepth: snapshot.queueDepth, ratePerSec: snapshot.ratePerSec } : {}),
       ...(this.state.pacing.budget ? { budgetRemaining: this.state.pacing.budget.remaining() } : {}),
-      ...(breaker ? { circuitState: circuitStateValue(breaker.state(now) as never) } : {}),
-    });
+      ...(breaker ? { circuitState: circuitStateValue(breaker.state(now)) } : {}),
+    };
+    this.op.recordPacing(this.pacingState);
   }
 
   /**
@@ -564,8 +569,17 @@ export class Call {
       outcome,
       ...(this.state.options.limiter !== false ? { queuedMs: this.queuedMs } : {}),
       extra: {
-        ...(pacing.budget ? { 'retryscope.retry_budget.remaining': pacing.budget.remaining() } : {}),
-        ...(this.budgetExhausted ? { 'retryscope.retry_budget.exhausted': true } : {}),
+        ...(pacing.budget ? { [A.ATTR_RETRY_BUDGET_REMAINING]: pacing.budget.remaining() } : {}),
+        ...(this.budgetExhausted ? { [A.ATTR_RETRY_BUDGET_EXHAUSTED]: true } : {}),
+        ...(this.pacingState.circuitState !== undefined
+          ? { [A.ATTR_CIRCUIT_STATE]: this.pacingState.circuitState }
+          : {}),
+        ...(this.pacingState.queueDepth !== undefined
+          ? { [A.ATTR_QUEUE_DEPTH]: this.pacingState.queueDepth }
+          : {}),
+        ...(Number.isFinite(this.pacingState.ratePerSec)
+          ? { [A.ATTR_LIMITER_RATE]: this.pacingState.ratePerSec }
+          : {}),
       },
       attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,

@@ -70,7 +70,11 @@ export const ATTR_RATELIMIT_RESET_TOKENS_MS = 'retryscope.ratelimit.reset_tokens
 
 // --- Pacing, budget and breaker state (on operation spans) -------------------
 export const ATTR_RETRY_BUDGET_REMAINING = 'retryscope.retry_budget.remaining';
+/** True when the retry budget stopped a retry this call would otherwise have made. */
+export const ATTR_RETRY_BUDGET_EXHAUSTED = 'retryscope.retry_budget.exhausted';
+/** 0 closed, 1 half-open, 2 open: the serving upstream's breaker after the last attempt. */
 export const ATTR_CIRCUIT_STATE = 'retryscope.circuit.state';
+/** Requests/s the limiter allowed after the last attempt (absent while it knows no limit). */
 export const ATTR_LIMITER_RATE = 'retryscope.limiter.rate';
 export const ATTR_QUEUE_DEPTH = 'retryscope.queue.depth';
 

@@ -67,6 +67,9 @@ describe('limiter', () => {
     expect(Number(attempts[0]!.attributes['retryscope.backoff_ms'])).toBeGreaterThanOrEqual(1234);
     const [op] = await ops();
     expect(Number(op!.attributes['retryscope.queued_ms'])).toBeGreaterThanOrEqual(1234);
+    expect(op!.attributes['retryscope.limiter.rate']).toBeGreaterThan(0);
+    expect(op!.attributes['retryscope.queue.depth']).toBe(0);
+    expect(op!.attributes['retryscope.retry_budget.remaining']).toBe(500);
     expect(sumWhere(await t.metric('retryscope.client.queue.duration'))).toBe(1);
   });
 
@@ -136,7 +139,11 @@ describe('circuit breaker', () => {
     expect(error).toBeInstanceOf(CircuitOpenError);
     expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
     expect(server.received).toHaveLength(3);
-    expect((await ops()).at(-1)!.attributes['retryscope.outcome']).toBe('circuit_open');
+    const all = await ops();
+    expect(all.at(-1)!.attributes['retryscope.outcome']).toBe('circuit_open');
+    // The call whose failure opened the circuit says so on its span.
+    expect(all[2]!.attributes['retryscope.circuit.state']).toBe(2);
+    expect(all[0]!.attributes['retryscope.circuit.state']).toBe(0);
     const state = await t.metric('retryscope.client.circuit.state');
     expect(state.some((p) => p.value === 2)).toBe(true);
   });
