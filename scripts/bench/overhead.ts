@@ -1,0 +1,187 @@
+/**
+ * retryscope's CPU cost per call, against the plain SDK: thousands of
+ * sequential calls per arm to a loopback server that always answers 200.
+ * The server runs in a child process, so `process.cpuUsage()` here counts
+ * the client only (SDK, undici, retryscope, telemetry). Arms are
+ * interleaved over rounds, order rotated, each after a warm-up.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import OpenAI from 'openai';
+import { instrument } from '../../src/index.ts';
+import { API_KEY } from './arms.ts';
+import { REQUEST, rotate } from './harness.ts';
+import { median } from './stats.ts';
+
+export interface OverheadArm {
+  id: 'plain' | 'bare' | 'noop' | 'sdk';
+  label: string;
+  /** Per round: CPU µs (user + system) per call. */
+  cpuUsPerCall: number[];
+  /** Per round: wall µs per call. */
+  wallUsPerCall: number[];
+}
+
+export interface OverheadResult {
+  calls: number;
+  rounds: number;
+  warmup: number;
+  arms: OverheadArm[];
+  spansExported: number;
+}
+
+export interface OverheadOptions {
+  calls: number;
+  rounds: number;
+  warmup: number;
+  log?: (line: string) => void;
+}
+
+const SERVER = fileURLToPath(new URL('./overhead-server.ts', import.meta.url));
+const START_TIMEOUT_MS = 15_000;
+
+async function startServer(): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [SERVER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const timer = setTimeout(() => child.kill(), START_TIMEOUT_MS);
+  try {
+    for await (const line of lines) {
+      const match = /^PORT (\d+)$/.exec(line);
+      if (match) return { child, url: `http://127.0.0.1:${match[1]}/v1` };
+    }
+    throw new Error('bench: the overhead server exited before it listened');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = once(child, 'exit');
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill(), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function measureOverhead(options: OverheadOptions): Promise<OverheadResult> {
+  const { child, url } = await startServer();
+  let spansExported = 0;
+  const tracerProvider = new TracerProvider({
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: {
+          export: (spans, done) => {
+            spansExported += spans.length;
+            done({ code: 0 });
+          },
+          shutdown: async () => {},
+        },
+      }),
+    ],
+  });
+  const meterProvider = new MeterProvider({
+    readers: [
+      new PeriodicExportingMetricReader({
+        exportIntervalMillis: 60_000,
+        exporter: {
+          export: (_metrics, done) => done({ code: 0 }),
+          forceFlush: async () => {},
+          shutdown: async () => {},
+        },
+      }),
+    ],
+  });
+  try {
+    const sdk = (maxRetries?: number) =>
+      new OpenAI({ baseURL: url, apiKey: API_KEY, ...(maxRetries === undefined ? {} : { maxRetries }) });
+    const arms: (OverheadArm & { client: OpenAI; flush?: () => Promise<void> })[] = [
+      {
+        id: 'plain',
+        label: 'openai (plain)',
+        client: sdk(2),
+        cpuUsPerCall: [],
+        wallUsPerCall: [],
+      },
+      {
+        id: 'bare',
+        label: 'instrument(), no-op OTel API, validation, limiter, retry budget and breaker off',
+        client: instrument(sdk(), {
+          validate: false,
+          limiter: false,
+          retryBudget: false,
+          circuitBreaker: false,
+        }),
+        cpuUsPerCall: [],
+        wallUsPerCall: [],
+      },
+      {
+        id: 'noop',
+        label: 'instrument() defaults, no-op OTel API',
+        client: instrument(sdk()),
+        cpuUsPerCall: [],
+        wallUsPerCall: [],
+      },
+      {
+        id: 'sdk',
+        label: 'instrument() defaults, OTel SDK (batch spans + metrics)',
+        client: instrument(sdk(), { tracerProvider, meterProvider }),
+        // Its export work is charged to it: flushed inside its own measured interval.
+        flush: async () => {
+          await tracerProvider.forceFlush();
+          await meterProvider.forceFlush();
+        },
+        cpuUsPerCall: [],
+        wallUsPerCall: [],
+      },
+    ];
+    const calls = async (client: OpenAI, n: number) => {
+      for (let i = 0; i < n; i++) await client.chat.completions.create(REQUEST);
+    };
+    for (const arm of arms) {
+      await calls(arm.client, options.warmup);
+      await arm.flush?.();
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      for (const arm of rotate(arms, round)) {
+        const cpu0 = process.cpuUsage();
+        const wall0 = performance.now();
+        await calls(arm.client, options.calls);
+        await arm.flush?.();
+        const cpu = process.cpuUsage(cpu0);
+        const wallMs = performance.now() - wall0;
+        arm.cpuUsPerCall.push((cpu.user + cpu.system) / options.calls);
+        arm.wallUsPerCall.push((wallMs * 1000) / options.calls);
+        options.log?.(
+          `overhead round ${round + 1}/${options.rounds} ${arm.id}: ${arm.cpuUsPerCall.at(-1)!.toFixed(0)} µs CPU/call, ${arm.wallUsPerCall.at(-1)!.toFixed(0)} µs wall/call`,
+        );
+      }
+    }
+    return {
+      calls: options.calls,
+      rounds: options.rounds,
+      warmup: options.warmup,
+      arms: arms.map(({ id, label, cpuUsPerCall, wallUsPerCall }) => ({
+        id,
+        label,
+        cpuUsPerCall,
+        wallUsPerCall,
+      })),
+      spansExported,
+    };
+  } finally {
+    await tracerProvider.shutdown();
+    await meterProvider.shutdown();
+    await stopServer(child);
+  }
+}
+
+/** Median CPU and wall µs per call of an arm. */
+export function summarize(arm: OverheadArm): { cpu: number; wall: number } {
+  return { cpu: median(arm.cpuUsPerCall), wall: median(arm.wallUsPerCall) };
+}
