@@ -1,0 +1,174 @@
+/**
+ * `npm run bench`: the plain openai SDK against retryscope on the built-in
+ * simulator over loopback, plus retryscope's CPU overhead per call. Prints
+ * the table and writes BENCHMARKS.md and docs/bench-storm-3x.svg.
+ *
+ *   npm run bench                      # the full run (~13 minutes on 2 cores)
+ *   npm run bench -- --quick           # under 2 minutes; prints only, unless --out/--svg are given
+ *   npm run bench -- --rounds 3 --out BENCHMARKS.md --svg docs/bench-storm-3x.svg
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { rows } from './bench/aggregate.ts';
+import { ARM_IDS } from './bench/arms.ts';
+import { type BenchConfig, DEFAULT_CONFIG, QUICK_CONFIG } from './bench/config.ts';
+import { runBench } from './bench/harness.ts';
+import { measureOverhead } from './bench/overhead.ts';
+import { goals, type Machine, renderOverhead, renderReport, renderTable } from './bench/report.ts';
+import { SCENARIO_IDS } from './bench/scenarios.ts';
+import { renderChart, successSeries } from './bench/svg.ts';
+
+const USAGE =
+  'usage: npm run bench -- [--quick] [--rounds N] [--window-ms MS] [--out FILE] [--svg FILE] [--scenarios a,b] [--arms a,b] [--no-overhead]';
+
+function die(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(1);
+}
+
+let values: ReturnType<typeof parse>['values'];
+function parse() {
+  return parseArgs({
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      'window-ms': { type: 'string' },
+      out: { type: 'string' },
+      svg: { type: 'string' },
+      scenarios: { type: 'string' },
+      arms: { type: 'string' },
+      'no-overhead': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+try {
+  values = parse().values;
+} catch (error) {
+  die(`${(error as Error).message.split('\n')[0]} (${USAGE})`);
+}
+if (values.help) {
+  console.log(USAGE);
+  console.log(`scenarios: ${SCENARIO_IDS.join(', ')}\narms: ${ARM_IDS.join(', ')}`);
+  console.log('--quick writes no file unless --out / --svg are given; the default run writes both.');
+  process.exit(0);
+}
+
+function positiveInt(name: string, raw: string | undefined, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    die(`--${name} must be an integer from 1 to ${max} (got "${raw}")`);
+  return n;
+}
+
+function list(name: string, raw: string | undefined, known: readonly string[]): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = items.filter((s) => !known.includes(s));
+  if (items.length === 0 || unknown.length > 0)
+    die(`--${name} takes a comma-separated list of ${known.join(', ')} (got "${raw}")`);
+  return items;
+}
+
+const base = values.quick ? QUICK_CONFIG : DEFAULT_CONFIG;
+const config: BenchConfig = {
+  ...base,
+  rounds: positiveInt('rounds', values.rounds, 20) ?? base.rounds,
+  windowMs: positiveInt('window-ms', values['window-ms'], 120_000) ?? base.windowMs,
+  skipOverhead: values['no-overhead'],
+  ...(values.scenarios ? { scenarios: list('scenarios', values.scenarios, SCENARIO_IDS) } : {}),
+  ...(values.arms ? { arms: list('arms', values.arms, ARM_IDS) } : {}),
+};
+const outPath = values.out ?? (values.quick ? undefined : 'BENCHMARKS.md');
+const svgPath = values.svg ?? (values.quick ? undefined : 'docs/bench-storm-3x.svg');
+
+function git(...args: string[]): string {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function openaiVersion(): string {
+  try {
+    const url = new URL('../node_modules/openai/package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const loadAtStart = os.loadavg();
+const log = (line: string) => console.error(line);
+log(
+  `bench: ${config.rounds} round(s), ${config.windowMs / 1000} s windows, limit ${config.limitRpm} RPM in ${config.burstMs} ms buckets, retryscope deadline ${config.deadlineMs} ms`,
+);
+const result = await runBench(config, (run, done, total) => {
+  const errors = run.calls - run.successes;
+  log(
+    `[${done}/${total}] round ${run.round} ${run.scenario.padEnd(11)} ${run.arm.padEnd(12)} calls ${String(run.calls).padStart(4)}  ok ${String(run.successes).padStart(4)} (${run.successesInWindow} in window)  errors ${String(errors).padStart(4)}  requests ${String(run.server.requests).padStart(5)}  429s ${String(run.server.byStatus['429'] ?? 0).padStart(5)}  ${(run.wallMs / 1000).toFixed(1)} s`,
+  );
+});
+const overhead = config.skipOverhead
+  ? undefined
+  : await measureOverhead({
+      calls: config.overheadCalls,
+      rounds: config.overheadRounds,
+      warmup: config.overheadWarmup,
+      log,
+    });
+
+const machine: Machine = {
+  cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+  cores: os.availableParallelism(),
+  memoryGb: Math.round(os.totalmem() / 2 ** 30),
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  node: process.versions.node,
+  openai: openaiVersion(),
+  commit: `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? ' (src/ with uncommitted changes)' : ''}`,
+  loadAtStart,
+  loadAtEnd: os.loadavg(),
+};
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+
+let chartRef: string | undefined;
+if (svgPath && result.scenarios.some((s) => s.id === 'storm-3x')) {
+  const svg = renderChart(
+    successSeries(result, 'storm-3x'),
+    `${config.limitRpm} RPM in ${config.burstMs} ms buckets, open loop at 3× for ${config.windowMs / 1000} s, ${config.rounds} round(s) averaged`,
+  );
+  mkdirSync(dirname(resolve(svgPath)), { recursive: true });
+  writeFileSync(svgPath, svg);
+  chartRef = relative(dirname(resolve(outPath ?? 'BENCHMARKS.md')), resolve(svgPath));
+  log(`bench: wrote ${svgPath}`);
+}
+
+const report = renderReport({
+  result,
+  ...(overhead ? { overhead } : {}),
+  machine,
+  command,
+  quick: values.quick ?? false,
+  ...(chartRef ? { chartPath: chartRef } : {}),
+});
+if (outPath) {
+  writeFileSync(outPath, report);
+  log(`bench: wrote ${outPath}`);
+}
+
+const table = rows(result);
+console.log(renderTable(result, table));
+if (overhead) console.log(`\n${renderOverhead(overhead)}`);
+console.log('');
+for (const g of goals(result, table, overhead))
+  console.log(`${g.met ? 'MET    ' : 'NOT MET'} ${g.name}: ${g.detail}`);
