@@ -139,7 +139,12 @@ describe('benchmark harness', () => {
   });
 
   test('a bad flag is one clear line and exit code 1', () => {
-    for (const args of [['--bogus'], ['--rounds', '0'], ['--scenarios', 'nope']]) {
+    for (const args of [
+      ['--bogus'],
+      ['--rounds', '0'],
+      ['--scenarios', 'nope'],
+      ['--render', '/nonexistent/run.json'],
+    ]) {
       const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
       expect(run.status, args.join(' ')).toBe(1);
       expect(run.stdout).toBe('');
