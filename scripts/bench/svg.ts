@@ -114,12 +114,14 @@ export function renderChart(input: ChartInput, subtitle = ''): string {
     `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${f(y(input.limitPerSec))}" y2="${f(y(input.limitPerSec))}" stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"/>`,
     `<text x="${WIDTH - MARGIN.right - 4}" y="${f(y(input.limitPerSec) - 6)}" text-anchor="end">limit ${input.limitPerSec} req/s</text>`,
   );
-  input.series.forEach((series) => {
+  // Earlier series are drawn wider, so lines that coincide show as nested stripes rather than hiding each other.
+  const widths = input.series.map((_, i) => 2 + 2 * (input.series.length - 1 - i));
+  input.series.forEach((series, i) => {
     const points = series.values
       .map((v, b) => `${f(x(((b + 0.5) * input.binMs) / 1000))},${f(y(v))}`)
       .join(' ');
     out.push(
-      `<polyline fill="none" stroke="${series.color}" stroke-width="2" stroke-linejoin="round" points="${points}"/>`,
+      `<polyline fill="none" stroke="${series.color}" stroke-width="${widths[i]}" stroke-linejoin="round" points="${points}"/>`,
     );
   });
   // Legend.
