@@ -221,6 +221,9 @@ if (outPath) {
     command: saved.command,
     quick: saved.quick,
     ...(chartRef ? { chartPath: chartRef } : {}),
+    ...(values.render
+      ? { rendered: `the report code at commit ${git('rev-parse', '--short', 'HEAD')}` }
+      : {}),
   });
   write(outPath, report);
   log(`bench: wrote ${outPath}`);
