@@ -107,6 +107,7 @@ describe('benchmark harness', () => {
     expect(svg).toMatch(/^<svg /);
     expect(svg.match(/<polyline /g)).toHaveLength(ARMS.length);
     expect(svg).toContain('stroke-dasharray');
+    expect(svg).toContain('<title');
   });
 
   test('rounds rotate the client order and run every pair', { timeout: 60_000 }, async () => {
