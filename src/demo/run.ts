@@ -38,9 +38,9 @@ class ReportReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {}
 }
 
-// Calls retried within a budget a user would accept; a hang becomes a timeout within 2 s.
+// Calls retried within a budget a user would accept (three attempts, 12 s); a hang becomes a timeout within 2 s.
 const DEMO_POLICY: RetryscopeOptions = {
-  maxAttempts: 4,
+  maxAttempts: 3,
   deadlineMs: 12_000,
   backoff: { initialMs: 250, maxMs: 4_000, jitter: 'full' },
 };

@@ -2,6 +2,7 @@ import type { MeterProvider } from '@opentelemetry/api';
 import {
   type Attributes,
   type Context,
+  metrics,
   context as otelContext,
   type Span,
   SpanKind,
@@ -92,15 +93,40 @@ export interface OperationEnd {
  */
 export class Telemetry {
   readonly tracer: Tracer;
-  readonly instruments: Instruments;
+  private readonly explicitMeterProvider: MeterProvider | undefined;
+  private globalMeterProvider: MeterProvider | undefined;
+  private current: Instruments;
 
   constructor(providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider } = {}) {
     this.tracer = (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION);
-    this.instruments = createInstruments(providers.meterProvider);
+    this.explicitMeterProvider = providers.meterProvider;
+    this.globalMeterProvider = providers.meterProvider ? undefined : metrics.getMeterProvider();
+    this.current = this.create();
+  }
+
+  /**
+   * The instruments, from the global meter provider as it is now. Unlike
+   * traces, the metrics API has no proxy: a client instrumented before the
+   * SDK started would otherwise record into the no-op meter forever.
+   */
+  get instruments(): Instruments {
+    if (!this.explicitMeterProvider) {
+      const global = metrics.getMeterProvider();
+      if (global !== this.globalMeterProvider) {
+        this.globalMeterProvider = global;
+        this.current = this.create();
+      }
+    }
+    return this.current;
+  }
+
+  private create(): Instruments {
+    const instruments = createInstruments(this.explicitMeterProvider ?? this.globalMeterProvider);
     // Refusals are rare: starting their series at 0 lets rate() and increase() see the first one.
     for (const outcome of ['queue_full', 'deadline_exceeded', 'circuit_open']) {
-      safely('init', () => this.instruments.limiterRejected.add(0, { [A.ATTR_OUTCOME]: outcome }));
+      safely('init', () => instruments.limiterRejected.add(0, { [A.ATTR_OUTCOME]: outcome }));
     }
+    return instruments;
   }
 
   /** Starts the operation span as a child of `parent` (the caller's active context). */
@@ -206,7 +232,8 @@ export class OperationRecord {
     safely('endOperation', () => {
       const failed = end.outcome !== 'success' && end.outcome !== 'fallback';
       const span = this.span;
-      if (span) {
+      // A span nobody records (no SDK, or sampled out) needs no attributes: skip building them.
+      if (span?.isRecording()) {
         span.setAttributes(
           compact({
             [A.ATTR_ATTEMPTS]: end.attempts,
@@ -228,8 +255,8 @@ export class OperationRecord {
           }),
         );
         if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.outcome });
-        span.end();
       }
+      span?.end();
       const instruments = this.telemetry.instruments;
       const attributes = compact({
         ...this.metricAttributes,
@@ -314,7 +341,7 @@ export class AttemptRecord {
       const h = end.headroom ?? {};
       const failed = end.outcome !== 'success';
       const span = this.span;
-      if (span) {
+      if (span?.isRecording()) {
         span.setAttributes(
           compact({
             [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: end.status,
@@ -335,8 +362,8 @@ export class AttemptRecord {
           }),
         );
         if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.errorType });
-        span.end();
       }
+      span?.end();
       const instruments = this.telemetry.instruments;
       const model = this.start.requestModel ?? this.operation.metricAttributes[A.ATTR_GEN_AI_REQUEST_MODEL];
       const base = compact({ ...this.operation.metricAttributes, [A.ATTR_GEN_AI_REQUEST_MODEL]: model });
@@ -365,6 +392,10 @@ export class AttemptRecord {
 /** Drops undefined values so they never reach an exporter as the string "undefined". */
 function compact(attributes: Record<string, Attributes[string] | undefined>): Attributes {
   const out: Attributes = {};
-  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) out[key] = value;
+  // for...in, not Object.entries: this runs several times per call, on the hot path.
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value !== undefined) out[key] = value;
+  }
   return out;
 }

@@ -517,3 +517,19 @@ describe('bad input to instrument()', () => {
     expect(() => instrument(new OpenAI({ apiKey: 'x' }), options)).toThrow(message);
   });
 });
+
+test('a client instrumented before the metrics SDK is registered still records into it', async () => {
+  const { metrics } = await import('@opentelemetry/api');
+  const late = createTestTelemetry();
+  server.reply(ok);
+  const openai = instrument(new OpenAI({ baseURL: server.url, apiKey: SECRET }), {
+    tracerProvider: t.tracerProvider,
+  });
+  metrics.setGlobalMeterProvider(late.meterProvider);
+  try {
+    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages });
+    expect(sumWhere(await late.metric('gen_ai.client.operation.duration'))).toBe(1);
+  } finally {
+    metrics.disable();
+  }
+});
