@@ -9,12 +9,11 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import OpenAI from 'openai';
 import { runWorkload } from '../src/demo/workload.ts';
 import { instrument } from '../src/index.ts';
 import { FALLBACK_KEY, startSimulator } from '../src/simulator/index.ts';
+import { discardingTelemetry } from './lib/discarding-telemetry.ts';
 
 const { values } = parseArgs({
   options: { minutes: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' } },
@@ -28,32 +27,7 @@ if (!(minutes > 0) || !(concurrency > 0)) {
 const durationMs = minutes * 60_000;
 
 // Exporters that count and drop: the soak measures the client, not a backend.
-let spansExported = 0;
-const tracerProvider = new TracerProvider({
-  spanProcessors: [
-    new BatchSpanProcessor({
-      exporter: {
-        export: (spans, done) => {
-          spansExported += spans.length;
-          done({ code: 0 });
-        },
-        shutdown: async () => {},
-      },
-    }),
-  ],
-});
-const meterProvider = new MeterProvider({
-  readers: [
-    new PeriodicExportingMetricReader({
-      exportIntervalMillis: 5_000,
-      exporter: {
-        export: (_m, done) => done({ code: 0 }),
-        forceFlush: async () => {},
-        shutdown: async () => {},
-      },
-    }),
-  ],
-});
+const { tracerProvider, meterProvider, counts } = discardingTelemetry(5_000);
 
 const sim = await startSimulator({
   scenario: 'mixed',
@@ -98,7 +72,7 @@ const sample = () => {
     heapMb: Math.round(m.heapUsed / 2 ** 20),
     loopP50Ms: Math.round(delay.percentile(50) / 1e5) / 10,
     loopP99Ms: Math.round(delay.percentile(99) / 1e5) / 10,
-    spans: spansExported,
+    spans: counts.spans,
     phase: sim.phase(),
   });
   delay.reset();

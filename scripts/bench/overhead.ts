@@ -10,10 +10,9 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import OpenAI from 'openai';
 import { instrument } from '../../src/index.ts';
+import { discardingTelemetry } from '../lib/discarding-telemetry.ts';
 import { API_KEY } from './arms.ts';
 import { REQUEST, rotate } from './harness.ts';
 import { median } from './stats.ts';
@@ -71,32 +70,7 @@ async function stopServer(child: ChildProcess): Promise<void> {
 
 export async function measureOverhead(options: OverheadOptions): Promise<OverheadResult> {
   const { child, url } = await startServer();
-  let spansExported = 0;
-  const tracerProvider = new TracerProvider({
-    spanProcessors: [
-      new BatchSpanProcessor({
-        exporter: {
-          export: (spans, done) => {
-            spansExported += spans.length;
-            done({ code: 0 });
-          },
-          shutdown: async () => {},
-        },
-      }),
-    ],
-  });
-  const meterProvider = new MeterProvider({
-    readers: [
-      new PeriodicExportingMetricReader({
-        exportIntervalMillis: 60_000,
-        exporter: {
-          export: (_metrics, done) => done({ code: 0 }),
-          forceFlush: async () => {},
-          shutdown: async () => {},
-        },
-      }),
-    ],
-  });
+  const { tracerProvider, meterProvider, counts } = discardingTelemetry(60_000);
   try {
     const sdk = (maxRetries?: number) =>
       new OpenAI({ baseURL: url, apiKey: API_KEY, ...(maxRetries === undefined ? {} : { maxRetries }) });
@@ -172,7 +146,7 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
         cpuUsPerCall,
         wallUsPerCall,
       })),
-      spansExported,
+      spansExported: counts.spans,
     };
   } finally {
     await tracerProvider.shutdown();
