@@ -196,3 +196,32 @@ export function quotaEvents(by: string, window: string, selector: string): strin
   const q = `${M.quotaExhausted}{${selector}}`;
   return `sum by (${by}) ((${q} unless ${q} offset ${window}) or increase(${q}[${window}])) > 0`;
 }
+
+/**
+ * What both dashboards share: tags, read-only, refresh, time range, crosshair,
+ * the service/model/Jaeger variables, and a link to the other dashboard.
+ */
+export function retryscopeDashboard(
+  title: string,
+  uid: string,
+  description: string,
+  linkTitle: string,
+): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags(['retryscope', 'openai'])
+    .readonly()
+    .refresh('30s')
+    .time({ from: 'now-1h', to: 'now' })
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .variables([...variables(), jaegerUrlVariable()])
+    .link(
+      new dashboard.DashboardLinkBuilder(linkTitle)
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags(['retryscope'])
+        .includeVars(true)
+        .keepTime(true)
+        .asDropdown(false),
+    );
+}

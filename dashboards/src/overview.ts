@@ -9,12 +9,11 @@ import {
   graph,
   JAEGER_UID,
   jaegerSearch,
-  jaegerUrlVariable,
   M,
   query,
   RATE,
+  retryscopeDashboard,
   seriesLabel,
-  variables,
 } from './common.ts';
 
 const S = BY_SERVICE_AND_MODEL;
@@ -175,25 +174,12 @@ function fallbacks() {
 }
 
 export function overviewDashboard(): dashboard.Dashboard {
-  return new dashboard.DashboardBuilder('OpenAI client: overview')
-    .uid('retryscope-overview')
-    .description(
-      `Calls made through retryscope: outcomes, errors, retries, latency and tokens. Traces in Jaeger (${JAEGER_UID}).`,
-    )
-    .tags(['retryscope', 'openai'])
-    .readonly()
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .variables([...variables(), jaegerUrlVariable()])
-    .link(
-      new dashboard.DashboardLinkBuilder('Quota and rate limits')
-        .type(dashboard.DashboardLinkType.Dashboards)
-        .tags(['retryscope'])
-        .includeVars(true)
-        .keepTime(true)
-        .asDropdown(false),
-    )
+  return retryscopeDashboard(
+    'OpenAI client: overview',
+    'retryscope-overview',
+    `Calls made through retryscope: outcomes, errors, retries, latency and tokens. Traces in Jaeger (${JAEGER_UID}).`,
+    'Quota and rate limits',
+  )
     .withRow(new dashboard.RowBuilder('Traffic and errors'))
     .withPanel(operationsByOutcome().span(12).height(8))
     .withPanel(errorRateByClass().span(12).height(8))

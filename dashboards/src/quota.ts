@@ -11,14 +11,13 @@ import {
   BY_SERVICE_AND_MODEL,
   graph,
   jaegerSearch,
-  jaegerUrlVariable,
   M,
   PROMETHEUS,
   query,
   quotaEvents,
   RATE,
+  retryscopeDashboard,
   seriesLabel,
-  variables,
 } from './common.ts';
 
 const S = BY_SERVICE_AND_MODEL;
@@ -209,25 +208,12 @@ function breakerState() {
 }
 
 export function quotaDashboard(): dashboard.Dashboard {
-  return new dashboard.DashboardBuilder('Quota and rate limits')
-    .uid('retryscope-quota')
-    .description(
-      'Quota exhaustion, 429s, rate-limit headroom, and the client-side limiter, retry budget and breaker.',
-    )
-    .tags(['retryscope', 'openai'])
-    .readonly()
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .variables([...variables(), jaegerUrlVariable()])
-    .link(
-      new dashboard.DashboardLinkBuilder('Overview')
-        .type(dashboard.DashboardLinkType.Dashboards)
-        .tags(['retryscope'])
-        .includeVars(true)
-        .keepTime(true)
-        .asDropdown(false),
-    )
+  return retryscopeDashboard(
+    'Quota and rate limits',
+    'retryscope-quota',
+    'Quota exhaustion, 429s, rate-limit headroom, and the client-side limiter, retry budget and breaker.',
+    'Overview',
+  )
     .withRow(new dashboard.RowBuilder('Are we out of quota?'))
     .withPanel(quotaEventsOverTime().span(14).height(8))
     .withPanel(quotaEventsInRange().span(5).height(8))
