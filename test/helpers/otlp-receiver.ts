@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer, readBody } from './loopback-server.ts';
 
 export type ReceiverMode = 'ok' | 'error' | 'hang';
 
@@ -17,24 +17,13 @@ export interface OtlpSpan {
 }
 
 /** A loopback OTLP/HTTP receiver: records what it is sent, answers as told (ok, 500, or never). */
-export class OtlpReceiver {
+export class OtlpReceiver extends LoopbackServer {
   readonly bodies: { path: string; contentType: string; body: Buffer }[] = [];
   mode: ReceiverMode = 'ok';
-  private server: Server | undefined;
-  private readonly hung = new Set<ServerResponse>();
-  url = '';
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await this.listen();
     return this;
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.hung) res.destroy();
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
 
   requests(path: string): number {
@@ -67,16 +56,11 @@ export class OtlpReceiver {
     return out;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    this.bodies.push({
-      path: req.url ?? '',
-      contentType: req.headers['content-type'] ?? '',
-      body: Buffer.concat(chunks),
-    });
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    this.bodies.push({ path: req.url ?? '', contentType: req.headers['content-type'] ?? '', body });
     if (this.mode === 'hang') {
-      this.hung.add(res);
+      this.hang(res);
       return;
     }
     if (this.mode === 'error') {

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer, readBody } from './loopback-server.ts';
 
 /** One scripted reply. The server pops one per request, in order; the last one repeats. */
 export type Reply =
@@ -23,19 +23,13 @@ export interface ReceivedRequest {
  * A local HTTP server on 127.0.0.1 that speaks OpenAI's wire format (JSON
  * bodies and errors, SSE streams) and replies from a per-test script.
  */
-export class ScriptedServer {
+export class ScriptedServer extends LoopbackServer {
   readonly received: ReceivedRequest[] = [];
   private script: Reply[] = [];
   private decide: ((request: ReceivedRequest) => Reply) | undefined;
-  private server: Server | undefined;
-  private readonly hung = new Set<ServerResponse>();
-  url = '';
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as AddressInfo;
-    this.url = `http://127.0.0.1:${port}/v1`;
+    await this.listen('/v1');
     return this;
   }
 
@@ -53,16 +47,8 @@ export class ScriptedServer {
     return this;
   }
 
-  async close(): Promise<void> {
-    for (const res of this.hung) res.destroy();
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = (await readBody(req)).toString('utf8');
     let body: unknown = text;
     try {
       body = text ? JSON.parse(text) : undefined;
@@ -83,7 +69,7 @@ export class ScriptedServer {
       return;
     }
     if ('hang' in reply) {
-      this.hung.add(res);
+      this.hang(res);
       return;
     }
     const base = { 'x-request-id': `req_${this.received.length}`, ...reply.headers };
