@@ -133,11 +133,6 @@ export class Telemetry {
   startOperation(start: OperationStart, parent: Context): OperationRecord {
     return new OperationRecord(this, start, parent);
   }
-
-  /** Records a gauge or counter reading outside any one call (limiter, budget, breaker). */
-  record(what: string, fn: (instruments: Instruments) => void): void {
-    safely(what, () => fn(this.instruments));
-  }
 }
 
 export class OperationRecord {
@@ -219,11 +214,6 @@ export class OperationRecord {
         [A.ATTR_OUTCOME]: outcome,
       }),
     );
-  }
-
-  /** Sets attributes known mid-call (queue time, limiter state). */
-  annotate(attributes: Attributes): void {
-    safely('annotate', () => this.span?.setAttributes(compact(attributes)));
   }
 
   end(end: OperationEnd): void {
