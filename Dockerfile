@@ -8,6 +8,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency would fetch a second Node.js; the image has one.
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/build.ts
 COPY src ./src
 RUN npm run build
 

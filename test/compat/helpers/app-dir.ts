@@ -1,0 +1,116 @@
+/**
+ * Consumer apps for the compatibility tests: a temp directory with its own
+ * node_modules, laid out as npm would install retryscope there, and a built
+ * copy of retryscope (scripts/build.ts) as a real directory, so that it
+ * resolves `openai` and `@opentelemetry/api` from the app, as a peer does.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const repo = resolve(import.meta.dirname, '../../..');
+
+/** Every input of the build, hashed: the cached build is reused only while none of them changed. */
+function buildKey(): string {
+  const hash = createHash('sha256');
+  const inputs = [
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'scripts/build.ts',
+    ...files('src'),
+  ];
+  for (const file of inputs) hash.update(file).update(readFileSync(join(repo, file)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+function files(dir: string): string[] {
+  return readdirSync(join(repo, dir), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]))
+    .sort();
+}
+
+/**
+ * The package as `npm pack` would ship it (package.json + dist), built once per
+ * change of the sources and cached under .cache/, as test files share it.
+ */
+export async function builtPackage(): Promise<string> {
+  const cache = join(repo, '.cache', 'compat-build');
+  const dir = join(cache, buildKey());
+  if (existsSync(join(dir, 'package.json'))) return dir;
+  mkdirSync(cache, { recursive: true });
+  const work = mkdtempSync(join(cache, 'tmp-'));
+  await run(process.execPath, [join(repo, 'scripts/build.ts'), join(work, 'dist')], { cwd: repo });
+  cpSync(join(repo, 'package.json'), join(work, 'package.json'));
+  try {
+    renameSync(work, dir);
+  } catch {
+    // Another test file finished the same build first.
+    rmSync(work, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** The directory of package `name` as Node resolves it from `from` (real path). */
+export function packageDir(name: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return realpathSync(candidate);
+    if (dirname(dir) === dir) throw new Error(`${name} not found from ${from}`);
+  }
+}
+
+export class AppDir {
+  readonly dir = mkdtempSync(join(tmpdir(), 'retryscope-app-'));
+
+  /** `node_modules/<name>` → the package as installed for `from` (a symlink, as npm links are resolved by real path). */
+  link(name: string, from: string = repo): this {
+    const target = join(this.dir, 'node_modules', name);
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(packageDir(name, from), target, 'dir');
+    return this;
+  }
+
+  /** `node_modules/retryscope` as a real directory holding the built package. */
+  async installRetryscope(): Promise<string> {
+    const target = join(this.dir, 'node_modules', 'retryscope');
+    cpSync(await builtPackage(), target, { recursive: true });
+    return target;
+  }
+
+  write(file: string, text: string): string {
+    const path = join(this.dir, file);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+    return path;
+  }
+
+  /** Runs `node <file>` in the app; its stdout's last line, parsed as JSON. */
+  async node(file: string, env: Record<string, string> = {}): Promise<unknown> {
+    const { stdout } = await run(process.execPath, [file], {
+      cwd: this.dir,
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+    });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
