@@ -64,6 +64,11 @@ export async function builtPackage(): Promise<string> {
     // Another test file finished the same build first.
     rmSync(work, { recursive: true, force: true });
   }
+  // Builds of older sources are of no further use.
+  for (const old of readdirSync(cache)) {
+    if (join(cache, old) !== dir && !old.startsWith('tmp-'))
+      rmSync(join(cache, old), { recursive: true, force: true });
+  }
   return dir;
 }
 
