@@ -65,6 +65,8 @@ async function app(layout: 'dual' | 'esm-only'): Promise<AppDir> {
     writeFileSync(pkgPath, JSON.stringify(pkg));
   }
   for (const file of readdirSync(fixtures)) dir.write(file, readFileSync(join(fixtures, file), 'utf8'));
+  // The same consumer as an ES module: resolves retryscope's and openai's ESM types.
+  dir.write('consumer.mts', readFileSync(join(fixtures, 'consumer.cts'), 'utf8'));
   return dir;
 }
 
