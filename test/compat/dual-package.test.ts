@@ -93,7 +93,13 @@ describe.each([
     const report = await (await app('dual')).node(entry, { OPENAI_BASE_URL: server.url });
     expect(report).toEqual(
       entry === 'app.cjs'
-        ? { ...everything, twoCopies: true, brandAcrossCopies: true, brandIsPrecise: true }
+        ? {
+            ...everything,
+            twoCopies: true,
+            brandAcrossCopies: true,
+            brandIsPrecise: true,
+            tokenizerLoads: true,
+          }
         : everything,
     );
   });

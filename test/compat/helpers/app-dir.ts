@@ -92,10 +92,20 @@ export class AppDir {
     return this;
   }
 
-  /** `node_modules/retryscope` as a real directory holding the built package. */
+  /**
+   * `node_modules/retryscope` as a real directory holding the built package, with
+   * its own dependencies nested in it (peers are the app's to link).
+   */
   async installRetryscope(): Promise<string> {
     const target = join(this.dir, 'node_modules', 'retryscope');
     cpSync(await builtPackage(), target, { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8'));
+    for (const name of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) {
+      if (!existsSync(join(repo, 'node_modules', name))) continue; // an optional one not installed
+      const link = join(target, 'node_modules', name);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(packageDir(name, repo), link, 'dir');
+    }
     return target;
   }
 
