@@ -43,14 +43,18 @@ async function appOn(line: 2 | 3): Promise<{ app: AppDir; retryscope: string; fi
   }
   app.link('openai');
   const retryscope = await app.installRetryscope();
-  app.write('app.mjs', readFileSync(join(fixture, '../otel-app.mjs'), 'utf8'));
+  for (const file of ['otel-checks.cjs', 'otel-app.mjs', 'otel-app.cjs']) {
+    app.write(file, readFileSync(join(fixture, '..', file), 'utf8'));
+  }
   return { app, retryscope, fixture };
 }
 
-async function runApp(app: AppDir, line: 2 | 3): Promise<Report> {
+type Entry = 'otel-app.mjs' | 'otel-app.cjs';
+
+async function runApp(app: AppDir, line: 2 | 3, entry: Entry): Promise<Report> {
   // One 429 then a success: two attempt spans, a backoff, rate-limit gauges, token usage.
   server.reply(rateLimited(1), { json: chatCompletion('hello from the app') });
-  return (await app.node('app.mjs', { SDK_LINE: String(line), OPENAI_BASE_URL: server.url })) as Report;
+  return (await app.node(entry, { SDK_LINE: String(line), OPENAI_BASE_URL: server.url })) as Report;
 }
 
 /** What instrument() records for that call, on any SDK line. */
@@ -79,16 +83,13 @@ function expectEverything(report: Report) {
   );
 }
 
-const reports: Partial<Record<2 | 3, Report>> = {};
+const reports: Report[] = [];
 
 describe.each([2, 3] as const)('an app on OpenTelemetry SDK %i.x with global providers', (line) => {
-  let report: Report;
+  let app: AppDir;
   let fixture: string;
   beforeAll(async () => {
-    const made = await appOn(line);
-    fixture = made.fixture;
-    report = await runApp(made.app, line);
-    reports[line] = report;
+    ({ app, fixture } = await appOn(line));
   });
 
   test('uses the @opentelemetry/api its SDK line accepts', () => {
@@ -98,14 +99,22 @@ describe.each([2, 3] as const)('an app on OpenTelemetry SDK %i.x with global pro
     expect(version).toBe(line === 2 ? '1.9.0' : '1.10.0');
   });
 
-  test('gets every span and metric of an instrumented call', () => {
+  test.each([
+    ['an ES module', 'otel-app.mjs'],
+    ['a CommonJS', 'otel-app.cjs'],
+  ] as const)('gets every span and metric of an instrumented call, as %s app', async (_kind, entry) => {
+    const report = await runApp(app, line, entry);
     expectEverything(report);
+    reports.push(report);
   });
 });
 
-test('both SDK lines get the same spans and the same metrics', () => {
-  expect(reports[2]?.spans).toEqual(reports[3]?.spans);
-  expect(reports[2]?.metrics).toEqual(reports[3]?.metrics);
+test('every SDK line and module format gets the same spans and the same metrics', () => {
+  expect(reports).toHaveLength(4);
+  for (const report of reports.slice(1)) {
+    expect(report.spans).toEqual(reports[0]!.spans);
+    expect(report.metrics).toEqual(reports[0]!.metrics);
+  }
 });
 
 test('with the 0.1 layout (api 1.10.0 as retryscope’s own dependency) an SDK 2.x app got nothing', async () => {
@@ -114,7 +123,7 @@ test('with the 0.1 layout (api 1.10.0 as retryscope’s own dependency) an SDK 2
   const nested = join(retryscope, 'node_modules/@opentelemetry');
   mkdirSync(nested, { recursive: true });
   symlinkSync(packageDir('@opentelemetry/api', repo), join(nested, 'api'), 'dir');
-  const report = await runApp(app, 2);
+  const report = await runApp(app, 2, 'otel-app.mjs');
   expect(report.content).toBe('hello from the app');
   expect(report.spans.map((s) => s.name)).toEqual(['app']);
   expect(report.metrics).toEqual([]);
