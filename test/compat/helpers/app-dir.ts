@@ -48,28 +48,55 @@ function files(dir: string): string[] {
 
 /**
  * The package as `npm pack` would ship it (package.json + dist), built once per
- * change of the sources and cached under .cache/, as test files share it.
+ * change of the sources and cached under .cache/, as test files share it. One
+ * worker builds (a lock directory holding its pid); the others wait for it.
  */
 export async function builtPackage(): Promise<string> {
   const cache = join(repo, '.cache', 'compat-build');
-  const dir = join(cache, buildKey());
-  if (existsSync(join(dir, 'package.json'))) return dir;
+  const key = buildKey();
+  const dir = join(cache, key);
+  const lock = join(cache, `${key}.lock`);
   mkdirSync(cache, { recursive: true });
-  const work = mkdtempSync(join(cache, 'tmp-'));
-  await run(process.execPath, [join(repo, 'scripts/build.ts'), join(work, 'dist')], { cwd: repo });
-  cpSync(join(repo, 'package.json'), join(work, 'package.json'));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      if (!alive(lock)) rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
   try {
+    const work = mkdtempSync(join(cache, 'tmp-'));
+    await run(process.execPath, [join(repo, 'scripts/build.ts'), join(work, 'dist')], { cwd: repo });
+    cpSync(join(repo, 'package.json'), join(work, 'package.json'));
     renameSync(work, dir);
-  } catch {
-    // Another test file finished the same build first.
-    rmSync(work, { recursive: true, force: true });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
   }
   // Builds of older sources are of no further use.
   for (const old of readdirSync(cache)) {
-    if (join(cache, old) !== dir && !old.startsWith('tmp-'))
-      rmSync(join(cache, old), { recursive: true, force: true });
+    if (old !== key && !old.endsWith('.lock')) rmSync(join(cache, old), { recursive: true, force: true });
   }
   return dir;
+}
+
+/** Whether the worker holding a build lock still runs (a lock without a pid yet: just taken). */
+function alive(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    return existsSync(lock);
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The directory of package `name` as Node resolves it from `from` (real path). */
