@@ -4,7 +4,7 @@ import * as modelSpecs from 'gpt-tokenizer/models';
 import { beforeEach, describe, expect, test, vi } from 'vitest';
 import { CONTEXT_WINDOWS, contextWindowFor } from '../../src/policy/context-windows.ts';
 import { estimateTokens, utf8Length } from '../../src/policy/token-estimate.ts';
-import { type ValidationProblem, validateRequest } from '../../src/policy/validate.ts';
+import { type ValidateOptions, type ValidationProblem, validateRequest } from '../../src/policy/validate.ts';
 
 // Counts tokenizer runs, to show that short prompts never pay for one.
 const tokenizer = vi.hoisted(() => ({ calls: 0 }));
@@ -39,8 +39,16 @@ const chat = (extra: Record<string, unknown> = {}) => ({
 });
 const words = (n: number) => Array.from({ length: n }, () => 'hello').join(' ');
 
-function problem(api: string, body: unknown, options?: Parameters<typeof validateRequest>[2]) {
-  return validateRequest(api, body, options);
+// The create path of each endpoint the validator knows.
+const PATHS: Record<string, string> = {
+  'chat.completions': '/chat/completions',
+  responses: '/responses',
+  embeddings: '/embeddings',
+  completions: '/completions',
+};
+
+function problem(api: string, body: unknown, options?: ValidateOptions) {
+  return validateRequest({ method: 'post', path: PATHS[api] ?? `/${api}`, body }, options);
 }
 
 describe('model', () => {
@@ -595,8 +603,8 @@ describe('totality', () => {
       withSparseArray: true,
       withTypedArray: true,
     });
-    fc.assert(fc.property(apis, anything, (api, body) => wellFormed(validateRequest(api, body))));
-    fc.assert(fc.property(apis, fc.jsonValue(), (api, body) => wellFormed(validateRequest(api, body))));
+    fc.assert(fc.property(apis, anything, (api, body) => wellFormed(problem(api, body))));
+    fc.assert(fc.property(apis, fc.jsonValue(), (api, body) => wellFormed(problem(api, body))));
   });
 
   test('odd values in every known field: never a throw', () => {
@@ -634,20 +642,9 @@ describe('totality', () => {
     });
     fc.assert(
       fc.property(apis, body, windows, (api, b, contextWindows) =>
-        wellFormed(validateRequest(api, b, { contextWindows })),
+        wellFormed(problem(api, b, { contextWindows })),
       ),
     );
-  });
-
-  test('unknown apis are never checked', () => {
-    fc.assert(
-      fc.property(fc.string(), fc.anything(), (api, body) => {
-        fc.pre(!['chat.completions', 'responses', 'embeddings', 'completions'].includes(api));
-        return validateRequest(api, body) === undefined;
-      }),
-    );
-    expect(validateRequest('images.generate', null)).toBeUndefined();
-    expect(validateRequest('toString', {})).toBeUndefined();
   });
 
   test('a body whose getters throw is left to the server', () => {
@@ -657,15 +654,110 @@ describe('totality', () => {
         throw new Error('boom');
       },
     };
-    expect(validateRequest('chat.completions', body)).toBeUndefined();
+    expect(problem('chat.completions', body)).toBeUndefined();
   });
 
   test('a body that is no object', () => {
-    expect(validateRequest('chat.completions', null)).toEqual({
+    expect(problem('chat.completions', null)).toEqual({
       param: 'body',
       code: 'invalid_type',
       message: "Invalid type for 'body': expected an object, but got null instead.",
     });
+  });
+});
+
+describe('routes: only the create calls whose bodies it knows', () => {
+  const check = (method: string, path: string, body: unknown = null) =>
+    validateRequest({ method, path, body });
+  const refusedBody = { param: 'body', code: 'invalid_type' };
+
+  test.each([
+    ['post', '/chat/completions'],
+    ['post', '/responses'],
+    ['post', '/embeddings'],
+    ['post', '/completions'],
+  ])('%s %s is checked', (method, path) => {
+    expect(check(method, path)).toMatchObject(refusedBody);
+    expect(check(method.toUpperCase(), path)).toMatchObject(refusedBody);
+  });
+
+  // Every route of the Responses API but create, as openai-node 7.57 calls them (resources/responses).
+  test.each([
+    ['get', '/responses/resp_1'], // retrieve, background-mode polling
+    ['delete', '/responses/resp_1'],
+    ['post', '/responses/resp_1/cancel'],
+    ['get', '/responses/resp_1/input_items'],
+    ['post', '/responses/compact'],
+    ['post', '/responses/input_tokens'], // inputTokens.count
+  ])('%s %s is sent untouched, whatever its body', (method, path) => {
+    expect(check(method, path)).toBeUndefined();
+    expect(check(method, path, {})).toBeUndefined();
+    expect(check(method, path, { model: 42, input: [] })).toBeUndefined();
+  });
+
+  test.each([
+    ['get', '/chat/completions/chatcmpl_1'],
+    ['post', '/chat/completions/chatcmpl_1'], // update: metadata only
+    ['delete', '/chat/completions/chatcmpl_1'],
+    ['get', '/chat/completions'], // list stored completions
+    ['get', '/chat/completions/chatcmpl_1/messages'],
+    ['get', '/responses'],
+    ['put', '/embeddings'],
+    ['post', '/images/generations'],
+    ['post', '/files'],
+    ['post', '/v1/chat/completions'],
+    ['post', 'https://api.openai.com/v1/chat/completions'], // absolute: not under the base URL
+    ['post', '/chat/completions/extra'],
+    ['post', '/deployments/a/b/chat/completions'],
+    ['post', '/deployments//chat/completions'],
+    ['post', '/deployments/d/responses'],
+    ['post', '/chat%2Fcompletions'],
+  ])('%s %s is not checked', (method, path) => {
+    expect(check(method, path)).toBeUndefined();
+  });
+
+  test.each([
+    '/chat/completions?api-version=2024-10-21',
+    '/chat/completions/',
+    '/chat/completions//',
+    '/chat/completions#x',
+    '/deployments/my-gpt-4o/chat/completions',
+    '/deployments/my-gpt-4o/chat/completions/?api-version=2024-10-21',
+  ])('%s is chat create', (path) => {
+    expect(check('post', path, chat({ temperature: 9 }))).toMatchObject({ param: 'temperature' });
+    expect(check('post', path, chat())).toBeUndefined();
+  });
+
+  test('Azure deployments: completions and embeddings too', () => {
+    expect(check('post', '/deployments/d/completions', { prompt: 'x' })).toMatchObject({ param: 'model' });
+    expect(check('post', '/deployments/d/embeddings', { model: 'e', input: [] })).toMatchObject({
+      param: 'input',
+    });
+  });
+
+  test('any other method or path: never checked, never a throw', () => {
+    const knownCreate = /^\/(chat\/completions|responses|embeddings|completions)\/*([?#].*)?$/;
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constantFrom('get', 'delete', 'put', 'patch', 'POST'), fc.string()),
+        fc.oneof(
+          fc.string(),
+          fc
+            .constantFrom('/responses/', '/chat/completions/', '/embeddings/', '/completions/')
+            .chain((p) =>
+              fc.string({ minLength: 1 }).map((rest) => `${p}${rest.replace(/^[/?#]+/, '') || 'x'}`),
+            ),
+        ),
+        fc.anything(),
+        (method, path, body) => {
+          fc.pre(!(method.toLowerCase() === 'post' && knownCreate.test(path)));
+          fc.pre(!/^\/deployments\//.test(path));
+          return validateRequest({ method, path, body }) === undefined;
+        },
+      ),
+    );
+    expect(check('get', '/toString', {})).toBeUndefined();
+    expect(validateRequest({ method: undefined, path: undefined, body: null } as never)).toBeUndefined();
   });
 });
 
@@ -855,7 +947,7 @@ const breakers: Record<string, { valid: fc.Arbitrary<Body>; breakers: Breaker[] 
 
 describe.each(Object.entries(breakers))('%s, generated', (api, { valid, breakers: list }) => {
   test('valid requests are never refused', () => {
-    fc.assert(fc.property(valid, (body) => validateRequest(api, body) === undefined));
+    fc.assert(fc.property(valid, (body) => problem(api, body) === undefined));
   });
 
   test('one broken field is refused, naming that field', () => {
@@ -863,7 +955,7 @@ describe.each(Object.entries(breakers))('%s, generated', (api, { valid, breakers
       fc.property(valid, fc.nat(list.length - 1), fc.nat(), (body, which, pick) => {
         const broken = structuredClone(body);
         const param = list[which]!(broken, pick);
-        expect(validateRequest(api, broken)?.param).toBe(param);
+        expect(problem(api, broken)?.param).toBe(param);
       }),
     );
   });
