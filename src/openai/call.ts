@@ -172,7 +172,7 @@ export class Call {
     const { fallbackOn, degrade, validate } = this.state.options;
     if (validate) {
       // A request the API can only reject costs no round trip, no rate-limit slot and no attempt span.
-      const problem = validateRequest({ ...this.route, body: this.options.body }, validate);
+      const problem = await validateRequest({ ...this.route, body: this.options.body }, validate);
       if (problem) throw this.fail(invalidRequestError(problem), 'invalid_request');
     }
     let last: HopFailed | undefined;

@@ -1,22 +1,28 @@
 import { contextWindowFor } from './context-windows.ts';
-import { estimateTokens, utf8Length } from './token-estimate.ts';
+import { type TokenCounting, type TokensOver, tokensOver } from './token-estimate.ts';
 import { type Body, isRecord, type Problem, type ValidationProblem } from './validation-problem.ts';
 
-type Windows = Readonly<Record<string, number>> | undefined;
+export interface ContextOptions {
+  /** Context windows merged over `CONTEXT_WINDOWS`. */
+  contextWindows?: Readonly<Record<string, number>> | undefined;
+  /** How tokens are counted when the bounds cannot decide (see token-estimate.ts). */
+  counting?: TokenCounting | undefined;
+}
+
+type Check = (body: Body, options: ContextOptions) => Promise<Problem>;
 
 /**
  * Whether the prompt and the completion budget fit the model's context
  * window, per endpoint. Run after the field checks, so `model` is a string
- * where the endpoint requires one.
+ * where the endpoint requires one. Asynchronous: a long prompt is measured in
+ * slices that leave the event loop to other calls.
  */
-export const CONTEXT_CHECKS = {
+export const CONTEXT_CHECKS: Readonly<Record<string, Check>> = {
   'chat.completions': chatContext,
   responses: responsesContext,
   embeddings: embeddingsContext,
   completions: completionsContext,
-} as const;
-
-// --- context window ---
+};
 
 // Chat framing per message: <|im_start|>, the role, <|im_sep|> and <|im_end|>
 // (OpenAI cookbook, "How to count tokens with tiktoken", for gpt-4o and later);
@@ -28,22 +34,22 @@ const REPLY_PRIMING = 3;
 // The legacy completions API's default `max_tokens`, which it counts when absent.
 const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
-function chatContext(body: Body, windows: Windows): Problem {
-  const window = contextWindowFor(body.model as string, windows);
+async function chatContext(body: Body, options: ContextOptions): Promise<Problem> {
+  const window = contextWindowFor(body.model as string, options.contextWindows);
   if (window === undefined) return undefined;
   const messages = body.messages as readonly Body[];
   const completion = countOrZero(body.max_completion_tokens ?? body.max_tokens);
   const texts: string[] = [];
   for (const message of messages) collectContent(message.content, texts);
   const overhead = messages.length * MESSAGE_OVERHEAD + REPLY_PRIMING;
-  const prompt = promptTokensIfTooLong(texts, overhead, completion, window);
+  const prompt = await promptOver(texts, overhead, completion, window, options.counting);
   if (prompt === undefined) return undefined;
   return contextExceeded('messages', window, prompt, completion, ['messages', 'completion']);
 }
 
-function responsesContext(body: Body, windows: Windows): Problem {
+async function responsesContext(body: Body, options: ContextOptions): Promise<Problem> {
   if (typeof body.model !== 'string') return undefined;
-  const window = contextWindowFor(body.model, windows);
+  const window = contextWindowFor(body.model, options.contextWindows);
   if (window === undefined) return undefined;
   const texts: string[] = [];
   let messages = 0;
@@ -65,22 +71,25 @@ function responsesContext(body: Body, windows: Windows): Problem {
   }
   const completion = countOrZero(body.max_output_tokens);
   const overhead = messages * MESSAGE_OVERHEAD + REPLY_PRIMING;
-  const prompt = promptTokensIfTooLong(texts, overhead, completion, window);
+  const prompt = await promptOver(texts, overhead, completion, window, options.counting);
   if (prompt === undefined) return undefined;
   return contextExceeded('input', window, prompt, completion, ['input', 'output']);
 }
 
-function completionsContext(body: Body, windows: Windows): Problem {
-  const window = contextWindowFor(body.model as string, windows);
+async function completionsContext(body: Body, options: ContextOptions): Promise<Problem> {
+  const window = contextWindowFor(body.model as string, options.contextWindows);
   if (window === undefined) return undefined;
   const completion = countOrZero(body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS);
-  return eachPromptFits(body.prompt, 'prompt', completion, window, ['prompt', 'completion']);
+  return eachPromptFits(body.prompt, 'prompt', completion, window, options.counting, [
+    'prompt',
+    'completion',
+  ]);
 }
 
-function embeddingsContext(body: Body, windows: Windows): Problem {
-  const window = contextWindowFor(body.model as string, windows);
+async function embeddingsContext(body: Body, options: ContextOptions): Promise<Problem> {
+  const window = contextWindowFor(body.model as string, options.contextWindows);
   if (window === undefined) return undefined;
-  return eachPromptFits(body.input, 'input', 0, window, ['input']);
+  return eachPromptFits(body.input, 'input', 0, window, options.counting, ['input']);
 }
 
 /**
@@ -88,22 +97,23 @@ function embeddingsContext(body: Body, windows: Windows): Problem {
  * is its own request to the model, and must fit alone. Token ids count
  * exactly; text is estimated.
  */
-function eachPromptFits(
+async function eachPromptFits(
   value: unknown,
   param: string,
   completion: number,
   window: number,
+  counting: TokenCounting | undefined,
   nouns: readonly string[],
-): Problem {
+): Promise<Problem> {
   const batch = Array.isArray(value) && typeof value[0] !== 'number';
   const prompts: readonly unknown[] = batch ? value : [value];
   for (let i = 0; i < prompts.length; i++) {
     const prompt = prompts[i];
-    const tokens =
+    const tokens: TokensOver | undefined =
       typeof prompt === 'string'
-        ? promptTokensIfTooLong([prompt], 0, completion, window)
+        ? await promptOver([prompt], 0, completion, window, counting)
         : Array.isArray(prompt) && prompt.length + completion > window
-          ? prompt.length
+          ? { tokens: prompt.length, atLeast: false }
           : undefined;
     if (tokens !== undefined)
       return contextExceeded(batch ? `${param}[${i}]` : param, window, tokens, completion, nouns);
@@ -112,29 +122,18 @@ function eachPromptFits(
 }
 
 /**
- * The prompt's estimated tokens, `overhead` included, when they might not fit
- * in `window` beside `completion`; `undefined` when they surely fit.
- *
- * Cheap bounds come first: a token is at least one UTF-8 byte, and a UTF-16
- * unit at most three bytes. The tokenizer runs only when both fail, which
- * takes a prompt of tens of kilobytes.
+ * The prompt's tokens, `overhead` included, when they do not fit in `window`
+ * beside `completion`; `undefined` when they fit or nobody can tell here.
  */
-function promptTokensIfTooLong(
+async function promptOver(
   texts: readonly string[],
   overhead: number,
   completion: number,
   window: number,
-): number | undefined {
-  const budget = window - completion - overhead;
-  let units = 0;
-  for (const text of texts) units += text.length;
-  if (units * 3 <= budget) return undefined;
-  let bytes = 0;
-  for (const text of texts) bytes += utf8Length(text);
-  if (bytes <= budget) return undefined;
-  let tokens = 0;
-  for (const text of texts) tokens += estimateTokens(text);
-  return tokens > budget ? tokens + overhead : undefined;
+  counting: TokenCounting | undefined,
+): Promise<TokensOver | undefined> {
+  const over = await tokensOver(texts, window - completion - overhead, counting);
+  return over && { tokens: over.tokens + overhead, atLeast: over.atLeast };
 }
 
 function collectContent(content: unknown, into: string[]): void {
@@ -152,20 +151,22 @@ function countOrZero(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
+// "about" for a count; "at least" when a lower bound already settled it.
 function contextExceeded(
   param: string,
   window: number,
-  prompt: number,
+  { tokens: prompt, atLeast }: TokensOver,
   completion: number,
   [promptNoun, completionNoun]: readonly string[],
 ): ValidationProblem {
+  const amount = atLeast ? 'at least' : 'about';
   const parts = completionNoun
-    ? `${prompt} in the ${promptNoun}, ${completion} in the ${completionNoun}`
-    : `${prompt} in the ${promptNoun}`;
+    ? `${atLeast ? 'at least ' : ''}${prompt} in the ${promptNoun}, ${completion} in the ${completionNoun}`
+    : `${atLeast ? 'at least ' : ''}${prompt} in the ${promptNoun}`;
   const reduce = completionNoun ? `the ${promptNoun} or ${completionNoun}` : `the ${promptNoun}`;
   return {
     param,
     code: 'context_length_exceeded',
-    message: `This model's maximum context length is ${window} tokens. However, you requested about ${prompt + completion} tokens (${parts}). Please reduce the length of ${reduce}.`,
+    message: `This model's maximum context length is ${window} tokens. However, you requested ${amount} ${prompt + completion} tokens (${parts}). Please reduce the length of ${reduce}.`,
   };
 }

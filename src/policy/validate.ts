@@ -1,3 +1,4 @@
+import type { TokenCounting } from './token-estimate.ts';
 import { CONTEXT_CHECKS } from './validate-context.ts';
 import { FIELD_CHECKS } from './validate-fields.ts';
 import { endpointOf } from './validate-routes.ts';
@@ -17,6 +18,8 @@ export interface ValidationRequest {
 export interface ValidateOptions {
   /** Context windows merged over `CONTEXT_WINDOWS`; `Infinity` switches a model's check off. */
   contextWindows?: Readonly<Record<string, number>>;
+  /** For tests: the tokenizer and the pauses between slices (default: gpt-tokenizer, setImmediate). */
+  counting?: TokenCounting;
 }
 
 /**
@@ -29,18 +32,22 @@ export interface ValidateOptions {
  * (tool schemas, images, model-specific limits), and token counts are
  * estimates that run low rather than high. The one addition is NaN and
  * Infinity in numeric fields, which JSON would silently send as null. Unknown
- * fields are fine, and it never throws.
+ * fields are fine, and it never rejects.
+ *
+ * Asynchronous because a long prompt's length is measured in slices that
+ * yield to the event loop (see token-estimate.ts); a short one settles
+ * without waiting for a turn of the loop.
  */
-export function validateRequest(
+export async function validateRequest(
   request: ValidationRequest,
-  options?: ValidateOptions,
-): ValidationProblem | undefined {
+  options: ValidateOptions = {},
+): Promise<ValidationProblem | undefined> {
   try {
     const endpoint = endpointOf(request.method, request.path);
     if (endpoint === undefined) return undefined;
     const body = request.body;
     if (!isRecord(body)) return wrongType('body', 'an object', body);
-    return FIELD_CHECKS[endpoint](body) ?? CONTEXT_CHECKS[endpoint](body, options?.contextWindows);
+    return FIELD_CHECKS[endpoint](body) ?? (await CONTEXT_CHECKS[endpoint]!(body, options));
   } catch {
     // A getter or a Proxy that throws: the server is the judge of such a body.
     return undefined;
