@@ -7,6 +7,24 @@ import type { RetryBudgetOptions } from './policy/retry-budget.ts';
 import type { RetryPolicyOptions } from './policy/retry-policy.ts';
 import type { Jitter, Outcome } from './policy/types.ts';
 
+/** The limiter's options, and whether clients with the same API key share one. */
+export type LimiterSetting = LimiterOptions & {
+  /**
+   * Share one limiter among clients with the same API key.
+   * @default false
+   */
+  shareAcrossClients?: boolean;
+};
+
+/** Pre-flight validation's options. */
+export interface ValidateSetting {
+  /**
+   * Context windows in tokens, merged over the built-in table; `Infinity` switches a model's check off.
+   * @default {}
+   */
+  contextWindows?: Readonly<Record<string, number>>;
+}
+
 /** A place to send the call when the primary cannot serve it. */
 export interface FallbackTarget {
   /**
@@ -66,13 +84,13 @@ export interface RetryscopeOptions {
    * `contextWindows` adds or overrides models' windows, in tokens (`Infinity`: no check).
    * @default true
    */
-  validate?: boolean | { contextWindows?: Readonly<Record<string, number>> };
+  validate?: boolean | ValidateSetting;
   /**
    * Client-side pacing to the server's rate limit, learned from x-ratelimit-* headers and 429s.
    * `shareAcrossClients: true` shares one limiter among clients with the same API key.
    * @default {} (on, every limiter option at its default)
    */
-  limiter?: false | (LimiterOptions & { shareAcrossClients?: boolean });
+  limiter?: false | LimiterSetting;
   /**
    * Caps how many retries failures may cause (AWS standard mode).
    * @default {} (on)
@@ -111,8 +129,8 @@ export interface RetryscopeOptions {
 }
 
 export interface ResolvedOptions extends RetryPolicyOptions {
-  validate: false | { contextWindows?: Readonly<Record<string, number>> };
-  limiter: false | (LimiterOptions & { shareAcrossClients?: boolean });
+  validate: false | ValidateSetting;
+  limiter: false | LimiterSetting;
   retryBudget: false | RetryBudgetOptions;
   circuitBreaker: false | CircuitBreakerOptions;
   fallbacks: FallbackTarget[];
@@ -192,7 +210,7 @@ const LIMITER_RULES = {
   minRatePerSec: number({ min: 1e-6 }),
   cutCooldownMs: number({ min: 0 }),
   shareAcrossClients: boolean,
-} as const satisfies Rules<LimiterOptions & { shareAcrossClients?: boolean }>;
+} as const satisfies Rules<LimiterSetting>;
 
 const RETRY_BUDGET_RULES = {
   capacity: number({ min: 0 }),
@@ -222,7 +240,7 @@ const VALIDATE_RULES = {
         fail(`${name}.${model}`, 'must be a positive number of tokens, or Infinity for no check', n);
     }
   },
-} as const satisfies Rules<{ contextWindows?: unknown }>;
+} as const satisfies Rules<ValidateSetting>;
 
 const FALLBACK_RULES = {
   model: (name, model) => {
