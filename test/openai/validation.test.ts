@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import {
   getAttemptHistory,
@@ -210,4 +210,18 @@ test('an Azure deployment path is checked like the endpoint it names', async () 
   expect(error).toBeInstanceOf(InvalidRequestError);
   expect((error as InstanceType<typeof InvalidRequestError>).param).toBe('messages');
   expect(server.received).toHaveLength(0);
+});
+
+test('AzureOpenAI: create calls are checked, and a valid one reaches its deployment path', async () => {
+  const azure = instrument(
+    new AzureOpenAI({ apiKey: 'k', baseURL: `${server.url}/openai`, apiVersion: '2024-10-21' }),
+    { tracerProvider: t.tracerProvider, meterProvider: t.meterProvider },
+  );
+  const error = await azure.chat.completions.create({ model: 'my-gpt-4o', messages: [] }).catch((e) => e);
+  expect(error).toBeInstanceOf(InvalidRequestError);
+  expect(server.received).toHaveLength(0);
+  await azure.chat.completions.create({ model: 'my-gpt-4o', messages: user });
+  expect(server.received.map((r) => r.url.split('?')[0])).toEqual([
+    '/v1/openai/deployments/my-gpt-4o/chat/completions',
+  ]);
 });
