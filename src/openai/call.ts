@@ -115,6 +115,7 @@ export class Call {
   private readonly options: RequestOptions;
   private readonly hops: Hop[];
   private readonly info: RequestInfo;
+  private readonly route: { method: string; path: string };
   private readonly op: OperationRecord;
   private readonly startedAt: number;
   private readonly maxAttempts: number;
@@ -144,6 +145,7 @@ export class Call {
     this.hops = hops;
     this.startedAt = state.clock.now();
     this.info = describeRequest(method, path, options.body);
+    this.route = { method, path };
     // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
     this.maxAttempts =
       typeof options.maxRetries === 'number' && options.maxRetries >= 0
@@ -170,7 +172,7 @@ export class Call {
     const { fallbackOn, degrade, validate } = this.state.options;
     if (validate) {
       // A request the API can only reject costs no round trip, no rate-limit slot and no attempt span.
-      const problem = validateRequest(this.info.api, this.options.body, validate);
+      const problem = await validateRequest({ ...this.route, body: this.options.body }, validate);
       if (problem) throw this.fail(invalidRequestError(problem), 'invalid_request');
     }
     let last: HopFailed | undefined;
