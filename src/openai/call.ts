@@ -112,6 +112,8 @@ class HopFailed {
 export class Call {
   private readonly box: ModeBox;
   private readonly state: ClientState;
+  private readonly method: string;
+  private readonly path: string;
   private readonly options: RequestOptions;
   private readonly hops: Hop[];
   private readonly info: RequestInfo;
@@ -140,6 +142,8 @@ export class Call {
   ) {
     this.box = box;
     this.state = state;
+    this.method = method;
+    this.path = path;
     this.options = options;
     this.hops = hops;
     this.startedAt = state.clock.now();
@@ -168,9 +172,10 @@ export class Call {
   /** Serves the call from the first hop that can, or rejects with the caller's error. */
   async run(): Promise<Served> {
     const { fallbackOn, degrade, validate } = this.state.options;
-    if (validate) {
+    const validated = validatedApi(this.method, this.path);
+    if (validate && validated) {
       // A request the API can only reject costs no round trip, no rate-limit slot and no attempt span.
-      const problem = validateRequest(this.info.api, this.options.body, validate);
+      const problem = await validateRequest(validated, this.options.body, validate);
       if (problem) throw this.fail(invalidRequestError(problem), 'invalid_request');
     }
     let last: HopFailed | undefined;
@@ -611,6 +616,20 @@ export class Call {
       history: this.history,
     });
   }
+}
+
+// The create endpoints whose bodies validation knows. Every other route (retrieve, delete,
+// cancel, list, `client.request()`) is sent untouched: a body check chosen by the first path
+// segment refused `GET /responses/{id}` before it left.
+const VALIDATED_ROUTES: Readonly<Record<string, string>> = {
+  '/chat/completions': 'chat.completions',
+  '/responses': 'responses',
+  '/embeddings': 'embeddings',
+  '/completions': 'completions',
+};
+
+function validatedApi(method: string, path: string): string | undefined {
+  return method === 'post' && Object.hasOwn(VALIDATED_ROUTES, path) ? VALIDATED_ROUTES[path] : undefined;
 }
 
 /** A degraded answer for a streaming call: the canned value (or values) as a stream. */
