@@ -17,6 +17,7 @@ import {
   CircuitOpenError,
   clientRateLimitError,
   finalizeError,
+  getAttemptHistory,
   invalidRequestError,
 } from './errors.ts';
 import {
@@ -94,6 +95,36 @@ export interface Served {
   attempt?: PromiseLike<unknown>;
 }
 
+/** How a successful attempt ends, once its body (or its stream) is done. */
+interface LiveAttempt {
+  succeeded(): void;
+  /** Ends the attempt and the call with this error; returns the error the caller gets. */
+  failed(error: unknown): unknown;
+  /** The caller aborted while reading. */
+  aborted(): void;
+}
+
+/** What the stream handed to the caller reads from. */
+type StreamSource =
+  | {
+      kind: 'live';
+      first: IteratorResult<unknown>;
+      iterator: AsyncIterator<unknown>;
+      stream: Stream<unknown>;
+      attempt: LiveAttempt;
+    }
+  | { kind: 'canned'; items: unknown[] };
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 /** A hop that ended without serving the call. */
 class HopFailed {
   readonly error: unknown;
@@ -130,6 +161,18 @@ export class Call {
   private outputContent: string | undefined;
   /** Set once the call is served by a fallback or by `degrade`. */
   private served: { index: number; reason: Outcome; model?: string } | undefined;
+  /** A streaming call: `stream: true`, read chunk by chunk. */
+  private readonly isStream: boolean;
+  /** The caller's signal, joined for a stream by the controller of the stream handed out. */
+  private readonly signal: AbortSignal | undefined;
+  /** The controller of the stream handed to the caller (`stream.controller.abort()` cancels the call). */
+  private readonly streamController: AbortController | undefined;
+  /** The stream handed to the caller once the first attempt's headers arrived. */
+  private handle: Stream<unknown> | undefined;
+  /** Settles the caller's promise. */
+  private deliver: ((served: Served) => void) | undefined;
+  /** What the handed-out stream reads: the first attempt to get a chunk, or a degraded answer. */
+  private readonly source = deferred<StreamSource>();
 
   constructor(
     state: ClientState,
@@ -148,6 +191,16 @@ export class Call {
     this.hops = hops;
     this.startedAt = state.clock.now();
     this.info = describeRequest(method, path, options.body);
+    // The SDK's own flag: set by create({ stream: true }) and by retrieve(id, { stream: true }) alike.
+    this.isStream = options.stream === true || this.info.stream;
+    if (this.isStream) {
+      this.streamController = new AbortController();
+      const own = this.streamController.signal;
+      this.signal = options.signal ? AbortSignal.any([options.signal, own]) : own;
+    } else {
+      this.signal = options.signal ?? undefined;
+    }
+    this.source.promise.catch(() => {});
     // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
     this.maxAttempts =
       typeof options.maxRetries === 'number' && options.maxRetries >= 0
@@ -161,7 +214,7 @@ export class Call {
         ...(info.model ? { requestModel: info.model } : {}),
         ...(state.server.address ? { serverAddress: state.server.address } : {}),
         ...(state.server.port ? { serverPort: state.server.port } : {}),
-        stream: info.stream,
+        stream: this.isStream,
         ...(state.options.deadlineMs !== undefined ? { deadlineMs: state.options.deadlineMs } : {}),
         ...(state.options.captureContent ? { inputContent: inputContent(options.body) } : {}),
       },
@@ -169,8 +222,29 @@ export class Call {
     );
   }
 
+  /**
+   * Settles when the SDK's own promise would: with the data once an attempt is read, with a
+   * stream as soon as an attempt's headers say 200 (the first chunk is read, and a failure
+   * before it retried, behind the stream's iterator), or with the caller's error.
+   */
+  run(): Promise<Served> {
+    return new Promise<Served>((resolve, reject) => {
+      this.deliver = resolve;
+      this.serve().then(
+        (served) => {
+          if (!this.handle) resolve(served);
+        },
+        (error: unknown) => {
+          // Once the stream is handed out, the error surfaces inside the caller's `for await`.
+          if (this.handle) this.source.reject(error);
+          else reject(error);
+        },
+      );
+    });
+  }
+
   /** Serves the call from the first hop that can, or rejects with the caller's error. */
-  async run(): Promise<Served> {
+  private async serve(): Promise<Served> {
     const { fallbackOn, degrade, validate } = this.state.options;
     const validated = validatedApi(this.method, this.path);
     if (validate && validated) {
@@ -213,13 +287,21 @@ export class Call {
       throw error;
     }
     this.served = { index: this.hops.length, reason: last.outcome };
-    const data = this.info.stream ? cannedStream(value, this.state.client) : value;
+    const served = { fallbackIndex: this.served.index, reason: last.outcome, degraded: true };
+    if (this.handle) {
+      // The stream is already in the caller's hands: it yields the canned chunks.
+      markServedBy(this.handle, served);
+      this.source.resolve({ kind: 'canned', items: Array.isArray(value) ? value : [value] });
+      this.finish('fallback');
+      return { response: new Response(null), hasData: false };
+    }
+    const data = this.isStream ? cannedStream(value, this.state.client) : value;
     const response = new Response(JSON.stringify(value ?? null), {
       status: 200,
       headers: { 'content-type': 'application/json', 'x-retryscope-degraded': 'true' },
     });
-    markServedBy(data, { fallbackIndex: this.served.index, reason: last.outcome, degraded: true });
-    markServedBy(response, { fallbackIndex: this.served.index, reason: last.outcome, degraded: true });
+    markServedBy(data, served);
+    markServedBy(response, served);
     this.finish('fallback');
     return { response, data, hasData: true };
   }
@@ -237,7 +319,7 @@ export class Call {
     let retriedFor: ErrorCategory | undefined;
     for (let attempt = 1; ; attempt++) {
       // Aborted before it could be sent: no request, so no attempt span.
-      if (this.options.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
+      if (this.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
       if (breaker && !breaker.allow(clock.now())) {
         this.op.recordRejected('circuit_open');
         const where = `${hop.client.baseURL}${model ? ` (${model})` : ''}`;
@@ -282,10 +364,8 @@ export class Call {
           ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
           headroom: feedback(headers),
         };
-        return await this.consume(
-          pending,
-          response,
-          () => {
+        return await this.consume(pending, response, {
+          succeeded: () => {
             const now = clock.now();
             limiter?.onSuccess(now);
             breaker?.onSuccess(now);
@@ -294,14 +374,21 @@ export class Call {
             summary(status, headers);
             this.recordPacing(limiter, breaker, model);
           },
-          (error) => {
+          failed: (error) => {
             // An error inside a stream after chunks were delivered ends this attempt, never retried.
-            const classification = classify(failureFrom(error, true));
+            const classification = { ...classify(failureFrom(error, true)), retryable: false };
             record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
             summary(status, headers).fail(error, classification);
             return this.fail(error, classification.quotaExhausted ? 'quota_exhausted' : 'non_retryable');
           },
-        );
+          aborted: () => {
+            const error = new OpenAI.APIUserAbortError();
+            const classification = classify({ transport: 'aborted' });
+            record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
+            summary(status, headers).fail(error, classification);
+            this.finish('aborted', errorTypeOf(error));
+          },
+        });
       } catch (error) {
         if (error instanceof HopFailed) throw error;
         const failure = failureFrom(error);
@@ -350,7 +437,7 @@ export class Call {
         const sleepMs = limiter && classification.category === 'rate_limited' ? 0 : decision.delayMs;
         this.op.recordBackoff(decision.delayMs, decision.source, classification.category, hop.model);
         try {
-          if (sleepMs > 0) await clock.sleep(sleepMs, this.options.signal);
+          if (sleepMs > 0) await clock.sleep(sleepMs, this.signal);
         } catch {
           throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
         }
@@ -384,7 +471,7 @@ export class Call {
     const ticket = slot.ticket;
     while (slot.ok && slot.waitMs > 0) {
       try {
-        await clock.sleep(slot.sleepMs, this.options.signal);
+        await clock.sleep(slot.sleepMs, this.signal);
       } catch {
         limiter.release(clock.now(), ticket);
         throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
@@ -424,27 +511,112 @@ export class Call {
   private async consume(
     pending: PromiseLike<unknown>,
     response: Response,
-    succeeded: () => void,
-    failedMidStream: (error: unknown) => unknown,
+    attempt: LiveAttempt,
   ): Promise<Served> {
     if ((this.box.mode ?? 'parsed') === 'raw') {
-      succeeded();
+      attempt.succeeded();
       this.markAndFinish(response);
       return { response, hasData: false, attempt: pending };
     }
     const data = await pending;
-    if (this.info.stream && data instanceof Stream) {
-      const stream = await this.watchStream(data, succeeded, failedMidStream);
-      this.markServed(stream);
-      this.markServed(response);
-      return { response, data: stream, hasData: true, attempt: pending };
-    }
+    if (this.isStream && data instanceof Stream) return this.consumeStream(data, response, pending, attempt);
     Object.assign(this.facts, factsFromBody(data));
     if (this.state.options.captureContent) this.outputContent = outputContent(data);
-    succeeded();
+    attempt.succeeded();
     this.markServed(data);
     this.markAndFinish(response);
     return { response, data, hasData: true, attempt: pending };
+  }
+
+  /**
+   * A stream attempt whose headers said 200. The first attempt to get here hands
+   * the caller its stream at once, as the SDK does; then the first chunk is read
+   * inside the attempt, so a failure before it throws into the retry loop (and
+   * may still fall back) while the caller's iterator waits. Once a chunk is
+   * delivered, nothing is retried.
+   */
+  private async consumeStream(
+    stream: Stream<unknown>,
+    response: Response,
+    pending: PromiseLike<unknown>,
+    attempt: LiveAttempt,
+  ): Promise<Served> {
+    if (!this.handle) {
+      this.handle = this.createHandle();
+      this.markServed(this.handle);
+      this.markServed(response);
+      this.deliver?.({ response, data: this.handle, hasData: true, attempt: pending });
+    }
+    const iterator = stream[Symbol.asyncIterator]();
+    let first: IteratorResult<unknown>;
+    try {
+      first = await iterator.next();
+    } catch (error) {
+      stream.controller.abort();
+      throw error;
+    }
+    // An SDK stream ends quietly when aborted; before any chunk that is the caller's abort, not an empty answer.
+    if (first.done && this.signal?.aborted) throw new OpenAI.APIUserAbortError();
+    this.markServed(this.handle);
+    this.source.resolve({ kind: 'live', first, iterator, stream, attempt });
+    return { response, data: this.handle, hasData: true, attempt: pending };
+  }
+
+  /** The stream the caller iterates: it waits for the loop to have a first chunk, then relays the rest. */
+  private createHandle(): Stream<unknown> {
+    const call = this;
+    return new Stream(
+      async function* () {
+        let source: StreamSource;
+        try {
+          source = await call.source.promise;
+        } catch (error) {
+          // Aborted before any chunk: the SDK's stream ends quietly on abort, so this one does too.
+          if (getAttemptHistory(error)?.outcome === 'aborted') return;
+          throw error;
+        }
+        if (source.kind === 'canned') yield* source.items;
+        else yield* call.relay(source);
+      },
+      this.streamController!,
+      this.state.client,
+    );
+  }
+
+  /** Relays a live attempt's chunks; the attempt and operation spans end with the stream, however it ends. */
+  private async *relay(source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
+    const { iterator, attempt } = source;
+    let text = '';
+    let settled = false;
+    const capture = this.state.options.captureContent;
+    const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
+      if (settled) return how;
+      settled = true;
+      if (capture && text) this.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
+      if (how === 'aborted') return attempt.aborted();
+      if (how !== 'success') return attempt.failed(how.error);
+      attempt.succeeded();
+      this.finish(this.served ? 'fallback' : 'success');
+      return undefined;
+    };
+    try {
+      let next = source.first;
+      while (!next.done) {
+        const delta = observeStreamItem(this.facts, next.value);
+        if (capture && delta) text += delta;
+        yield next.value;
+        next = await iterator.next();
+      }
+      settle(this.signal?.aborted ? 'aborted' : 'success');
+    } catch (error) {
+      throw settle({ error });
+    } finally {
+      if (!settled) {
+        // The caller stopped early: `break` is a success as far as it went; `controller.abort()` is an abort.
+        settle(this.signal?.aborted ? 'aborted' : 'success');
+        await iterator.return?.();
+      }
+    }
   }
 
   private markAndFinish(response: Response): void {
@@ -462,69 +634,13 @@ export class Call {
     });
   }
 
-  /**
-   * Reads the first stream item inside the attempt, so a failure before any
-   * chunk is retried like any other (and may still fall back); once a chunk is
-   * delivered, nothing is. The attempt and operation spans end with the stream.
-   */
-  private async watchStream(
-    stream: Stream<unknown>,
-    succeeded: () => void,
-    failedMidStream: (error: unknown) => unknown,
-  ): Promise<Stream<unknown>> {
-    const iterator = stream[Symbol.asyncIterator]();
-    const first = await iterator.next();
-    let text = '';
-    let settled = false;
-    const capture = this.state.options.captureContent;
-    const observe = (item: unknown) => {
-      const delta = observeStreamItem(this.facts, item);
-      if (capture && delta) text += delta;
-    };
-    const settle = (error?: unknown): unknown => {
-      if (settled) return error;
-      settled = true;
-      if (capture && text) this.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
-      if (error !== undefined) return failedMidStream(error);
-      succeeded();
-      this.finish(this.served ? 'fallback' : 'success');
-      return undefined;
-    };
-    return new Stream(
-      async function* () {
-        try {
-          if (!first.done) {
-            observe(first.value);
-            yield first.value;
-          }
-          while (true) {
-            const next = await iterator.next();
-            if (next.done) break;
-            observe(next.value);
-            yield next.value;
-          }
-          settle();
-        } catch (error) {
-          throw settle(error);
-        } finally {
-          // The caller stopped early (break, return): the call succeeded as far as it went.
-          if (!settled) {
-            settle();
-            await iterator.return?.();
-          }
-        }
-      },
-      stream.controller,
-      this.state.client,
-    );
-  }
-
   private attemptOptions(attempt: number, hop: Hop): RequestOptions {
     const left = this.deadlineLeft();
     const timeout = this.options.timeout ?? this.state.client.timeout;
     const body = this.options.body;
     return {
       ...this.options,
+      ...(this.signal ? { signal: this.signal } : {}),
       ...(hop.index > 0 && hop.model && isObject(body) ? { body: { ...body, model: hop.model } } : {}),
       maxRetries: 0,
       ...(Number.isFinite(left) ? { timeout: Math.max(1, Math.min(timeout, left)) } : {}),
