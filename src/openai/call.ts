@@ -202,10 +202,8 @@ export class Call {
     }
     this.source.promise.catch(() => {});
     // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
-    this.maxAttempts =
-      typeof options.maxRetries === 'number' && options.maxRetries >= 0
-        ? Math.floor(options.maxRetries) + 1
-        : state.options.maxAttempts;
+    const retries = sdkRetries(options.maxRetries);
+    this.maxAttempts = retries !== undefined ? retries + 1 : state.options.maxAttempts;
     const info = this.info;
     this.op = state.telemetry.startOperation(
       {
@@ -645,7 +643,7 @@ export class Call {
       maxRetries: 0,
       ...(Number.isFinite(left) ? { timeout: Math.max(1, Math.min(timeout, left)) } : {}),
       // Tell the server which retry this is, as the SDK itself does.
-      headers: withRetryCount(this.options.headers, attempt - 1),
+      headers: withRetryCount(this.options.headers, attempt - 1, defaultHeadersOf(this.state.client)),
     };
   }
 
@@ -764,11 +762,43 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Adds the SDK's own retry-count header when the caller's headers are a plain object (or absent). */
-function withRetryCount(headers: unknown, retries: number): unknown {
-  if (headers == null) return { 'x-stainless-retry-count': String(retries) };
-  if (Object.getPrototypeOf(headers) === Object.prototype) {
-    return { ...(headers as object), 'x-stainless-retry-count': String(retries) };
+/**
+ * A `maxRetries` the SDK would honour: a non-negative safe integer. Anything
+ * else (`2.5`, `-1`, `'3'`) the SDK replaces with its default, so retryscope
+ * treats it as not given and its own `maxAttempts` stands.
+ */
+export function sdkRetries(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+const RETRY_COUNT = 'x-stainless-retry-count';
+
+function defaultHeadersOf(client: OpenAI): unknown {
+  return (client as unknown as { _options?: { defaultHeaders?: unknown } })._options?.defaultHeaders;
+}
+
+/**
+ * Adds the SDK's own retry-count header, unless the caller set one (per call or
+ * in `defaultHeaders`): the SDK sends the caller's as given, and so do we.
+ */
+function withRetryCount(headers: unknown, retries: number, defaults: unknown): unknown {
+  if (hasHeader(headers, RETRY_COUNT) || hasHeader(defaults, RETRY_COUNT)) return headers;
+  const value = String(retries);
+  if (headers == null) return { [RETRY_COUNT]: value };
+  if (headers instanceof Headers) {
+    const copy = new Headers(headers);
+    copy.set(RETRY_COUNT, value);
+    return copy;
   }
+  if (Array.isArray(headers)) return [...headers, [RETRY_COUNT, value]];
+  if (typeof headers === 'object') return { ...headers, [RETRY_COUNT]: value };
   return headers;
+}
+
+/** Whether a headers value of any shape the SDK accepts names `name` (a null value, which removes it, counts). */
+function hasHeader(headers: unknown, name: string): boolean {
+  if (headers == null || typeof headers !== 'object') return false;
+  if (headers instanceof Headers) return headers.has(name);
+  const entries: unknown[] = Array.isArray(headers) ? headers : Object.keys(headers).map((k) => [k]);
+  return entries.some((e) => Array.isArray(e) && typeof e[0] === 'string' && e[0].toLowerCase() === name);
 }

@@ -16,6 +16,7 @@ import {
   type RequestOptions,
   type Send,
   type Served,
+  sdkRetries,
 } from './call.ts';
 import { OperationPromise } from './operation-promise.ts';
 import { Pacing } from './pacing.ts';
@@ -35,7 +36,7 @@ export function instrument<T extends OpenAI>(client: T, options: RetryscopeOptio
   assertClient(client);
   const existing = states.get(client);
   if (existing) return withRetryOptions(client, options);
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(withConstructorRetries(client, options));
   const state: ClientState = {
     telemetry: new Telemetry({
       ...(resolved.tracerProvider ? { tracerProvider: resolved.tracerProvider } : {}),
@@ -77,6 +78,20 @@ export function withRetryOptions<T extends OpenAI>(client: T, overrides: Retrysc
     fallbackClients: rawClones(options),
     pacing: repace ? new Pacing(options) : state.pacing,
   });
+}
+
+/**
+ * `new OpenAI({ maxRetries: n })` means n + 1 attempts, unless instrument()'s own
+ * `maxAttempts` says otherwise. The SDK keeps the options it was given in
+ * `_options`, so a `maxRetries` there was the caller's choice; its default (2)
+ * is not, and leaves retryscope's default standing. (A client made by the SDK's
+ * own `withOptions()` carries its parent's value there, default or not.)
+ */
+function withConstructorRetries(client: OpenAI, options: RetryscopeOptions): RetryscopeOptions {
+  if (options === null || typeof options !== 'object' || options.maxAttempts !== undefined) return options;
+  const given = (client as unknown as { _options?: { maxRetries?: unknown } })._options?.maxRetries;
+  const retries = sdkRetries(given);
+  return retries === undefined ? options : { ...options, maxAttempts: retries + 1 };
 }
 
 /** Fallback clients with their own retries off (via the prototype, so an instrumented one is unwrapped). */
@@ -131,10 +146,9 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
   inst.withOptions = ((o: Partial<Record<string, unknown>>) => {
     const { maxRetries, ...rest } = o ?? {};
     const next = (proto.withOptions as (o: object) => T).call(inst, rest);
+    const retries = sdkRetries(maxRetries);
     const options =
-      typeof maxRetries === 'number'
-        ? resolveOptions({ maxAttempts: maxRetries + 1 }, state.options)
-        : state.options;
+      retries !== undefined ? resolveOptions({ maxAttempts: retries + 1 }, state.options) : state.options;
     return wrap(next, { ...state, options });
   }) as never;
   return inst;
