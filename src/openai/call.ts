@@ -8,6 +8,7 @@ import type { Clock } from '../policy/clock.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
 import { decide } from '../policy/retry-policy.ts';
+import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
 import { validateRequest } from '../policy/validate.ts';
 import * as A from '../telemetry/attributes.ts';
@@ -24,7 +25,6 @@ import {
   describeRequest,
   errorTypeOf,
   factsFromBody,
-  failureFrom,
   inputContent,
   observeStreamItem,
   outputContent,
@@ -35,9 +35,28 @@ import {
 import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
 import { circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
+import { failureOf } from './transport.ts';
 
 // An attempt needs at least this long; a send slot later than deadline minus this is useless.
 const MIN_ATTEMPT_MS = 50;
+// setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
+const MAX_TIMER_MS = 2_147_483_647;
+
+const DEADLINE = Symbol('deadline');
+const ABORTED = Symbol('aborted');
+
+/** Timeouts that the call's deadline, not the attempt's timeout, caused. */
+const deadlineErrors = new WeakSet<object>();
+
+function streamTimeoutError(limit: StreamWait, deadlineMs: number | undefined): Error {
+  const message =
+    limit.cause === 'deadline'
+      ? `retryscope: the call's deadline of ${deadlineMs} ms passed while waiting for a stream chunk`
+      : `retryscope: no stream ${limit.cause === 'first_chunk' ? 'chunk' : 'chunk after the last one'} within the request timeout`;
+  const error = new OpenAI.APIConnectionTimeoutError({ message });
+  if (limit.cause === 'deadline') deadlineErrors.add(error);
+  return error;
+}
 
 /** Remembers how the caller wants the result; the first wish wins. */
 export class ModeBox implements ModeSink {
@@ -278,11 +297,11 @@ export class Call {
     const error = this.finalize(last.error, last.outcome);
     let value: unknown;
     try {
-      value = await degrade({ error, request: this.options.body, outcome: last.outcome });
-    } catch {
-      // A degrade that fails must not hide the real error.
-      this.finish(last.outcome, errorTypeOf(last.error));
-      throw error;
+      value = await this.bounded(() => degrade({ error, request: this.options.body, outcome: last.outcome }));
+    } catch (cut) {
+      // A degrade that fails, outlives the deadline or is aborted must not hide the real error.
+      const outcome = cut === DEADLINE ? 'deadline_exceeded' : cut === ABORTED ? 'aborted' : last.outcome;
+      throw this.fail(last.error, outcome);
     }
     this.served = { index: this.hops.length, reason: last.outcome };
     const served = { fallbackIndex: this.served.index, reason: last.outcome, degraded: true };
@@ -302,6 +321,25 @@ export class Call {
     markServedBy(response, served);
     this.finish('fallback');
     return { response, data, hasData: true };
+  }
+
+  /** Runs `work` (the caller's own code) but gives up on it at the deadline or the caller's abort. */
+  private bounded<T>(work: () => T | Promise<T>): Promise<T> {
+    const left = this.deadlineLeft();
+    const signal = this.signal;
+    return new Promise<T>((resolve, reject) => {
+      const timer = left <= MAX_TIMER_MS ? setTimeout(() => reject(DEADLINE), Math.max(0, left)) : undefined;
+      const onAbort = () => reject(ABORTED);
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      Promise.resolve()
+        .then(work)
+        .then(resolve, reject)
+        .finally(() => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        });
+    });
   }
 
   /** Attempts on one hop until one succeeds or the policy stops. */
@@ -362,7 +400,7 @@ export class Call {
           ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
           headroom: feedback(headers),
         };
-        return await this.consume(pending, response, {
+        return await this.consume(pending, response, attemptStarted, {
           succeeded: () => {
             const now = clock.now();
             limiter?.onSuccess(now);
@@ -372,12 +410,17 @@ export class Call {
             summary(status, headers);
             this.recordPacing(limiter, breaker, model);
           },
-          failed: (error) => {
+          failed: (error: unknown) => {
             // An error inside a stream after chunks were delivered ends this attempt, never retried.
-            const classification = { ...classify(failureFrom(error, true)), retryable: false };
+            const classification = { ...classify(failureOf(error, true)), retryable: false };
             record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
             summary(status, headers).fail(error, classification);
-            return this.fail(error, classification.quotaExhausted ? 'quota_exhausted' : 'non_retryable');
+            const outcome = deadlineErrors.has(error as object)
+              ? 'deadline_exceeded'
+              : classification.quotaExhausted
+                ? 'quota_exhausted'
+                : 'non_retryable';
+            return this.fail(error, outcome);
           },
           aborted: () => {
             const error = new OpenAI.APIUserAbortError();
@@ -389,7 +432,7 @@ export class Call {
         });
       } catch (error) {
         if (error instanceof HopFailed) throw error;
-        const failure = failureFrom(error);
+        const failure = failureOf(error);
         const classification = classify(failure);
         const now = clock.now();
         let decision = decide(
@@ -404,7 +447,10 @@ export class Call {
           { nowMs: now, random: this.state.random },
         );
         // A timeout cut short by the deadline is the deadline's doing, not the server's.
-        if (classification.category === 'timeout' && this.deadlineLeft() <= 0) {
+        if (
+          classification.category === 'timeout' &&
+          (this.deadlineLeft() <= 0 || deadlineErrors.has(error as object))
+        ) {
           decision = { retry: false, outcome: 'deadline_exceeded' };
         }
         // An outage must not multiply load: past the budget, failures are returned, not retried.
@@ -509,6 +555,7 @@ export class Call {
   private async consume(
     pending: PromiseLike<unknown>,
     response: Response,
+    startedAt: number,
     attempt: LiveAttempt,
   ): Promise<Served> {
     if ((this.box.mode ?? 'parsed') === 'raw') {
@@ -517,7 +564,8 @@ export class Call {
       return { response, hasData: false, attempt: pending };
     }
     const data = await pending;
-    if (this.isStream && data instanceof Stream) return this.consumeStream(data, response, pending, attempt);
+    if (this.isStream && data instanceof Stream)
+      return this.consumeStream(data, response, pending, startedAt, attempt);
     Object.assign(this.facts, factsFromBody(data));
     if (this.state.options.captureContent) this.outputContent = outputContent(data);
     attempt.succeeded();
@@ -537,6 +585,7 @@ export class Call {
     stream: Stream<unknown>,
     response: Response,
     pending: PromiseLike<unknown>,
+    startedAt: number,
     attempt: LiveAttempt,
   ): Promise<Served> {
     if (!this.handle) {
@@ -548,7 +597,7 @@ export class Call {
     const iterator = stream[Symbol.asyncIterator]();
     let first: IteratorResult<unknown>;
     try {
-      first = await iterator.next();
+      first = await this.read(iterator, stream, startedAt, 'first_chunk');
     } catch (error) {
       stream.controller.abort();
       throw error;
@@ -583,7 +632,7 @@ export class Call {
 
   /** Relays a live attempt's chunks; the attempt and operation spans end with the stream, however it ends. */
   private async *relay(source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
-    const { iterator, attempt } = source;
+    const { iterator, stream, attempt } = source;
     let text = '';
     let settled = false;
     const capture = this.state.options.captureContent;
@@ -603,7 +652,7 @@ export class Call {
         const delta = observeStreamItem(this.facts, next.value);
         if (capture && delta) text += delta;
         yield next.value;
-        next = await iterator.next();
+        next = await this.read(iterator, stream, this.state.clock.now(), 'idle');
       }
       settle(this.signal?.aborted ? 'aborted' : 'success');
     } catch (error) {
@@ -615,6 +664,50 @@ export class Call {
         await iterator.return?.();
       }
     }
+  }
+
+  /**
+   * One read from an attempt's stream, bounded as `streamWait` decides: a server
+   * that goes quiet gets an `APIConnectionTimeoutError` and its request aborted,
+   * never a read that hangs past the attempt's timeout or the call's deadline.
+   */
+  private read(
+    iterator: AsyncIterator<unknown>,
+    stream: Stream<unknown>,
+    sinceMs: number,
+    phase: 'first_chunk' | 'idle',
+  ): Promise<IteratorResult<unknown>> {
+    const deadline = this.state.options.deadlineMs;
+    const limit = streamWait({
+      nowMs: this.state.clock.now(),
+      sinceMs,
+      phase,
+      timeoutMs: this.attemptTimeout(),
+      ...(deadline !== undefined ? { deadlineAtMs: this.startedAt + deadline } : {}),
+    });
+    const next = iterator.next();
+    if (limit.waitMs > MAX_TIMER_MS) return next;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.controller.abort();
+        reject(streamTimeoutError(limit, deadline));
+      }, limit.waitMs);
+      next.then(
+        (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** The SDK's per-attempt timeout: the call's own, or the client's. */
+  private attemptTimeout(): number {
+    return this.options.timeout ?? this.state.client.timeout;
   }
 
   private markAndFinish(response: Response): void {
@@ -634,7 +727,7 @@ export class Call {
 
   private attemptOptions(attempt: number, hop: Hop): RequestOptions {
     const left = this.deadlineLeft();
-    const timeout = this.options.timeout ?? this.state.client.timeout;
+    const timeout = this.attemptTimeout();
     const body = this.options.body;
     return {
       ...this.options,

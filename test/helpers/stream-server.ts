@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { LoopbackServer, readJson } from './loopback-server.ts';
 
 /**
@@ -115,3 +116,25 @@ export const chunk = (content: string, finish: string | null = null) => ({
 export const errorEvent = (code = 'server_error', type = 'server_error') => ({
   error: { message: 'The server had an error while processing your request.', type, code },
 });
+
+/** Reads a chat stream to its end: the text deltas, and the error the loop raised, if any. */
+export async function drain(stream: AsyncIterable<unknown>): Promise<{ texts: string[]; error?: unknown }> {
+  const texts: string[] = [];
+  try {
+    for await (const c of stream as AsyncIterable<{ choices: { delta: { content?: string | null } }[] }>)
+      texts.push(c.choices[0]?.delta.content ?? '');
+  } catch (error) {
+    return { texts, error };
+  }
+  return { texts };
+}
+
+/** Operation spans, and attempt spans in the order they started. */
+export function splitSpans(spans: ReadableSpan[]) {
+  return {
+    ops: spans.filter((s) => s.attributes['retryscope.outcome'] !== undefined),
+    attempts: spans
+      .filter((s) => s.attributes['retryscope.attempt'] !== undefined)
+      .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]),
+  };
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { getAttemptHistory, instrument, type RetryscopeOptions } from '../../src/index.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry } from '../helpers/otel.ts';
-import { type Act, chunk, errorEvent, StreamServer } from '../helpers/stream-server.ts';
+import { type Act, chunk, drain, errorEvent, StreamServer, splitSpans } from '../helpers/stream-server.ts';
 
 let server: StreamServer;
 const t = createTestTelemetry();
@@ -37,26 +37,7 @@ function wrapped(options: RetryscopeOptions = {}) {
   });
 }
 
-async function spans() {
-  const all = await t.spans();
-  return {
-    ops: all.filter((s) => s.attributes['retryscope.outcome'] !== undefined),
-    attempts: all
-      .filter((s) => s.attributes['retryscope.attempt'] !== undefined)
-      .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]),
-  };
-}
-
-async function drain(stream: AsyncIterable<unknown>): Promise<{ texts: string[]; error?: unknown }> {
-  const texts: string[] = [];
-  try {
-    for await (const c of stream as AsyncIterable<OpenAI.ChatCompletionChunk>)
-      texts.push(c.choices[0]?.delta.content ?? '');
-  } catch (error) {
-    return { texts, error };
-  }
-  return { texts };
-}
+const spans = async () => splitSpans(await t.spans());
 
 describe('when create({ stream: true }) settles', () => {
   test.each([
