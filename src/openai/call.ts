@@ -353,6 +353,10 @@ export class Call {
     let source: BackoffSource = 'none';
     let previousDelayMs: number | undefined;
     let retriedFor: ErrorCategory | undefined;
+    /** The failed attempt this one retries: when it ended, and who chose the wait. */
+    let retry:
+      | { failedAt: number; delayMs: number; source: BackoffSource; reason: ErrorCategory }
+      | undefined;
     for (let attempt = 1; ; attempt++) {
       // Aborted before it could be sent: no request, so no attempt span.
       if (this.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
@@ -367,12 +371,15 @@ export class Call {
         );
       }
       const queued = limiter ? await this.waitForSlot(limiter, tokens) : undefined;
-      // Time in the limiter before a retry is part of that retry's wait; before the first attempt it is queueing.
-      if (attempt > 1 && queued) {
-        backoffMs += queued.waitedMs;
-        this.backoffTotalMs += queued.waitedMs;
-      }
       const attemptStarted = clock.now();
+      if (retry) {
+        // One wait, one truth: what passed between the failure and this send, the policy's
+        // sleep and the limiter's hold alike, credited to whichever held it longer.
+        backoffMs = attemptStarted - retry.failedAt;
+        source = queued && queued.waitedMs > retry.delayMs ? 'limiter' : retry.source;
+        this.backoffTotalMs += backoffMs;
+        this.op.recordBackoff(backoffMs, source, retry.reason, hop.model);
+      }
       const record = this.op.startAttempt({
         attempt,
         backoffMs,
@@ -477,17 +484,25 @@ export class Call {
         this.recordPacing(limiter, breaker, model);
         if (!decision.retry) throw new HopFailed(error, decision.outcome);
 
-        // With a limiter, a 429's wait is the limiter's: it pauses every caller until the server's time.
-        const sleepMs = limiter && classification.category === 'rate_limited' ? 0 : decision.delayMs;
-        this.op.recordBackoff(decision.delayMs, decision.source, classification.category, hop.model);
+        // The policy's wait is slept in full, the server's hint included, even with the limiter on:
+        // its pause may end sooner (another caller's success), and a hint is a floor. The limiter
+        // then holds the retry only for what it needs beyond that.
         try {
-          if (sleepMs > 0) await clock.sleep(sleepMs, this.signal);
+          if (decision.delayMs > 0) {
+            await clock.sleep(decision.delayMs, this.signal);
+            // A timer may fire a millisecond early by the wall clock; a server's wait is a floor.
+            const short = now + decision.delayMs - clock.now();
+            if (short > 0 && short < decision.delayMs) await clock.sleep(short, this.signal);
+          }
         } catch {
           throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
         }
-        this.backoffTotalMs += sleepMs;
-        backoffMs = sleepMs;
-        source = decision.source;
+        retry = {
+          failedAt: now,
+          delayMs: decision.delayMs,
+          source: decision.source,
+          reason: classification.category,
+        };
         previousDelayMs = decision.delayMs;
         retriedFor = classification.category;
       }
@@ -761,7 +776,7 @@ export class Call {
       ...(hop.model ? { model: hop.model } : {}),
       ...(status !== undefined ? { status } : {}),
       ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
-      backoffMs,
+      backoffMs: Math.round(backoffMs),
       backoffSource,
       durationMs: this.state.clock.now() - startedAt,
     };
