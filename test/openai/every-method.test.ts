@@ -11,6 +11,7 @@ import { instrument } from '../../src/index.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry } from '../helpers/otel.ts';
 import { apiError, type Reply, ScriptedServer } from '../helpers/scripted-server.ts';
+import { splitSpans } from '../helpers/stream-server.ts';
 
 let server: ScriptedServer;
 const t = createTestTelemetry();
@@ -27,8 +28,21 @@ const ok: Reply = {
 
 interface Endpoint {
   name: string;
-  call: () => unknown;
+  call: (extra?: object) => unknown;
+  /** It passes a `stream` flag from its body, params or query to the client. */
+  streams: boolean;
 }
+
+// A chunk plausible for every streaming endpoint: each reads only what it needs.
+const event = {
+  id: 'evt_1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'gpt-4o-mini',
+  choices: [],
+  type: 'response.created',
+  sequence_number: 0,
+};
 
 // A generated endpoint method hands the request to the client itself (`this._client.post(...)`)
 // or to a shared helper (`createEmbedding(this._client, ...)`). Anything else is a helper built
@@ -55,7 +69,12 @@ function enumerate(client: OpenAI): { endpoints: Endpoint[]; helpers: string[] }
         const source = Function.prototype.toString.call(fn);
         const full = `${name}.${key}`;
         if (HELPER.test(key) || !SENDS_ITSELF.test(source)) helpers.push(full);
-        else endpoints.push({ name: full, call: () => fn.apply(resource, argumentsFor(source)) });
+        else
+          endpoints.push({
+            name: full,
+            call: (extra) => fn.apply(resource, argumentsFor(source, extra)),
+            streams: /stream:\s*(body|params|query)\??\.stream/.test(source),
+          });
       }
       proto = Object.getPrototypeOf(proto);
     }
@@ -71,7 +90,7 @@ function enumerate(client: OpenAI): { endpoints: Endpoint[]; helpers: string[] }
  * last, and for params or a body a valid inference body that also answers any `…_id`
  * (parent ids taken out of params, as in `const { conversation_id, ...query } = params`).
  */
-function argumentsFor(source: string): unknown[] {
+function argumentsFor(source: string, extra: object = {}): unknown[] {
   const list = /^[^(]*\(([^)]*)\)/.exec(source)?.[1] ?? '';
   const names = list
     .split(',')
@@ -85,6 +104,7 @@ function argumentsFor(source: string): unknown[] {
       messages: [{ role: 'user', content: 'hi' }],
       input: 'hi',
       prompt: 'hi',
+      ...extra,
     };
     return new Proxy(body, {
       get: (target, key) =>
@@ -129,6 +149,36 @@ describe('every SDK method, wrapped', () => {
       }
       const attempts = (await t.spans()).filter((s) => s.attributes['retryscope.attempt'] !== undefined);
       if (server.received.length !== 1 || attempts.length !== 1)
+        failures.push(
+          `${endpoint.name}: ${server.received.length} requests, ${attempts.length} attempt spans`,
+        );
+    }
+    expect(failures).toEqual([]);
+  });
+
+  test('each endpoint that can stream does so wrapped: one request, one attempt span, the stream read to its end', async () => {
+    const client = instrumented();
+    const streaming = enumerate(client).endpoints.filter((e) => e.streams);
+    expect(streaming.length).toBeGreaterThanOrEqual(10);
+    const failures: string[] = [];
+    for (const endpoint of streaming) {
+      server.reply({ sse: [event] });
+      t.reset();
+      try {
+        const items: unknown[] = [];
+        for await (const item of (await endpoint.call({ stream: true })) as AsyncIterable<unknown>)
+          items.push(item);
+        if (items.length !== 1) failures.push(`${endpoint.name}: ${items.length} items`);
+      } catch (error) {
+        failures.push(`${endpoint.name}: ${(error as Error).message}`);
+        continue;
+      }
+      const { ops, attempts } = splitSpans(await t.spans());
+      if (
+        server.received.length !== 1 ||
+        attempts.length !== 1 ||
+        ops[0]?.attributes['retryscope.outcome'] !== 'success'
+      )
         failures.push(
           `${endpoint.name}: ${server.received.length} requests, ${attempts.length} attempt spans`,
         );
