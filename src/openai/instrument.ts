@@ -16,10 +16,10 @@ import {
   type RequestOptions,
   type Send,
   type Served,
-  sdkRetries,
 } from './call.ts';
 import { OperationPromise } from './operation-promise.ts';
 import { Pacing } from './pacing.ts';
+import { sdkRetries } from './sdk-options.ts';
 
 type AnyClient = OpenAI & Record<string, unknown>;
 
