@@ -46,15 +46,15 @@ function manifest(): Manifest {
 }
 
 /**
- * `name@range` for npm, written so no shell mangles it: `^3.1.0` becomes `3`
- * and `^0.301.0` becomes `0.301` (npm picks the newest match, inside the caret range).
+ * `name@version` for npm: the floor of the peer range, which is the version
+ * the tests run. OpenTelemetry JS packages pin each other exactly, so a
+ * looser spec (`@3`) mixes 3.1.0 and 3.1.1 and installs both, twice over.
  */
 export function peerSpec(name: string): string {
   const range = manifest().peerDependencies[name];
   if (!range) throw new Error(`${name} is not a peer dependency of retryscope`);
-  const caret = /^\^(\d+)\.(\d+)\.\d+$/.exec(range);
-  if (!caret) return `${name}@${range}`;
-  return `${name}@${caret[1] === '0' ? `0.${caret[2]}` : caret[1]}`;
+  const floor = /^\^(\d+\.\d+\.\d+)$/.exec(range)?.[1];
+  return `${name}@${floor ?? range}`;
 }
 
 /** The one command that installs a group. */

@@ -122,7 +122,7 @@ test('every optional peer belongs to an entry point that says how to install it,
     expect(range, name).toBe(`^${pinned}`);
   }
   expect(installLine(['@opentelemetry/sdk-trace', '@opentelemetry/sdk-node'])).toBe(
-    'npm install @opentelemetry/sdk-trace@3 @opentelemetry/sdk-node@0.301',
+    'npm install @opentelemetry/sdk-trace@3.1.0 @opentelemetry/sdk-node@0.301.0',
   );
 });
 
