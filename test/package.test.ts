@@ -121,6 +121,8 @@ test('every optional peer belongs to an entry point that says how to install it,
     // `^X.Y.Z` with the tested version as its floor.
     expect(range, name).toBe(`^${pinned}`);
   }
+  // The Quick start shows the telemetry line as the code prints it.
+  expect(readFileSync('README.md', 'utf8')).toContain(`\n${installLine(TELEMETRY_PEERS)}\n`);
   expect(installLine(['@opentelemetry/sdk-trace', '@opentelemetry/sdk-node'])).toBe(
     'npm install @opentelemetry/sdk-trace@3.1.0 @opentelemetry/sdk-node@0.301.0',
   );
