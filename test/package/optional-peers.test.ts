@@ -4,7 +4,7 @@
  * an app that installed retryscope alone.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,6 +94,25 @@ describe('retryscope/telemetry without the OpenTelemetry SDK', () => {
     for (const name of new Set(imported)) {
       if (name !== '@opentelemetry/api') expect(TELEMETRY_PEERS as readonly string[], name).toContain(name);
     }
+  });
+});
+
+describe('retryscope/simulator without yaml', () => {
+  it('imports and reads JSON scenario files; a YAML file fails with one line that says what to install', async () => {
+    const json = join(work, 'tiny.json');
+    writeFileSync(json, JSON.stringify({ name: 'tiny', phases: [{ name: 'calm' }] }));
+    const script =
+      "const sim = await import('retryscope/simulator');" +
+      `const def = sim.loadScenarioFile(${JSON.stringify(json)});` +
+      "let message = ''; try { sim.loadScenarioFile('scenarios/storm.yaml'); } catch (e) { message = e.message; }" +
+      'console.log(JSON.stringify({ name: def.name, message }))';
+    const r = await node(['--input-type=module', '-e', script], { HIDE_PACKAGES: 'yaml' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      name: 'tiny',
+      message:
+        'Cannot read scenario file scenarios/storm.yaml: YAML needs the yaml package (npm install yaml), or use JSON',
+    });
   });
 });
 
