@@ -62,9 +62,7 @@ function runWithPeers(): void {
   process.on('SIGINT', ignore);
   process.on('SIGTERM', ignore);
   child.on('error', (error) => {
-    process.stderr.write(
-      `retryscope: could not run npm (${error.message}); install them: ${installLine(CLI_PEERS)}\n`,
-    );
+    process.stderr.write(`retryscope: could not run npm: ${error.message} (${installLine(CLI_PEERS)})\n`);
     process.exitCode = 1;
   });
   child.on('exit', (code, signal) => {
@@ -79,7 +77,7 @@ if (missing.length === 0) {
   await import('./main.ts');
 } else if (process.env[REEXEC]) {
   process.stderr.write(
-    `retryscope: the CLI needs ${missing.join(', ')}, which npm exec did not provide: ${installLine(CLI_PEERS)}\n`,
+    `retryscope: the CLI needs ${missing.join(', ')}, which npm exec did not provide (${installLine(CLI_PEERS)})\n`,
   );
   process.exitCode = 1;
 } else {

@@ -26,8 +26,14 @@ const HEADER = ` The retryscope observability stack, written by \`retryscope sta
  The repository's compose file also has a demo container; it is built from the
  sources, which the package does not ship, so here the demo runs on the host.`;
 
-/** Thrown for input the user can fix; its message is the whole story. */
-export class StackError extends Error {}
+/** Input the user can fix: `message` says what is wrong, `fix` how to put it right (exit code 2). */
+export class StackError extends Error {
+  readonly fix: string;
+  constructor(message: string, fix: string) {
+    super(message);
+    this.fix = fix;
+  }
+}
 
 export interface WrittenStack {
   /** The folder, absolute. */
@@ -70,9 +76,11 @@ export function writeStack(dir: string, options: { force?: boolean; from?: strin
   const from = options.from ?? PACKAGE_ROOT;
   const target = resolve(dir);
   if (existsSync(target)) {
-    if (!statSync(target).isDirectory()) throw new StackError(`${dir} exists and is not a folder`);
+    if (!statSync(target).isDirectory()) {
+      throw new StackError(`${dir} exists and is not a folder`, 'name a folder to write the stack to');
+    }
     if (readdirSync(target).length > 0 && !options.force) {
-      throw new StackError(`${dir} is not empty; pass --force to write the stack into it anyway`);
+      throw new StackError(`${dir} is not empty`, 'pass --force to write the stack into it anyway');
     }
   }
 
@@ -118,9 +126,11 @@ export function registerStackCommand(program: Command): void {
             'Then open Grafana at http://localhost:3000 and Jaeger at http://localhost:16686.\n',
         );
       } catch (error) {
+        // The CLI's one format: `retryscope: <what is wrong> (<how to fix>)`; 2 for usage, 1 for a failed write.
         const message = error instanceof Error ? error.message : String(error);
-        process.stderr.write(`retryscope stack: ${message}\n`);
-        process.exitCode = 1;
+        const fix = error instanceof StackError ? ` (${error.fix})` : '';
+        process.stderr.write(`retryscope: ${message}${fix}\n`);
+        process.exitCode = error instanceof StackError ? 2 : 1;
       }
     });
 }

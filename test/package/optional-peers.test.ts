@@ -165,7 +165,7 @@ describe('the retryscope executable without its CLI libraries (as `npx retryscop
     const r = await node([bin, 'demo'], { HIDE_PACKAGES: 'commander,yaml', RETRYSCOPE_CLI_REEXEC: '1' });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `retryscope: the CLI needs commander, yaml, which npm exec did not provide: ${installLine(CLI_PEERS)}\n`,
+      `retryscope: the CLI needs commander, yaml, which npm exec did not provide (${installLine(CLI_PEERS)})\n`,
     );
   });
 

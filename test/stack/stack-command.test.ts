@@ -94,16 +94,14 @@ describe('retryscope stack', () => {
     expect(text).not.toContain('docs/see-it.md');
   });
 
-  it('refuses a folder that is not empty with one line and exit code 1, and leaves it untouched', async () => {
+  it('refuses a folder that is not empty with one line and exit code 2, and leaves it untouched', async () => {
     const mine = join(work, 'mine');
     await stack('mine');
     writeFileSync(join(mine, 'docker-compose.yml'), 'services: {}\n');
     const r = await stack('mine');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(
-      'retryscope stack: mine is not empty; pass --force to write the stack into it anyway\n',
-    );
+    expect(r.stderr).toBe('retryscope: mine is not empty (pass --force to write the stack into it anyway)\n');
     expect(readFileSync(join(mine, 'docker-compose.yml'), 'utf8')).toBe('services: {}\n');
 
     const forced = await stack('mine', '--force');
@@ -114,7 +112,9 @@ describe('retryscope stack', () => {
   it('refuses a path that is a file, with one line', async () => {
     writeFileSync(join(work, 'a-file'), 'x');
     const r = await stack('a-file', '--force');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe('retryscope stack: a-file exists and is not a folder\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'retryscope: a-file exists and is not a folder (name a folder to write the stack to)\n',
+    );
   });
 });
