@@ -117,8 +117,8 @@ async function demo(flags: DemoFlags): Promise<number> {
     else process.stdout.write(`${formatReport(report)}\n`);
     if (!otlp) {
       process.stderr.write(
-        'Not exported. To see this run in Jaeger and Grafana: `docker compose up -d`, then rerun with ' +
-          '--otlp http://localhost:4318 (or OTEL_EXPORTER_OTLP_ENDPOINT).\n',
+        'Not exported. To see this run in Jaeger and Grafana: `retryscope stack` writes the compose stack ' +
+          'and says how to start it; then rerun with --otlp http://localhost:4318 (or OTEL_EXPORTER_OTLP_ENDPOINT).\n',
       );
     }
     return report.partial ? 130 : 0;

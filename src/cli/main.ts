@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { registerStackCommand } from './stack.ts';
 
 const program = new Command()
   .name('retryscope')
@@ -12,6 +13,7 @@ const program = new Command()
 
 registerDemoCommand(program);
 registerSimulateCommand(program);
+registerStackCommand(program);
 
 try {
   await program.parseAsync(process.argv);

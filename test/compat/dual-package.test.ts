@@ -51,11 +51,14 @@ afterAll(() => {
 
 const chunk = { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini' };
 
-/** An app with openai, @opentelemetry/api, the built retryscope, and the fixtures of test/compat/fixtures/dual. */
+/**
+ * An app with openai, @opentelemetry/api, gpt-tokenizer (an optional peer: the app's to
+ * install, as for exact token counts), the built retryscope, and the fixtures of test/compat/fixtures/dual.
+ */
 async function app(layout: 'dual' | 'esm-only'): Promise<AppDir> {
   const dir = new AppDir();
   apps.push(dir);
-  dir.link('openai').link('@opentelemetry/api');
+  dir.link('openai').link('@opentelemetry/api').link('gpt-tokenizer');
   const installed = await dir.installRetryscope();
   if (layout === 'esm-only') {
     // retryscope 0.1's exports: no `require` build, so require() loads the ESM build.
