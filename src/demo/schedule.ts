@@ -28,11 +28,11 @@ export interface PhasePlan {
 
 /**
  * How long one call takes a caller when nothing goes wrong: a healthy answer
- * takes 20–60 ms, a stream about 100 ms more, and a service pauses between
- * calls. The figure only sets how many calls a phase gets; what becomes of
+ * takes 20–60 ms, a stream about 100 ms more, and a service does other work
+ * between calls. The figure only sets how many calls a phase gets; what becomes of
  * them is up to the simulator.
  */
-export const HEALTHY_CALL_MS = 170;
+export const HEALTHY_CALL_MS = 250;
 /** A failed attempt costs a caller about one backoff wait and another attempt. */
 const RETRY_COST_MS = 400;
 
@@ -58,8 +58,12 @@ export function faultCostMs(phase: PhaseDefinition): number {
 /** The demo's per-attempt timeout: a hung request costs a caller this long. */
 export const HANG_TIMEOUT_MS = 2_000;
 
-/** How many times more callers than usual a storm brings. */
-export const STORM_SURGE = 8;
+/**
+ * Measured: under the storm's cut limit (15% in 2 s bursts) the client's
+ * limiter sends about a third of what the limit allows, so a storm sized to
+ * the whole limit would last three times its share.
+ */
+export const PACED_SHARE_OF_CUT_LIMIT = 1 / 3;
 
 export interface PlanOptions {
   durationMs: number;
@@ -73,11 +77,10 @@ export interface PlanOptions {
  * Splits the duration among the phases by weight, as the simulator does, and
  * gives each phase as many calls as `concurrency` callers would make in it.
  * Where the limits are cut (a storm), demand does not drop with them: the
- * phase gets what the cut limit lets through in its share plus one burst
- * more, offered at once by `STORM_SURGE` times as many callers, so the
- * client meets a real storm however fast the machine is (the server's burst
- * is spent within the first round trip), and the phase still lasts about
- * its share.
+ * phase gets what the paced client gets through in its share plus one
+ * burst more, all offered at once, so the callers meet a real storm (the
+ * server's burst is spent in the first second) and the phase still lasts
+ * about its share.
  */
 export function planPhases(scenario: ScenarioDefinition, options: PlanOptions): PhasePlan[] {
   const totalWeight = scenario.phases.reduce((sum, phase) => sum + (phase.weight ?? 1), 0);
@@ -88,13 +91,11 @@ export function planPhases(scenario: ScenarioDefinition, options: PlanOptions): 
     const offered = (options.concurrency * perCaller * durationMs) / 1000;
     let count = offered;
     let spreadMs = durationMs;
-    let inFlight = options.concurrency;
     if (limitsScale < 1) {
       const perSecond = (options.rpm * limitsScale) / 60;
       const burstMs = Math.min(60_000, phase.burstMs ?? scenario.burstMs ?? 60_000);
-      count = Math.min(offered, (perSecond * (durationMs + burstMs)) / 1000);
+      count = Math.min(offered, (perSecond * (durationMs * PACED_SHARE_OF_CUT_LIMIT + burstMs)) / 1000);
       spreadMs = 0;
-      inFlight = options.concurrency * STORM_SURGE;
     }
     const n = Math.max(1, Math.round(count));
     // Each phase has its own stream, so one phase's plan never shifts another's.
@@ -103,6 +104,6 @@ export function planPhases(scenario: ScenarioDefinition, options: PlanOptions): 
       job: pickJob(random).name,
       atMs: Math.floor(((k + random()) * spreadMs) / n),
     }));
-    return { name: phase.name, durationMs, limitsScale, inFlight, calls };
+    return { name: phase.name, durationMs, limitsScale, inFlight: options.concurrency, calls };
   });
 }

@@ -59,7 +59,8 @@ const JOBS: Job[] = [
   },
   {
     name: 'chat gpt-4o with fallbacks',
-    weight: 6,
+    // Enough gpt-4o calls in a short outage to trip its circuit breaker (20 calls in 10 s).
+    weight: 12,
     run: ({ resilient }, signal) =>
       resilient.chat.completions.create(
         { model: 'gpt-4o', messages: messages('Summarise.'), max_tokens: 16 },

@@ -11,11 +11,23 @@ beforeAll(async () => {
 afterAll(() => receiver.close());
 
 test("the demo's OTLP/HTTP trace export carries the span tree and the attributes of the contract", async () => {
-  // The demo moves through every phase of `mixed` by its plan, not by the clock: a short run on a
-  // slow machine still reaches the outage (retries) and the quota phase (insufficient_quota).
+  // The demo moves through every phase of `mixed` by its plan, not by the clock: however slow the
+  // machine, seed 1 at 8 s reaches the outage (retries) and spends the quota phase's tokens
+  // (insufficient_quota), because the calls of each phase are fixed by the seed and duration.
   const { stdout } = await exec(
     process.execPath,
-    ['src/cli/main.ts', 'demo', '--duration', '4', '--json', '--no-progress', '--otlp', receiver.url],
+    [
+      'src/cli/main.ts',
+      'demo',
+      '--duration',
+      '8',
+      '--seed',
+      '1',
+      '--json',
+      '--no-progress',
+      '--otlp',
+      receiver.url,
+    ],
     { env: { ...process.env, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' } },
   );
   const report = JSON.parse(stdout);
