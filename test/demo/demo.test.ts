@@ -8,6 +8,7 @@ import type { DemoReport } from '../../src/demo/report.ts';
 import { runDemo } from '../../src/demo/run.ts';
 import { NAMED_SCENARIOS } from '../../src/simulator/scenarios.ts';
 import * as A from '../../src/telemetry/attributes.ts';
+import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 
 const exec = promisify(execFile);
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -195,6 +196,26 @@ describe('retryscope demo (CLI)', () => {
     expect(report.partial).toBe(true);
     expect(report.operations.total).toBeGreaterThan(0);
     expect(report.metrics.operations).toBe(report.operations.total);
+  });
+
+  test('per-signal endpoints win: metrics go to OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, traces to the generic one', async () => {
+    const traces = await new OtlpReceiver().start();
+    const metrics = await new OtlpReceiver().start();
+    try {
+      const { code, stderr } = await cli(['demo', '--duration', '2', '--json', '--no-progress'], {
+        OTEL_EXPORTER_OTLP_ENDPOINT: traces.url,
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${metrics.url}/custom/metrics`,
+      });
+      expect(code, stderr).toBe(0);
+      expect(stderr).not.toContain('unreachable');
+      expect(traces.requests('/v1/traces')).toBeGreaterThan(0);
+      expect(traces.requests('/v1/metrics')).toBe(0);
+      expect(metrics.requests('/custom/metrics')).toBeGreaterThan(0);
+      expect(metrics.requests('/v1/traces')).toBe(0);
+    } finally {
+      await traces.close();
+      await metrics.close();
+    }
   });
 
   test('an unreachable OTLP endpoint is one warning naming where it came from, and the demo still runs', async () => {
