@@ -92,6 +92,13 @@ export function formatStats(stats: SimulatorStats, elapsedMs: number): string {
 /** Runs until SIGINT/SIGTERM; returns the exit code. Usage errors throw `UsageError`. */
 export async function simulate(flags: SimulateFlags): Promise<number> {
   const options = optionsFromFlags(flags);
+  const phases = (options.scenario as ScenarioDefinition).phases.map((phase) => phase.name);
+  if (flags.phase !== undefined && !phases.includes(flags.phase)) {
+    throw new UsageError(
+      `unknown phase ${JSON.stringify(flags.phase)}`,
+      `this scenario has ${phases.join(', ')}`,
+    );
+  }
   let sim: Awaited<ReturnType<typeof startSimulator>>;
   try {
     sim = await startSimulator(options);
@@ -102,13 +109,15 @@ export async function simulate(flags: SimulateFlags): Promise<number> {
     process.stderr.write(errorLine((error as Error).message, fix));
     return EXIT_FAILURE;
   }
+  // Pinned: a test or a demo that needs the storm gets it now, not when the timeline reaches it.
+  if (flags.phase !== undefined) sim.setPhase(flags.phase);
   const startedAt = Date.now();
   if (!LOOPBACK.has(sim.host)) {
     process.stderr.write(warningLine(`listening on ${sim.host}, reachable from other machines`));
   }
-  const phases = sim.scenario.phases.map((phase) => phase.name).join(' → ');
+  const timeline = flags.phase === undefined ? phases.join(' → ') : `pinned to ${flags.phase}`;
   process.stdout.write(
-    `retryscope simulator: scenario ${sim.scenario.name} (${phases}), seed ${sim.seed}, on ${sim.url} — ` +
+    `retryscope simulator: scenario ${sim.scenario.name} (${timeline}), seed ${sim.seed}, on ${sim.url} — ` +
       `point the SDK at it: OPENAI_BASE_URL=${sim.url} OPENAI_API_KEY=sk-sim\n`,
   );
 

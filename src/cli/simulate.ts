@@ -12,6 +12,7 @@ export interface SimulateFlags {
   host?: string;
   scenario: string;
   scenarioFile?: string;
+  phase?: string;
   seed: string;
   duration: string;
   rpm?: string;
@@ -29,6 +30,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--host <host>', 'address to bind; loopback (127.0.0.1) unless given')
     .option('--scenario <name>', `one of: ${Object.keys(NAMED_SCENARIOS).join(', ')}`, 'mixed')
     .option('--scenario-file <path>', 'a YAML or JSON scenario file (instead of --scenario)')
+    .option('--phase <name>', 'stay in this phase of the scenario instead of following its timeline')
     .option('--seed <n>', 'seed for fault decisions, 0 to 4294967295 (same seed, same faults)', '1')
     .option('--duration <seconds>', 'length of one pass through the phases: 60, 90s, 2m', '60')
     .option('--rpm <n>', 'requests per minute per API key')

@@ -92,6 +92,10 @@ describe('retryscope simulate: bad input is one clear line and exit code 2', () 
     ],
     [['--scenario-file', invalidFile], `Invalid scenario in ${invalidFile}: phases[0].faults[0].probability`],
     [['--bogus'], "retryscope: unknown option '--bogus' (see retryscope simulate --help)"],
+    [
+      ['--scenario', 'storm', '--phase', 'hail'],
+      'retryscope: unknown phase "hail" (this scenario has steady, storm, recovery)',
+    ],
   ];
   // Stable test names: the temporary directory differs on every run.
   const named = cases.map(
@@ -136,6 +140,17 @@ describe('retryscope simulate: running', () => {
     expect(run.stdout()).toContain('by status: 200: 2');
     expect(run.stdout()).toContain('by key:    sk-sim: 2');
     expect(run.stderr()).toBe('');
+  });
+
+  it('--phase pins a phase from the first request: a test that needs the storm sets it', async () => {
+    const run = simulate(['--port', '0', '--scenario', 'storm', '--phase', 'storm']);
+    const url = await announcedUrl(run);
+    expect(run.stdout()).toContain('scenario storm (pinned to storm)');
+    const openai = new OpenAI({ baseURL: url, apiKey: 'sk-sim', maxRetries: 0 });
+    const { response } = await openai.chat.completions.create(CHAT).withResponse();
+    // The storm cuts the default 600 RPM to 15%.
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('90');
+    expect(await stop(run)).toBe(0);
   });
 
   it('takes a scenario file, limits and extra faults', async () => {
