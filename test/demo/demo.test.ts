@@ -116,7 +116,16 @@ describe('runDemo', () => {
     expect(report.phases.reduce((sum, p) => sum + p.attempts, 0)).toBe(report.attempts.total);
     expect(report.phases.at(-1)!.quotaExhaustedEvents).toBe(report.quotaExhaustedEvents);
     expect(report.durationSec).toBe(5);
+    // The library's 4 attempts, not 3: gpt-4o is down for the whole outage, so its first call there
+    // takes all four before it falls back (the README's four-attempt waterfall can occur).
     expect(report.policy.maxAttempts).toBe(4);
+    const firstHop = new Map<string, number>();
+    for (const a of attempts) {
+      if (Number(a.attributes[A.ATTR_FALLBACK_INDEX] ?? 0) !== 0) continue;
+      const parent = a.parentSpanContext!.spanId;
+      firstHop.set(parent, (firstHop.get(parent) ?? 0) + 1);
+    }
+    expect(Math.max(...firstHop.values())).toBe(4);
 
     // The storm's calls were also sent without the limiter, against a simulator of their own.
     const storm = report.storm!;
@@ -160,18 +169,14 @@ describe('retryscope demo (CLI)', () => {
     const report = JSON.parse(stdout) as DemoReport;
     expect(report.scenario).toBe('mixed');
     expect(report.durationSec).toBe(12);
-    for (const outcome of [
-      'success',
-      'quota_exhausted',
-      'non_retryable',
-      'retries_exhausted',
-      'fallback',
-      'invalid_request',
-    ]) {
+    // The outcomes the plan guarantees: a revoked key, a refused request, a model down for the whole
+    // outage (its calls fall back), a quota phase that runs dry. How many calls end retries_exhausted
+    // depends on which request meets which fault roll, so it is not asserted here.
+    for (const outcome of ['success', 'quota_exhausted', 'non_retryable', 'fallback', 'invalid_request']) {
       expect(report.operations.byOutcome[outcome] ?? 0, outcome).toBeGreaterThan(0);
     }
     expect(report.operations.successAfterRetries).toBeGreaterThan(0);
-    expect(report.traces.length).toBeGreaterThan(0);
+    expect(report.traces.some((t) => t.attempts.length > 1)).toBe(true);
     expect(report.storm?.withoutLimiter.operations).toBe(report.storm?.calls);
   });
 
