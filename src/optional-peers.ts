@@ -26,7 +26,6 @@ export const TELEMETRY_PEERS = ['@opentelemetry/sdk-node', ...PIPELINE] as const
  */
 export const CLI_PEERS = [
   'commander',
-  'cli-progress',
   'yaml',
   '@opentelemetry/resources',
   ...PIPELINE,
