@@ -9,6 +9,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { Tally } from '../demo/collector.ts';
 import { formatReport } from '../demo/format.ts';
 import { runDemo } from '../demo/run.ts';
+import { redactUrl } from '../redact.ts';
 import { NAMED_SCENARIOS } from '../simulator/scenarios.ts';
 import type { NamedScenario } from '../simulator/types.ts';
 
@@ -89,7 +90,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     const problem = await unreachable(otlp);
     if (problem) {
       process.stderr.write(
-        `retryscope demo: warning: OTLP endpoint ${otlp} is unreachable (${problem}); running without export\n`,
+        `retryscope demo: warning: OTLP endpoint ${redactUrl(otlp)} is unreachable (${problem}); running without export\n`,
       );
       otlp = undefined;
     }

@@ -97,6 +97,8 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
   const inst = rawClone(client) as T & AnyClient;
   const state: ClientState = { ...shared, client: inst, server: serverOf(inst) };
   states.set(inst, state);
+  // The keys this client sends: an echoing server must not get them recorded.
+  for (const c of [inst, ...shared.fallbackClients]) state.telemetry.protect(c?.apiKey);
 
   for (const method of METHODS) {
     const original = proto[method]!;
