@@ -40,6 +40,10 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+function closeIdle(this: Socket): void {
+  this.destroy();
+}
+
 function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
@@ -126,6 +130,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     (req, res) => {
       // Past the headers: the request timeout takes over from the idle timer set on connect.
       req.socket.setTimeout(0);
+      req.socket.off('timeout', closeIdle);
       handle(req, res).catch(() => res.destroy());
     },
   );
@@ -135,7 +140,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     socket.once('close', () => sockets.delete(socket));
     // headersTimeout answers a slow request with 408; a connection that never sends a byte
     // is not covered by it, so it is closed, unanswered, when idle for twice as long.
-    socket.setTimeout(headersMs * 2, () => socket.destroy());
+    socket.setTimeout(headersMs * 2, closeIdle);
   });
 
   await listen(server, config.port, config.host);
