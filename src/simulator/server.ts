@@ -14,7 +14,7 @@ import { carryOut } from './respond.ts';
 import { bearerKey, resolveRoute } from './routes.ts';
 import { Stats } from './stats.ts';
 import type { Simulator, SimulatorOptions } from './types.ts';
-import { answerClientError, pathOf } from './wire-guard.ts';
+import { answerClientError, expectationFailed, pathOf } from './wire-guard.ts';
 
 /** Bodies past this are refused with 413 rather than buffered. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -135,12 +135,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   );
   server.on('clientError', answerClientError);
+  // An Expect other than 100-continue: Node's own 417 has no body; give it OpenAI's.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    const body = JSON.stringify({ error: expectationFailed().error });
+    res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    // headersTimeout answers a slow request with 408; a connection that never sends a byte
-    // is not covered by it, so it is closed, unanswered, when idle for twice as long.
-    socket.setTimeout(headersMs * 2, closeIdle);
+    // Backstop for a connection that never sends a byte, should Node's header timer not cover it:
+    // closed unanswered, and only after Node's own timers had every chance to answer 408 first.
+    socket.setTimeout(headersMs + requestMs, closeIdle);
   });
 
   await listen(server, config.port, config.host);

@@ -18,6 +18,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
   413: 'Payload Too Large',
+  417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
 };
 
@@ -32,6 +33,9 @@ export function parserError(code: string | undefined): ApiError {
   if (code === 'HPE_HEADER_OVERFLOW') return refused(431, 'The request headers are too large.');
   return refused(400, 'The request is not valid HTTP/1.1.');
 }
+
+export const expectationFailed = (): ApiError =>
+  refused(417, 'Only the 100-continue expectation is supported.');
 
 /** A complete HTTP/1.1 response for a socket whose request never reached a handler. */
 export function rawErrorResponse(error: ApiError): string {

@@ -15,6 +15,8 @@ export interface RawExchange {
   response: RawResponse | undefined;
   /** Everything received, as text. */
   received: string;
+  /** The socket's error, if it had one (ECONNRESET, ...). */
+  error?: string;
 }
 
 /**
@@ -56,18 +58,21 @@ export function exchange(port: number, bytes: Uint8Array | string, options: { he
     const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
     const chunks: Buffer[] = [];
     let settled = false;
+    let error: string | undefined;
     const settle = (response: RawResponse | undefined) => {
       if (settled) return;
       settled = true;
       socket.destroy();
-      resolve({ response, received: Buffer.concat(chunks).toString('latin1') });
+      resolve({ response, received: Buffer.concat(chunks).toString('latin1'), ...(error ? { error } : {}) });
     };
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       const response = firstResponse(Buffer.concat(chunks).toString('latin1'), options.headOnly ?? false);
       if (response) settle(response);
     });
-    socket.on('error', () => {});
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      error = e.code ?? e.message;
+    });
     socket.on('close', () =>
       settle(firstResponse(Buffer.concat(chunks).toString('latin1'), options.headOnly ?? false, true)),
     );
