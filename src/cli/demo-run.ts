@@ -1,6 +1,7 @@
 /** What `retryscope demo` does once its flags are parsed. */
 import { connect } from 'node:net';
 import type { DemoOptions } from '../demo/run.ts';
+import { redactUrl } from '../redact.ts';
 import type { DemoFlags } from './demo.ts';
 import * as parse from './flags.ts';
 import { reportError, UsageError, warningLine } from './flags.ts';
@@ -67,7 +68,7 @@ export async function demo(flags: DemoFlags): Promise<number> {
     if (problem) {
       process.stderr.write(
         warningLine(
-          `OTLP endpoint ${url} (from ${source}) is unreachable (${problem}); running without export`,
+          `OTLP endpoint ${redactUrl(url)} (from ${source}) is unreachable (${problem}); running without export`,
         ),
       );
       target = undefined;
