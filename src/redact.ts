@@ -10,9 +10,9 @@
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    return parsed.host
-      ? `${parsed.protocol}//${parsed.host}${parsed.pathname}`
-      : `${parsed.protocol}${parsed.pathname}`;
+    // The URL parser adds a '/' path to a bare origin; keep the URL as the user wrote it.
+    const path = parsed.pathname === '/' && !/^[^?#]*:\/\/[^/?#]*\//.test(url) ? '' : parsed.pathname;
+    return parsed.host ? `${parsed.protocol}//${parsed.host}${path}` : `${parsed.protocol}${parsed.pathname}`;
   } catch {
     return stripByHand(url);
   }
