@@ -1,5 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import { type ModelGroups, modelGroupsProblem } from './policy/buckets.ts';
 import { type CircuitBreakerOptions, DEFAULT_OPEN_MS } from './policy/circuit-breaker.ts';
 import type { Clock } from './policy/clock.ts';
 import type { LimiterOptions } from './policy/limiter.ts';
@@ -14,6 +15,13 @@ export type LimiterSetting = LimiterOptions & {
    * @default false
    */
   shareAcrossClients?: boolean;
+  /**
+   * Models that share one rate limit, for providers that pool them: pool name → its models
+   * (the pool's name is always one of them). The pool is one limiter bucket, and its name is
+   * the `retryscope.limiter.bucket` label. Every other model is its own bucket, as OpenAI limits them.
+   * @default {} (one bucket per model)
+   */
+  modelGroups?: ModelGroups;
 };
 
 /** Pre-flight validation's options. */
@@ -87,7 +95,8 @@ export interface RetryscopeOptions {
   validate?: boolean | ValidateSetting;
   /**
    * Client-side pacing to the server's rate limit, learned from x-ratelimit-* headers and 429s.
-   * `shareAcrossClients: true` shares one limiter among clients with the same API key.
+   * One bucket per upstream, API key, organization/project and model (or `modelGroups` pool);
+   * `shareAcrossClients: true` shares the buckets among clients with the same API key.
    * @default {} (on, every limiter option at its default)
    */
   limiter?: false | LimiterSetting;
@@ -210,6 +219,10 @@ const LIMITER_RULES = {
   minRatePerSec: number({ min: 1e-6 }),
   cutCooldownMs: number({ min: 0 }),
   shareAcrossClients: boolean,
+  modelGroups: (name, groups) => {
+    const problem = modelGroupsProblem(groups);
+    if (problem) fail(`${name}${problem.path}`, problem.message, ...(problem.path ? [] : [groups]));
+  },
 } as const satisfies Rules<LimiterSetting>;
 
 const RETRY_BUDGET_RULES = {

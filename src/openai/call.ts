@@ -349,7 +349,10 @@ export class Call {
   private async runHop(hop: Hop): Promise<Served> {
     const { clock, options, pacing } = this.state;
     const model = hop.model ?? this.info.model;
-    const limiter = pacing.limiter(hop.client);
+    // The bucket of the model asked: its headers describe that model's limit, not the client's.
+    const paced = pacing.limiter(hop.client, model);
+    const limiter = paced?.limiter;
+    const bucket = paced?.bucket;
     const breaker = pacing.breaker(hop.client, model);
     const tokens = limiter ? estimateRequestTokens(this.options.body) : 0;
     let backoffMs = 0;
@@ -373,7 +376,7 @@ export class Call {
           'circuit_open',
         );
       }
-      const queued = limiter ? await this.waitForSlot(limiter, tokens) : undefined;
+      const queued = limiter ? await this.waitForSlot(limiter, tokens, bucket) : undefined;
       const attemptStarted = clock.now();
       if (retry) {
         // One wait, one truth: what passed between the failure and this send, the policy's
@@ -418,7 +421,7 @@ export class Call {
             pacing.budget?.onSuccess(retriedFor);
             record.end({ outcome: 'success', ...ok });
             summary(status, headers);
-            this.recordPacing(limiter, breaker, model);
+            this.recordPacing(limiter, breaker, model, bucket);
           },
           failed: (error: unknown) => {
             // An error inside a stream after chunks were delivered ends this attempt, never retried.
@@ -484,7 +487,7 @@ export class Call {
           ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
         });
         summary(failedStatus, failedHeaders).fail(error, classification);
-        this.recordPacing(limiter, breaker, model);
+        this.recordPacing(limiter, breaker, model, bucket);
         if (!decision.retry) throw new HopFailed(error, decision.outcome);
 
         // The policy's wait is slept in full, the server's hint included, even with the limiter on:
@@ -519,6 +522,7 @@ export class Call {
   private async waitForSlot(
     limiter: RateLimiter,
     tokens: number,
+    bucket: string | undefined,
   ): Promise<{ ticket: number; waitedMs: number }> {
     const { clock } = this.state;
     const started = clock.now();
@@ -527,7 +531,7 @@ export class Call {
     let slot = limiter.reserve(started, tokens, deadlineAt);
     if (!slot.ok) {
       const outcome = slot.reason === 'queue_full' ? 'queue_full' : 'deadline_exceeded';
-      this.op.recordRejected(outcome);
+      this.op.recordRejected(outcome, bucket);
       throw new HopFailed(clientRateLimitError(slot.reason, slot.waitMs), outcome);
     }
     const ticket = slot.ticket;
@@ -541,7 +545,7 @@ export class Call {
       slot = limiter.confirm(clock.now(), ticket);
     }
     if (!slot.ok) {
-      this.op.recordRejected('deadline_exceeded');
+      this.op.recordRejected('deadline_exceeded', bucket);
       throw new HopFailed(clientRateLimitError('deadline', slot.waitMs), 'deadline_exceeded');
     }
     const waitedMs = clock.now() - started;
@@ -554,11 +558,13 @@ export class Call {
     limiter: RateLimiter | undefined,
     breaker: CircuitBreaker | undefined,
     model?: string,
+    bucket?: string,
   ): void {
     const now = this.state.clock.now();
     const snapshot = limiter?.snapshot(now);
     this.pacingState = {
       ...(model ? { model } : {}),
+      ...(bucket ? { bucket } : {}),
       ...(snapshot ? { queueDepth: snapshot.queueDepth, ratePerSec: snapshot.ratePerSec } : {}),
       ...(this.state.pacing.budget ? { budgetRemaining: this.state.pacing.budget.remaining() } : {}),
       ...(breaker ? { circuitState: circuitStateValue(breaker.state(now)) } : {}),
@@ -810,6 +816,7 @@ export class Call {
         ...(Number.isFinite(this.pacingState.ratePerSec)
           ? { [A.ATTR_LIMITER_RATE]: this.pacingState.ratePerSec }
           : {}),
+        ...(this.pacingState.bucket ? { [A.ATTR_LIMITER_BUCKET]: this.pacingState.bucket } : {}),
       },
       attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,

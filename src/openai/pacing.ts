@@ -1,19 +1,27 @@
 import { createHash } from 'node:crypto';
 import type OpenAI from 'openai';
 import type { ResolvedOptions } from '../options.ts';
+import { type BucketScope, bucketKey, bucketLabel } from '../policy/buckets.ts';
 import { CircuitBreaker, type CircuitState } from '../policy/circuit-breaker.ts';
 import { RateLimiter } from '../policy/limiter.ts';
 import { RetryBudget } from '../policy/retry-budget.ts';
 
+/** The limiter a request is paced by, and the label its bucket's telemetry carries (never the key). */
+export interface BucketLimiter {
+  limiter: RateLimiter;
+  bucket: string;
+}
+
 /**
  * The pacing state one instrumented client and its siblings share: a limiter
- * per API key, a retry budget, and a circuit breaker per upstream (endpoint
- * and model). Holds the pure mechanisms; the Call drives them.
+ * per bucket (upstream, API key, organization/project, model pool), a retry
+ * budget, and a circuit breaker per upstream (endpoint and model). Holds the
+ * pure mechanisms; the Call drives them.
  */
 export class Pacing {
   readonly budget: RetryBudget | undefined;
   private readonly options: ResolvedOptions;
-  private readonly limiters = new WeakMap<object, RateLimiter>();
+  private readonly limiters = new WeakMap<object, Map<string, RateLimiter>>();
   private readonly breakers = new Map<string, CircuitBreaker>();
 
   constructor(options: ResolvedOptions) {
@@ -21,17 +29,23 @@ export class Pacing {
     this.budget = options.retryBudget === false ? undefined : new RetryBudget(options.retryBudget);
   }
 
-  /** The limiter for requests sent through `client`, or undefined when pacing is off. */
-  limiter(client: OpenAI): RateLimiter | undefined {
+  /** The limiter for `model`'s requests sent through `client`, or undefined when pacing is off. */
+  limiter(client: OpenAI, model: string | undefined): BucketLimiter | undefined {
     const config = this.options.limiter;
     if (config === false) return undefined;
-    let limiter = this.limiters.get(client);
-    if (!limiter) {
-      const { shareAcrossClients, ...options } = config;
-      limiter = shareAcrossClients ? sharedLimiter(client, options) : new RateLimiter(options);
-      this.limiters.set(client, limiter);
+    const { shareAcrossClients, modelGroups, ...options } = config;
+    const key = bucketKey(scopeOf(client, model), modelGroups);
+    let own = shareAcrossClients ? shared : this.limiters.get(client);
+    if (!own) {
+      own = new Map();
+      this.limiters.set(client, own);
     }
-    return limiter;
+    let limiter = own.get(key);
+    if (!limiter) {
+      limiter = new RateLimiter(options);
+      own.set(key, limiter);
+    }
+    return { limiter, bucket: bucketLabel(model, modelGroups) };
   }
 
   /** The breaker for one upstream, or undefined when breaking is off. */
@@ -53,18 +67,26 @@ export function circuitStateValue(state: CircuitState): number {
   return state === 'closed' ? 0 : state === 'half_open' ? 1 : 2;
 }
 
-// One limiter per API key across clients, when asked for. Keyed by a hash so the key itself is not held twice.
-const byKey = new Map<string, RateLimiter>();
+// Buckets shared across clients, when asked for: the key holds a fingerprint, never the API key.
+const shared = new Map<string, RateLimiter>();
 
-function sharedLimiter(client: OpenAI, options: ConstructorParameters<typeof RateLimiter>[0]): RateLimiter {
-  const apiKey = typeof client.apiKey === 'string' ? client.apiKey : '';
-  const id = createHash('sha256').update(`${client.baseURL}\u0000${apiKey}`).digest('hex');
-  let limiter = byKey.get(id);
-  if (!limiter) {
-    limiter = new RateLimiter(options);
-    byKey.set(id, limiter);
-  }
-  return limiter;
+/** What OpenAI scopes a limit by, for a request through `client` asking for `model`. */
+export function scopeOf(client: OpenAI, model: string | undefined): BucketScope {
+  return {
+    upstream: client.baseURL,
+    credential: credentialFingerprint(typeof client.apiKey === 'string' ? client.apiKey : ''),
+    organization: client.organization,
+    project: client.project,
+    model,
+  };
+}
+
+/**
+ * 16 hex digits of SHA-256: tells credentials apart (collisions need ~2³² keys) and
+ * cannot be turned back into a key, so it may appear in a Redis key or a log.
+ */
+export function credentialFingerprint(apiKey: string): string {
+  return createHash('sha256').update(`retryscope\u0000${apiKey}`).digest('hex').slice(0, 16);
 }
 
 /**

@@ -79,6 +79,8 @@ export const ATTR_CIRCUIT_STATE = 'retryscope.circuit.state';
 /** Requests/s the limiter allowed after the last attempt (absent while it knows no limit). */
 export const ATTR_LIMITER_RATE = 'retryscope.limiter.rate';
 export const ATTR_QUEUE_DEPTH = 'retryscope.queue.depth';
+/** The limiter bucket the call was paced in: its model, or its `modelGroups` pool (never the key). */
+export const ATTR_LIMITER_BUCKET = 'retryscope.limiter.bucket';
 
 // --- Metrics -----------------------------------------------------------------
 /** Histogram, seconds. Semconv; we add `retryscope.outcome`. Its `_count` is operations by outcome. */
