@@ -218,6 +218,8 @@ const LIMITER_RULES = {
   cubicScale: number({ min: 1e-6 }),
   minRatePerSec: number({ min: 1e-6 }),
   cutCooldownMs: number({ min: 0 }),
+  coldStartProbes: number({ min: 0, integer: true }),
+  coldStartHoldMs: number({ min: 0 }),
   shareAcrossClients: boolean,
   modelGroups: (name, groups) => {
     const problem = modelGroupsProblem(groups);

@@ -395,10 +395,11 @@ export class Call {
       });
       const summary = (status?: number, headers: Record<string, string> = {}) =>
         this.remember(hop, attempt, attemptStarted, backoffMs, source, status, headers);
+      // Every attempt's end feeds the limiter, without headers too: the first ends its cold start
+      // (a server that sends none, or cannot be reached, has nothing more to tell by waiting).
       const feedback = (headers: Record<string, string>) => {
         const headroom = parseRateLimitHeaders(headers);
-        if (limiter && Object.keys(headroom).length > 0)
-          limiter.observe(clock.now(), headroom, queued?.ticket);
+        limiter?.observe(clock.now(), headroom, queued?.ticket);
         return headroom;
       };
       let status: number | undefined;

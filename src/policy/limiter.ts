@@ -98,6 +98,17 @@ export interface LimiterOptions {
    * @default 1000
    */
   cutCooldownMs?: number;
+  /**
+   * Before a bucket has heard from the server (no header, no answer yet) and has no
+   * `initialRpm`/`initialTpm`, this many requests go; the rest wait for the first answer.
+   * @default 2
+   */
+  coldStartProbes?: number;
+  /**
+   * The longest a caller waits for that first answer (never past its own deadline); then it goes.
+   * @default 10000
+   */
+  coldStartHoldMs?: number;
 }
 
 export type Reservation =
@@ -144,6 +155,13 @@ const DEFAULT_MIN_RATE_PER_SEC = 1 / 60;
 // 429s are answered at the front door, so one overload's rejections all land
 // within about a round trip; a second of hold-off keeps them to one decrease.
 const DEFAULT_CUT_COOLDOWN_MS = 1000;
+// Two, not one: a first probe that hangs or is lost does not hold every caller to the hold's end
+// (whichever answers first releases them), and two never exceed OpenAI's smallest published
+// limit (3 RPM), so the probes alone cannot draw a 429 on a fresh key. More would be a burst.
+const DEFAULT_COLD_START_PROBES = 2;
+// A non-streamed completion's headers come when it is done: most answer within seconds. The hold
+// is paid once per bucket per process; past it, guessing beats waiting (a caller's deadline ends it sooner).
+const DEFAULT_COLD_START_HOLD_MS = 10_000;
 // Below this send rate (requests/s) a 429 pauses the caller but does not cut its rate.
 const MIN_RATE_TO_CUT = 3;
 // After a cut, the rate takes at least this many of its own intervals to climb back.
@@ -165,6 +183,15 @@ interface Booking {
   promised: number;
   /** When it actually left (set by `confirm`), else its slot. */
   sentAt: number;
+}
+
+/** A reservation made before the bucket heard from the server, beyond the probes: not yet in the queue. */
+interface Held {
+  readonly id: number;
+  readonly tokens: number;
+  readonly deadlineAt: number;
+  /** When it goes if no answer has come: the hold's end, or its own deadline if sooner. */
+  readonly until: number;
 }
 
 /** Per constraint, the time its bucket would be empty (GCRA's theoretical arrival time). */
@@ -195,6 +222,17 @@ export class RateLimiter {
   private readonly scale: number;
   private readonly minRate: number;
   private readonly cooldownMs: number;
+  private readonly coldProbes: number;
+  private readonly coldHoldMs: number;
+
+  /** True until the first answer (or a seeded limit): only `coldProbes` requests may leave. */
+  private cold: boolean;
+  private probes = 0;
+  private coldSince: number | undefined;
+  /** Reservations waiting for the first answer, in ticket order. */
+  private held: Held[] = [];
+  /** Held tickets that have since joined the queue under a new id (ids there must stay in order). */
+  private readonly renamed = new Map<number, number>();
 
   private rpm: number | undefined;
   private tpm: number | undefined;
@@ -227,8 +265,12 @@ export class RateLimiter {
     this.scale = Math.max(1e-6, options.cubicScale ?? DEFAULT_CUBIC_SCALE);
     this.minRate = Math.max(1e-6, options.minRatePerSec ?? DEFAULT_MIN_RATE_PER_SEC);
     this.cooldownMs = Math.max(0, options.cutCooldownMs ?? DEFAULT_CUT_COOLDOWN_MS);
+    this.coldProbes = Math.max(0, Math.floor(options.coldStartProbes ?? DEFAULT_COLD_START_PROBES));
+    this.coldHoldMs = Math.max(0, options.coldStartHoldMs ?? DEFAULT_COLD_START_HOLD_MS);
     this.rpm = positive(options.initialRpm);
     this.tpm = positive(options.initialTpm);
+    // A seeded limit is the user's word for what the server would say: no need to ask first.
+    this.cold = this.rpm === undefined && this.tpm === undefined && this.coldHoldMs > 0;
   }
 
   /**
@@ -240,28 +282,70 @@ export class RateLimiter {
   reserve(now: number, tokens: number, deadlineAt?: number): Reservation {
     const at = this.sync(now);
     const cost = Number.isFinite(tokens) && tokens > 0 ? Math.min(tokens, this.tokenCapacity()) : 0;
+    const deadline = deadlineAt ?? Number.POSITIVE_INFINITY;
+    if (this.cold) {
+      this.coldSince ??= at;
+      if (this.probes >= this.coldProbes) return this.hold(at, cost, deadline);
+      this.probes++;
+    }
+    return this.book(at, cost, deadline, this.nextId++);
+  }
+
+  /** Places a reservation in the queue under ticket `id`. */
+  private book(at: number, cost: number, deadlineAt: number, id: number): Reservation {
     const last = this.pending.at(-1);
-    const booking: Booking = {
-      id: 0,
-      tokens: cost,
-      deadlineAt: deadlineAt ?? Number.POSITIVE_INFINITY,
-      slot: 0,
-      promised: at,
-      sentAt: 0,
-    };
+    const booking: Booking = { id, tokens: cost, deadlineAt, slot: 0, promised: at, sentAt: 0 };
     const previous = last?.slot ?? this.ledger.at(-1)?.slot ?? Number.NEGATIVE_INFINITY;
     const slot = this.slotFor(this.tail, booking, at, previous);
     const waitMs = slot - at;
     if (slot > booking.deadlineAt) return { ok: false, reason: 'deadline', waitMs };
-    if (slot > at && this.pending.length >= this.maxQueue) return { ok: false, reason: 'queue_full', waitMs };
+    if (slot > at && this.pending.length + this.held.length >= this.maxQueue)
+      return { ok: false, reason: 'queue_full', waitMs };
 
-    const id = this.nextId++;
     const sleepMs = Math.min(waitMs, this.maxSleepMs);
-    const placed: Booking = { ...booking, id, slot, promised: at + sleepMs, sentAt: slot };
+    const placed: Booking = { ...booking, slot, promised: at + sleepMs, sentAt: slot };
     this.apply(this.tail, placed, slot);
     this.pending.push(placed);
     this.advance(at);
     return { ok: true, waitMs, sleepMs, ticket: id };
+  }
+
+  /** Cold, probes out: wait for the first answer, until the hold's end or the caller's deadline. */
+  private hold(at: number, cost: number, deadlineAt: number): Reservation {
+    const until = Math.min((this.coldSince ?? at) + this.coldHoldMs, deadlineAt);
+    if (until <= at) return this.book(at, cost, deadlineAt, this.nextId++);
+    if (this.pending.length + this.held.length >= this.maxQueue)
+      return { ok: false, reason: 'queue_full', waitMs: until - at };
+    const id = this.nextId++;
+    this.held.push({ id, tokens: cost, deadlineAt, until });
+    const waitMs = until - at;
+    return { ok: true, waitMs, sleepMs: Math.min(waitMs, this.maxSleepMs), ticket: id };
+  }
+
+  /** A held reservation joins the queue, under a fresh id so the queue stays in ticket order. */
+  private unhold(at: number, held: Held): Reservation {
+    const id = this.nextId++;
+    this.renamed.set(held.id, id);
+    if (this.renamed.size > LEDGER_SIZE) this.renamed.delete(this.renamed.keys().next().value as number);
+    const placed = this.book(at, held.tokens, held.deadlineAt, id);
+    if (!placed.ok) this.refused.set(id, at + placed.waitMs);
+    return placed.ok ? { ...placed, ticket: held.id } : placed;
+  }
+
+  /** The first answer: every held reservation joins the queue, at the rate just learned. */
+  private warm(at: number): void {
+    if (!this.cold) return;
+    this.cold = false;
+    // What was just learned lays out the queue first, so the held join it at the learned rate.
+    if (this.dirty) this.relay(at);
+    const held = this.held;
+    this.held = [];
+    for (const h of held) this.unhold(at, h);
+  }
+
+  /** The queue's id for a ticket handed out while cold. */
+  private resolve(ticket: number): number {
+    return this.renamed.get(ticket) ?? ticket;
   }
 
   /**
@@ -271,8 +355,20 @@ export class RateLimiter {
    * throttle, a lower limit, or a higher one). A refusal means the start moved
    * past the deadline. An unknown ticket is let through.
    */
-  confirm(now: number, ticket: number): Reservation {
+  confirm(now: number, given: number): Reservation {
     const at = this.sync(now);
+    const heldIndex = this.held.findIndex((h) => h.id === given);
+    if (heldIndex >= 0) {
+      const held = this.held[heldIndex]!;
+      if (at < held.until) {
+        const waitMs = held.until - at;
+        return { ok: true, waitMs, sleepMs: Math.min(waitMs, this.maxSleepMs), ticket: given };
+      }
+      // No answer in time: it goes now, as best the queue allows.
+      this.held.splice(heldIndex, 1);
+      return this.unhold(at, held);
+    }
+    const ticket = this.resolve(given);
     const refusedSlot = this.refused.get(ticket);
     if (refusedSlot !== undefined) {
       this.refused.delete(ticket);
@@ -283,11 +379,11 @@ export class RateLimiter {
       const waitMs = waiting.slot - at;
       const sleepMs = Math.min(waitMs, this.maxSleepMs);
       waiting.promised = at + sleepMs;
-      return { ok: true, waitMs, sleepMs, ticket };
+      return { ok: true, waitMs, sleepMs, ticket: given };
     }
     const sent = findById(this.ledger, ticket);
     if (sent) sent.sentAt = Math.max(sent.sentAt, at);
-    return { ok: true, waitMs: 0, sleepMs: 0, ticket };
+    return { ok: true, waitMs: 0, sleepMs: 0, ticket: given };
   }
 
   /**
@@ -295,8 +391,11 @@ export class RateLimiter {
    * waiting), so the queue behind it moves up. A slot already reached counts
    * as spent: the request may be on the wire.
    */
-  release(now: number, ticket: number): void {
+  release(now: number, given: number): void {
     this.news(now, () => {
+      const heldIndex = this.held.findIndex((h) => h.id === given);
+      if (heldIndex >= 0) this.held.splice(heldIndex, 1);
+      const ticket = this.resolve(given);
       this.refused.delete(ticket);
       const index = indexById(this.pending, ticket);
       if (index < 0) return;
@@ -312,7 +411,11 @@ export class RateLimiter {
    * then. Without it, headers only set the limits and seed an empty mirror.
    */
   observe(now: number, headroom: RateLimitHeadroom, ticket?: number): void {
-    this.news(now, (at) => this.learn(at, headroom, ticket));
+    this.news(now, (at) => {
+      this.learn(at, headroom, ticket === undefined ? undefined : this.resolve(ticket));
+      // Any answer ends the cold start, one without headers too: that server tells no more.
+      this.warm(at);
+    });
   }
 
   private learn(at: number, headroom: RateLimitHeadroom, ticket: number | undefined): void {
@@ -361,7 +464,10 @@ export class RateLimiter {
    * ticket) is an echo of the overload already acted on.
    */
   onThrottle(now: number, retryAfterMs?: number, ticket?: number): void {
-    this.news(now, (at) => this.throttled(at, retryAfterMs, ticket));
+    this.news(now, (at) => {
+      this.throttled(at, retryAfterMs, ticket === undefined ? undefined : this.resolve(ticket));
+      this.warm(at);
+    });
   }
 
   private throttled(at: number, retryAfterMs: number | undefined, ticket: number | undefined): void {
@@ -404,7 +510,10 @@ export class RateLimiter {
 
   /** A success: the rate climbs back along the cubic, and is released once it reaches the advertised limit. */
   onSuccess(now: number): void {
-    this.news(now, (at) => this.recover(at));
+    this.news(now, (at) => {
+      this.recover(at);
+      this.warm(at);
+    });
   }
 
   private recover(at: number): void {
@@ -427,7 +536,7 @@ export class RateLimiter {
     const at = this.sync(now);
     return {
       ratePerSec: this.paceRatePerSec(),
-      queueDepth: this.pending.length,
+      queueDepth: this.pending.length + this.held.length,
       ...(this.pausedUntil > at ? { pausedUntil: this.pausedUntil } : {}),
       ...(this.tpm !== undefined ? { tokensPerSec: this.tpm / 60, limitTpm: this.tpm } : {}),
       ...(this.rpm !== undefined ? { limitRpm: this.rpm } : {}),

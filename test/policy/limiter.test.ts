@@ -439,8 +439,8 @@ describe('RateLimiter', () => {
     remainingRequests: remaining,
   });
 
-  test('unlimited until something is known: no wait and no queue', () => {
-    const limiter = new RateLimiter();
+  test('with the cold-start hold off, unlimited until something is known: no wait and no queue', () => {
+    const limiter = new RateLimiter({ coldStartHoldMs: 0 });
     for (let i = 0; i < 100; i++) expect(limiter.reserve(0, 1000)).toMatchObject({ ok: true, waitMs: 0 });
     expect(limiter.snapshot(0)).toEqual({ ratePerSec: Number.POSITIVE_INFINITY, queueDepth: 0 });
   });
@@ -628,7 +628,7 @@ describe('RateLimiter', () => {
   });
 
   test('without headers, a throttle cuts from the measured send rate', () => {
-    const limiter = new RateLimiter();
+    const limiter = new RateLimiter({ coldStartHoldMs: 0 });
     for (let i = 0; i < 20; i++) limiter.reserve(i * 10, 1);
     limiter.onThrottle(200, 1000);
     // 20 requests in the last second: 20/s, cut to 14/s, after the 1 s pause.
