@@ -475,8 +475,12 @@ export class Call {
         const failedHeaders = failure.headers ?? headers;
         const failedStatus = failure.status ?? status;
         const headroom = feedback(failedHeaders);
+        // A flex capacity miss is not a rate limit: only rate_limited (slow_down included) reaches the bucket.
         if (classification.category === 'rate_limited')
-          limiter?.onThrottle(now, decision.retryAfterMs, queued?.ticket);
+          limiter?.onThrottle(now, decision.retryAfterMs, queued?.ticket, {
+            code: classification.code,
+            headroom,
+          });
         breaker?.onFailure(now, classification.category);
         record.end({
           outcome: decision.retry ? 'retried' : 'failed',

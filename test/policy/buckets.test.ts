@@ -63,7 +63,7 @@ test("per-model buckets over a fake clock: one model's throttle leaves another's
     limiter.observe(now, headers(limit, limit - 1), r.ok ? r.ticket : undefined);
   }
   now += 10;
-  slow.onThrottle(now, 20_000);
+  slow.onThrottle(now, 20_000, undefined, { headroom: headers(60, 0) });
   const held = slow.reserve(now, 10);
   expect(held.ok && held.waitMs).toBeGreaterThanOrEqual(20_000);
   for (let i = 0; i < 50; i++) {
