@@ -22,6 +22,23 @@ export type LimiterSetting = LimiterOptions & {
    * @default {} (one bucket per model)
    */
   modelGroups?: ModelGroups;
+  /**
+   * Share every bucket's pacing, the pause after a 429 storm and quota exhaustion with every process
+   * pointing at the same Redis: a `redis://` URL, or a node-redis / ioredis client you already have.
+   * Redis down or slow never fails a call: it paces locally until Redis answers again.
+   * @default undefined (each process paces alone)
+   */
+  redis?: string | object;
+  /**
+   * A Redis round trip slower than this counts as down: the call paces locally.
+   * @default 50
+   */
+  redisTimeoutMs?: number;
+  /**
+   * After any process sees `insufficient_quota` for a key, the others fail fast this long (needs `redis`).
+   * @default 60000
+   */
+  quotaCooldownMs?: number;
 };
 
 /** Pre-flight validation's options. */
@@ -221,6 +238,20 @@ const LIMITER_RULES = {
   coldStartProbes: number({ min: 0, integer: true }),
   coldStartHoldMs: number({ min: 0 }),
   shareAcrossClients: boolean,
+  redis: (name, target) => {
+    // Never echo the value: a URL may carry a password.
+    const url = typeof target === 'string' && /^redis:\/\/[^/]/.test(target);
+    const client =
+      target !== null &&
+      typeof target === 'object' &&
+      typeof (target as { eval?: unknown }).eval === 'function' &&
+      (typeof (target as { evalSha?: unknown }).evalSha === 'function' ||
+        typeof (target as { evalsha?: unknown }).evalsha === 'function');
+    if (!url && !client)
+      fail(name, 'must be a redis:// URL or a node-redis / ioredis client', kindOf(target));
+  },
+  redisTimeoutMs: number({ above: 0 }),
+  quotaCooldownMs: number({ min: 0 }),
   modelGroups: (name, groups) => {
     const problem = modelGroupsProblem(groups);
     if (problem) fail(`${name}${problem.path}`, problem.message, ...(problem.path ? [] : [groups]));

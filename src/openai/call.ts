@@ -7,6 +7,7 @@ import { classify } from '../policy/classify.ts';
 import type { Clock } from '../policy/clock.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
+import { parseRetryAfter } from '../policy/retry-after.ts';
 import { decide } from '../policy/retry-policy.ts';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
@@ -20,6 +21,7 @@ import {
   finalizeError,
   getAttemptHistory,
   invalidRequestError,
+  QuotaExhaustedError,
 } from './errors.ts';
 import {
   describeRequest,
@@ -34,7 +36,7 @@ import {
 } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
-import { circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
+import { type BucketLimiter, circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
 import { defaultHeadersOf, sdkRetries, withRetryCount } from './sdk-options.ts';
 import { failureOf } from './transport.ts';
 
@@ -176,6 +178,9 @@ export class Call {
   private backoffTotalMs = 0;
   private queuedMs = 0;
   private budgetExhausted = false;
+  /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
+  private storeMode: 'redis' | 'local' | 'local-fallback' | undefined;
+  private quotaFromFleet = false;
   /** The pacing state last read, for the operation span. */
   private pacingState: PacingState = {};
   private outputContent: string | undefined;
@@ -376,6 +381,7 @@ export class Call {
           'circuit_open',
         );
       }
+      if (paced) await this.waitForFleet(paced, tokens);
       const queued = limiter ? await this.waitForSlot(limiter, tokens, bucket) : undefined;
       const attemptStarted = clock.now();
       if (retry) {
@@ -476,11 +482,19 @@ export class Call {
         const failedStatus = failure.status ?? status;
         const headroom = feedback(failedHeaders);
         // A flex capacity miss is not a rate limit: only rate_limited (slow_down included) reaches the bucket.
-        if (classification.category === 'rate_limited')
-          limiter?.onThrottle(now, decision.retryAfterMs, queued?.ticket, {
+        if (classification.category === 'rate_limited') {
+          // The server's wait holds the bucket even when this call retries no more (its last attempt).
+          const retryAfterMs = decision.retryAfterMs ?? parseRetryAfter(failure.headers, now)?.delayMs;
+          const kind = limiter?.onThrottle(now, retryAfterMs, queued?.ticket, {
             code: classification.code,
             headroom,
           });
+          // A storm's pause holds the fleet too; an isolated 429 was only this call's.
+          if (kind && kind !== 'isolated' && retryAfterMs && paced?.fleet)
+            paced.fleet.fleet.pause(paced.fleet.key, now, now + retryAfterMs);
+        }
+        if (classification.quotaExhausted && paced?.fleet)
+          paced.fleet.fleet.exhaust(paced.fleet.key, now, now + paced.fleet.quotaCooldownMs);
         breaker?.onFailure(now, classification.category);
         record.end({
           outcome: decision.retry ? 'retried' : 'failed',
@@ -517,6 +531,64 @@ export class Call {
         previousDelayMs = decision.delayMs;
         retriedFor = classification.category;
       }
+    }
+  }
+
+  /**
+   * Books a slot with the fleet (one Redis round trip) before the local
+   * limiter: fails fast on a quota another process saw exhausted, waits what
+   * the fleet's buckets ask. A store that does not answer in time is skipped.
+   */
+  private async waitForFleet(paced: BucketLimiter, tokens: number): Promise<void> {
+    if (!paced.fleet) {
+      this.storeMode = 'local';
+      return;
+    }
+    const { clock } = this.state;
+    const now = clock.now();
+    const snapshot = paced.limiter.snapshot(now);
+    const left = this.deadlineLeft();
+    const { mode, admission } = await paced.fleet.fleet.admit(paced.fleet.key, {
+      now,
+      tokens,
+      rpm: snapshot.limitRpm ?? 0,
+      tpm: snapshot.limitTpm ?? 0,
+      burstMs: 1000,
+      maxWaitMs: Number.isFinite(left) ? Math.max(0, left - MIN_ATTEMPT_MS) : Number.POSITIVE_INFINITY,
+    });
+    this.storeMode = mode;
+    if (mode === 'local-fallback') this.op.recordStoreFallback(paced.bucket);
+    if (!admission) return;
+    if (!admission.ok && admission.reason === 'quota') {
+      this.quotaFromFleet = true;
+      this.op.recordRejected('quota_exhausted', paced.bucket);
+      throw new HopFailed(
+        new QuotaExhaustedError(
+          429,
+          {
+            message:
+              'retryscope: another process using this API key saw its quota exhausted (insufficient_quota); the call was not sent',
+            type: 'insufficient_quota',
+            code: 'insufficient_quota',
+            param: null,
+          },
+          undefined,
+          new Headers(),
+        ),
+        'quota_exhausted',
+      );
+    }
+    if (!admission.ok) {
+      this.op.recordRejected('deadline_exceeded', paced.bucket);
+      throw new HopFailed(clientRateLimitError('deadline', admission.waitMs), 'deadline_exceeded');
+    }
+    if (admission.waitMs > 0) {
+      try {
+        await clock.sleep(admission.waitMs, this.signal);
+      } catch {
+        throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
+      }
+      this.queuedMs += admission.waitMs;
     }
   }
 
@@ -822,6 +894,8 @@ export class Call {
           ? { [A.ATTR_LIMITER_RATE]: this.pacingState.ratePerSec }
           : {}),
         ...(this.pacingState.bucket ? { [A.ATTR_LIMITER_BUCKET]: this.pacingState.bucket } : {}),
+        ...(this.storeMode ? { [A.ATTR_LIMITER_STORE]: this.storeMode } : {}),
+        ...(this.quotaFromFleet ? { [A.ATTR_QUOTA_FROM_FLEET]: true } : {}),
       },
       attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,

@@ -5,11 +5,16 @@ import { type BucketScope, bucketKey, bucketLabel } from '../policy/buckets.ts';
 import { CircuitBreaker, type CircuitState } from '../policy/circuit-breaker.ts';
 import { RateLimiter } from '../policy/limiter.ts';
 import { RetryBudget } from '../policy/retry-budget.ts';
+import type { StoreBucket } from '../policy/store.ts';
+import { Fleet } from './fleet.ts';
+import { type RedisClientLike, RedisStore } from './redis-store.ts';
 
 /** The limiter a request is paced by, and the label its bucket's telemetry carries (never the key). */
 export interface BucketLimiter {
   limiter: RateLimiter;
   bucket: string;
+  /** The fleet's store and this bucket's name in it, when `limiter.redis` is set. */
+  fleet?: { fleet: Fleet; key: StoreBucket; quotaCooldownMs: number };
 }
 
 /**
@@ -23,6 +28,7 @@ export class Pacing {
   private readonly options: ResolvedOptions;
   private readonly limiters = new WeakMap<object, Map<string, RateLimiter>>();
   private readonly breakers = new Map<string, CircuitBreaker>();
+  private fleet: Fleet | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -33,8 +39,9 @@ export class Pacing {
   limiter(client: OpenAI, model: string | undefined): BucketLimiter | undefined {
     const config = this.options.limiter;
     if (config === false) return undefined;
-    const { shareAcrossClients, modelGroups, ...options } = config;
-    const key = bucketKey(scopeOf(client, model), modelGroups);
+    const { shareAcrossClients, modelGroups, redis, redisTimeoutMs, quotaCooldownMs, ...options } = config;
+    const scope = scopeOf(client, model);
+    const key = bucketKey(scope, modelGroups);
     let own = shareAcrossClients ? shared : this.limiters.get(client);
     if (!own) {
       own = new Map();
@@ -45,7 +52,23 @@ export class Pacing {
       limiter = new RateLimiter(options);
       own.set(key, limiter);
     }
-    return { limiter, bucket: bucketLabel(model, modelGroups) };
+    const bucket = bucketLabel(model, modelGroups);
+    if (redis === undefined) return { limiter, bucket };
+    this.fleet ??= new Fleet(new RedisStore(redis as string | RedisClientLike), {
+      timeoutMs: redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+      retryMs: DEFAULT_REDIS_RETRY_MS,
+      warn: (message) => process.emitWarning(message, 'RetryscopeWarning'),
+    });
+    return {
+      limiter,
+      bucket,
+      fleet: {
+        fleet: this.fleet,
+        // The full scope, hashed: an upstream URL could carry a secret in its userinfo or query.
+        key: { credential: scope.credential, scope: fingerprint(key) },
+        quotaCooldownMs: quotaCooldownMs ?? DEFAULT_QUOTA_COOLDOWN_MS,
+      },
+    };
   }
 
   /** The breaker for one upstream, or undefined when breaking is off. */
@@ -86,8 +109,19 @@ export function scopeOf(client: OpenAI, model: string | undefined): BucketScope 
  * cannot be turned back into a key, so it may appear in a Redis key or a log.
  */
 export function credentialFingerprint(apiKey: string): string {
-  return createHash('sha256').update(`retryscope\u0000${apiKey}`).digest('hex').slice(0, 16);
+  return fingerprint(`retryscope\u0000${apiKey}`);
 }
+
+function fingerprint(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+// A loopback Redis answers in well under a millisecond; 50 ms is a stall, not a slow network.
+const DEFAULT_REDIS_TIMEOUT_MS = 50;
+// Once down, Redis is asked again each second: an outage costs one failed round trip a second.
+const DEFAULT_REDIS_RETRY_MS = 1000;
+// OpenAI's quota does not come back by itself within seconds: a minute of fail-fast saves a fleet's worth of 429s.
+const DEFAULT_QUOTA_COOLDOWN_MS = 60_000;
 
 /**
  * Tokens a request will count against a TPM limit, as OpenAI's limiter

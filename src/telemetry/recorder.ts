@@ -209,6 +209,16 @@ export class OperationRecord {
     });
   }
 
+  /** A call paced by its own limiter because the shared store did not answer. */
+  recordStoreFallback(bucket?: string): void {
+    safely('recordStoreFallback', () =>
+      this.telemetry.instruments.storeFallbacks.add(
+        1,
+        compact({ ...this.metricAttributes, [A.ATTR_LIMITER_BUCKET]: bucket }),
+      ),
+    );
+  }
+
   /** A call the client refused to send (limiter queue full or past its deadline, circuit open). */
   recordRejected(outcome: Outcome, bucket?: string): void {
     safely('recordRejected', () =>
