@@ -160,6 +160,8 @@ export class RespConnection {
     if (!socket || socket.destroyed) return Promise.reject(new Error('redis connection closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ resolve, reject });
+      // Held while a reply is awaited; an idle connection must not keep the process alive.
+      socket.ref();
       socket.write(encode(parts));
     });
   }
@@ -168,8 +170,6 @@ export class RespConnection {
     return new Promise<void>((resolve, reject) => {
       const socket = connect({ host: this.url.hostname || '127.0.0.1', port: Number(this.url.port || 6379) });
       socket.setNoDelay(true);
-      // An idle connection must not keep the process alive.
-      socket.unref();
       this.socket = socket;
       this.buffer = Buffer.alloc(0);
       const fail = (error: Error) => {
@@ -204,6 +204,7 @@ export class RespConnection {
       if (!parsed) return;
       this.buffer = this.buffer.subarray(parsed.end);
       const pending = this.queue.shift();
+      if (this.queue.length === 0) this.socket?.unref();
       if (!pending) continue;
       if (parsed.value instanceof Error) pending.reject(parsed.value);
       else pending.resolve(parsed.value);

@@ -3,6 +3,9 @@
  * matches its TypeScript twin case by case, quota exhaustion reaches every
  * client, and Redis killed, paused or restarted empty never fails a call.
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { instrument, QuotaExhaustedError } from '../../src/index.ts';
@@ -16,11 +19,13 @@ import {
   type SharedAdmission,
 } from '../../src/policy/shared-bucket.ts';
 import { mulberry32 } from '../../src/simulator/random.ts';
+import { startSimulator } from '../../src/simulator/server.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
 import { RedisServer, redisFound } from '../helpers/redis-server.ts';
 import { chatCompletion, quotaExhausted, ScriptedServer } from '../helpers/scripted-server.ts';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const KEY = 'sk-proj-FLEETSECRET';
 let redis: RedisServer;
 let server: ScriptedServer;
@@ -221,6 +226,51 @@ describe.skipIf(!redisFound)('Redis down, paused or restarted never fails a call
     } finally {
       own.resume();
       await own.kill();
+    }
+  });
+});
+
+describe.skipIf(!redisFound)('a fleet of real processes on one simulator key', () => {
+  /** Runs the worker as its own OS process and returns what it printed. */
+  function worker(env: Record<string, string>): Promise<{ results: string[] }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(here, '..', 'fixtures', 'fleet-worker.ts')], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      child.once('exit', (code) => {
+        const line = out.trim().split('\n').at(-1) ?? '';
+        if (code !== 0 || !line) reject(new Error(`worker exited ${code}: ${err.slice(-800)}`));
+        else resolve(JSON.parse(line));
+      });
+    });
+  }
+
+  test("once one process exhausts the key's quota, the others send nothing and fail fast", async () => {
+    const simulator = await startSimulator({
+      scenario: 'steady',
+      keys: { 'sk-fleet-quota': { quotaTokens: 60 } },
+    });
+    try {
+      const env = { SIM_URL: simulator.url, REDIS_URL: redis.url, API_KEY: 'sk-fleet-quota' };
+      const first = await worker({ ...env, CALLS: '20', STOP_ON_ERROR: '1' });
+      expect(first.results.at(-1)).toMatch(/^QuotaExhaustedError/);
+      const sent = simulator.stats().requests;
+      const others = await Promise.all([worker({ ...env, CALLS: '4' }), worker({ ...env, CALLS: '4' })]);
+      for (const other of others)
+        for (const r of other.results)
+          expect(r).toMatch(/^QuotaExhaustedError: .*another process using this API key/);
+      expect(simulator.stats().requests).toBe(sent);
+    } finally {
+      await simulator.close();
     }
   });
 });
