@@ -97,6 +97,34 @@ describe.skipIf(!redisFound)('the Lua decision is its TypeScript twin', () => {
   });
 });
 
+describe.skipIf(!redisFound)('a Redis client object instead of a URL', () => {
+  // The two libraries' call shapes, each forwarding to a real connection: what the adapter sends is what Redis runs.
+  const shapes = {
+    'ioredis (evalsha(sha, numKeys, ...keysAndArgs))': (raw: RespConnection) => ({
+      evalsha: (sha: string, n: number, ...rest: string[]) =>
+        raw.command(['EVALSHA', sha, String(n), ...rest]),
+      eval: (script: string, n: number, ...rest: string[]) =>
+        raw.command(['EVAL', script, String(n), ...rest]),
+    }),
+    'node-redis (evalSha(sha, { keys, arguments }))': (raw: RespConnection) => ({
+      evalSha: (sha: string, o: { keys: string[]; arguments: string[] }) =>
+        raw.command(['EVALSHA', sha, String(o.keys.length), ...o.keys, ...o.arguments]),
+      eval: (script: string, o: { keys: string[]; arguments: string[] }) =>
+        raw.command(['EVAL', script, String(o.keys.length), ...o.keys, ...o.arguments]),
+    }),
+  };
+  test.each(Object.entries(shapes))('%s: loads the script on NOSCRIPT, then books', async (name, shape) => {
+    const raw = new RespConnection(redis.url);
+    await raw.command(['SCRIPT', 'FLUSH']);
+    const store = new RedisStore(shape(raw), `shape-${name.split(' ')[0]}`);
+    const bucket = { credential: '0123456789abcdef', scope: 'fedcba9876543210' };
+    const input = { now: 5000, tokens: 0, rpm: 60, tpm: 0, burstMs: 0, maxWaitMs: Number.POSITIVE_INFINITY };
+    expect(await store.admit(bucket, input)).toEqual({ ok: true, waitMs: 0 });
+    expect(await store.admit(bucket, input)).toEqual({ ok: true, waitMs: 1000 });
+    await raw.close();
+  });
+});
+
 function expectSame(lua: SharedAdmission, twin: SharedAdmission) {
   expect(lua.ok).toBe(twin.ok);
   if (lua.ok && twin.ok) expect(lua.waitMs).toBeCloseTo(twin.waitMs, 3);
