@@ -4,6 +4,7 @@
 #   promtool          (check config, check rules, test rules)
 #   prometheus        (3.x: the real OTLP receiver, naming and rule engine the stack runs)
 #   docker-compose    (v2: `config` validates the compose file without a daemon)
+#   redis-server      (the limiter's shared store; unpacked into $cache/redis)
 # Debian bookworm's versions are too old (VictoriaMetrics 1.79 has no OTLP;
 # promtool 2.42, and trixie's 2.53, reject the Prometheus 3 `otlp:` config
 # block), so the .debs come from trixie, and Prometheus 3.x from sid, through a
@@ -35,6 +36,35 @@ if [[ -d "$bin" && "$(cat "$cache/tools.spec" 2>/dev/null)" != "$spec" ]]; then
   step "tool list changed since the last install: reinstalling into $bin"
   rm -rf "$bin" "$unpacked"
 fi
+
+# redis-server: unlike the tools above it is not static. Debian's package links
+# libjemalloc2 and liblzf1, so all three are unpacked together from the host's
+# own suite (its libc is the one they were built for), through a private apt
+# state as above, and run with LD_LIBRARY_PATH (test/helpers/redis-server.ts).
+install_redis() {
+  local dir="$cache/redis" rapt="$cache/apt-redis" codename
+  if [[ -x "$dir/usr/bin/redis-server" ]]; then
+    step "redis-server already installed at $dir/usr/bin/redis-server"
+    return
+  fi
+  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
+  mkdir -p "$rapt/lists/partial" "$rapt/cache/archives/partial" "$rapt/parts" "$rapt/debs" "$dir"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$mirror" "$codename" >"$rapt/sources.list"
+  local opts=(
+    -o "Dir::Etc::SourceList=$rapt/sources.list" -o "Dir::Etc::SourceParts=$rapt/parts"
+    -o "Dir::State::Lists=$rapt/lists" -o "Dir::Cache=$rapt/cache" -o "Dir::State::status=/dev/null"
+    -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root"
+  )
+  step "apt-get update for Debian $codename into $rapt (for redis-server)"
+  apt-get "${opts[@]}" -qq update
+  rm -f "$rapt/debs/"*.deb
+  (cd "$rapt/debs" && apt-get "${opts[@]}" -qq download redis-server redis-tools libjemalloc2 liblzf1)
+  for deb in "$rapt/debs/"*.deb; do dpkg -x "$deb" "$dir"; done
+  LD_LIBRARY_PATH="$dir/usr/lib/x86_64-linux-gnu" "$dir/usr/bin/redis-server" --version >/dev/null
+  step "redis-server unpacked into $dir"
+}
+mkdir -p "$cache"
+install_redis
 
 missing=()
 for t in "${tools[@]}"; do

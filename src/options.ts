@@ -1,5 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import { type ModelGroups, modelGroupsProblem } from './policy/buckets.ts';
 import { type CircuitBreakerOptions, DEFAULT_OPEN_MS } from './policy/circuit-breaker.ts';
 import type { Clock } from './policy/clock.ts';
 import type { LimiterOptions } from './policy/limiter.ts';
@@ -14,6 +15,30 @@ export type LimiterSetting = LimiterOptions & {
    * @default false
    */
   shareAcrossClients?: boolean;
+  /**
+   * Models that share one rate limit, for providers that pool them: pool name → its models
+   * (the pool's name is always one of them). The pool is one limiter bucket, and its name is
+   * the `retryscope.limiter.bucket` label. Every other model is its own bucket, as OpenAI limits them.
+   * @default {} (one bucket per model)
+   */
+  modelGroups?: ModelGroups;
+  /**
+   * Share every bucket's pacing, the pause after a 429 storm and quota exhaustion with every process
+   * pointing at the same Redis: a `redis://` URL, or a node-redis / ioredis client you already have.
+   * Redis down or slow never fails a call: it paces locally until Redis answers again.
+   * @default undefined (each process paces alone)
+   */
+  redis?: string | object;
+  /**
+   * A Redis round trip slower than this counts as down: the call paces locally.
+   * @default 50
+   */
+  redisTimeoutMs?: number;
+  /**
+   * After any process sees `insufficient_quota` for a key, the others fail fast this long (needs `redis`).
+   * @default 60000
+   */
+  quotaCooldownMs?: number;
 };
 
 /** Pre-flight validation's options. */
@@ -87,7 +112,8 @@ export interface RetryscopeOptions {
   validate?: boolean | ValidateSetting;
   /**
    * Client-side pacing to the server's rate limit, learned from x-ratelimit-* headers and 429s.
-   * `shareAcrossClients: true` shares one limiter among clients with the same API key.
+   * One bucket per upstream, API key, organization/project and model (or `modelGroups` pool);
+   * `shareAcrossClients: true` shares the buckets among clients with the same API key.
    * @default {} (on, every limiter option at its default)
    */
   limiter?: false | LimiterSetting;
@@ -209,7 +235,27 @@ const LIMITER_RULES = {
   cubicScale: number({ min: 1e-6 }),
   minRatePerSec: number({ min: 1e-6 }),
   cutCooldownMs: number({ min: 0 }),
+  coldStartProbes: number({ min: 0, integer: true }),
+  coldStartHoldMs: number({ min: 0 }),
   shareAcrossClients: boolean,
+  redis: (name, target) => {
+    // Never echo the value: a URL may carry a password.
+    const url = typeof target === 'string' && /^redis:\/\/[^/]/.test(target);
+    const client =
+      target !== null &&
+      typeof target === 'object' &&
+      typeof (target as { eval?: unknown }).eval === 'function' &&
+      (typeof (target as { evalSha?: unknown }).evalSha === 'function' ||
+        typeof (target as { evalsha?: unknown }).evalsha === 'function');
+    if (!url && !client)
+      fail(name, 'must be a redis:// URL or a node-redis / ioredis client', kindOf(target));
+  },
+  redisTimeoutMs: number({ above: 0 }),
+  quotaCooldownMs: number({ min: 0 }),
+  modelGroups: (name, groups) => {
+    const problem = modelGroupsProblem(groups);
+    if (problem) fail(`${name}${problem.path}`, problem.message, ...(problem.path ? [] : [groups]));
+  },
 } as const satisfies Rules<LimiterSetting>;
 
 const RETRY_BUDGET_RULES = {

@@ -26,7 +26,7 @@ describe('unknown keys are refused, at every level, naming the key and the allow
     [{ maxAtempts: 3 }, /option "maxAtempts" is not an option \(known: maxAttempts, backoff, /],
     [
       { limiter: { bogus: 1 } },
-      /"limiter.bogus" is not an option \(known: initialRpm, .*shareAcrossClients\)/,
+      /"limiter.bogus" is not an option \(known: initialRpm, .*shareAcrossClients, .*modelGroups/,
     ],
     [{ limiter: { maxqueue: 10 } }, /"limiter.maxqueue" is not an option \(known: .*maxQueue/],
     [{ retryBudget: { cost: 1 } }, /"retryBudget.cost" is not an option \(known: capacity, retryCost, /],
@@ -63,6 +63,11 @@ describe('types and ranges are checked, never clamped', () => {
       { limiter: { shareAcrossClients: 'yes' } },
       /"limiter.shareAcrossClients" must be a boolean \(got "yes"\)/,
     ],
+    [
+      { limiter: { modelGroups: { 'gpt-4o': ['gpt-4o-mini'], mini: ['gpt-4o-mini'] } } },
+      /"limiter.modelGroups.mini" lists "gpt-4o-mini", which is already in pool "gpt-4o"/,
+    ],
+    [{ limiter: { modelGroups: { a: [1] } } }, /"limiter.modelGroups.a\[0\]" must be a non-empty model name/],
     [{ limiter: [] }, /"limiter" must be false \(off\), true \(on\) or an options object \(got \[\]\)/],
     [{ limiter: 'on' }, /"limiter" must be false/],
     [

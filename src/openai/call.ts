@@ -7,6 +7,7 @@ import { classify } from '../policy/classify.ts';
 import type { Clock } from '../policy/clock.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
+import { parseRetryAfter } from '../policy/retry-after.ts';
 import { decide } from '../policy/retry-policy.ts';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
@@ -21,6 +22,7 @@ import {
   finalizeError,
   getAttemptHistory,
   invalidRequestError,
+  QuotaExhaustedError,
 } from './errors.ts';
 import {
   describeRequest,
@@ -35,7 +37,7 @@ import {
 } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
-import { circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
+import { type BucketLimiter, circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
 import { defaultHeadersOf, sdkRetries, withRetryCount } from './sdk-options.ts';
 import { failureOf } from './transport.ts';
 
@@ -177,6 +179,9 @@ export class Call {
   private backoffTotalMs = 0;
   private queuedMs = 0;
   private budgetExhausted = false;
+  /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
+  private storeMode: 'redis' | 'local' | 'local-fallback' | undefined;
+  private quotaFromFleet = false;
   /** The pacing state last read, for the operation span. */
   private pacingState: PacingState = {};
   private outputContent: string | undefined;
@@ -350,7 +355,10 @@ export class Call {
   private async runHop(hop: Hop): Promise<Served> {
     const { clock, options, pacing } = this.state;
     const model = hop.model ?? this.info.model;
-    const limiter = pacing.limiter(hop.client);
+    // The bucket of the model asked: its headers describe that model's limit, not the client's.
+    const paced = pacing.limiter(hop.client, model);
+    const limiter = paced?.limiter;
+    const bucket = paced?.bucket;
     const breaker = pacing.breaker(hop.client, model);
     const tokens = limiter ? estimateRequestTokens(this.options.body) : 0;
     let backoffMs = 0;
@@ -374,7 +382,8 @@ export class Call {
           'circuit_open',
         );
       }
-      const queued = limiter ? await this.waitForSlot(limiter, tokens) : undefined;
+      if (paced) await this.waitForFleet(paced, tokens);
+      const queued = limiter ? await this.waitForSlot(limiter, tokens, bucket) : undefined;
       const attemptStarted = clock.now();
       if (retry) {
         // One wait, one truth: what passed between the failure and this send, the policy's
@@ -393,10 +402,11 @@ export class Call {
       });
       const summary = (status?: number, headers: Record<string, string> = {}) =>
         this.remember(hop, attempt, attemptStarted, backoffMs, source, status, headers);
+      // Every attempt's end feeds the limiter, without headers too: the first ends its cold start
+      // (a server that sends none, or cannot be reached, has nothing more to tell by waiting).
       const feedback = (headers: Record<string, string>) => {
         const headroom = parseRateLimitHeaders(headers);
-        if (limiter && Object.keys(headroom).length > 0)
-          limiter.observe(clock.now(), headroom, queued?.ticket);
+        limiter?.observe(clock.now(), headroom, queued?.ticket);
         return headroom;
       };
       let status: number | undefined;
@@ -419,7 +429,7 @@ export class Call {
             pacing.budget?.onSuccess(retriedFor);
             record.end({ outcome: 'success', ...ok });
             summary(status, headers);
-            this.recordPacing(limiter, breaker, model);
+            this.recordPacing(limiter, breaker, model, bucket);
           },
           failed: (error: unknown) => {
             // An error inside a stream after chunks were delivered ends this attempt, never retried.
@@ -472,9 +482,24 @@ export class Call {
         const failedHeaders = failure.headers ?? headers;
         const failedStatus = failure.status ?? status;
         const headroom = feedback(failedHeaders);
-        if (classification.category === 'rate_limited')
+        // A flex capacity miss is not a rate limit: only rate_limited (slow_down included) reaches the bucket.
+        if (classification.category === 'rate_limited') {
+          // The server's wait holds the bucket even when this call retries no more (its last attempt).
           // Everyone waits as the server asked, but never longer than this client is willing to wait.
-          limiter?.onThrottle(now, capWait(decision.retryAfterMs, options.maxRetryAfterMs), queued?.ticket);
+          const retryAfterMs = capWait(
+            decision.retryAfterMs ?? parseRetryAfter(failure.headers, now)?.delayMs,
+            options.maxRetryAfterMs,
+          );
+          const kind = limiter?.onThrottle(now, retryAfterMs, queued?.ticket, {
+            code: classification.code,
+            headroom,
+          });
+          // A storm's pause holds the fleet too; an isolated 429 was only this call's.
+          if (kind && kind !== 'isolated' && retryAfterMs && paced?.fleet)
+            paced.fleet.fleet.pause(paced.fleet.key, now, now + retryAfterMs);
+        }
+        if (classification.quotaExhausted && paced?.fleet)
+          paced.fleet.fleet.exhaust(paced.fleet.key, now, now + paced.fleet.quotaCooldownMs);
         breaker?.onFailure(now, classification.category);
         record.end({
           outcome: decision.retry ? 'retried' : 'failed',
@@ -486,7 +511,7 @@ export class Call {
           ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
         });
         summary(failedStatus, failedHeaders).fail(error, classification);
-        this.recordPacing(limiter, breaker, model);
+        this.recordPacing(limiter, breaker, model, bucket);
         if (!decision.retry) throw new HopFailed(error, decision.outcome);
 
         // The policy's wait is slept in full, the server's hint included, even with the limiter on:
@@ -515,12 +540,71 @@ export class Call {
   }
 
   /**
+   * Books a slot with the fleet (one Redis round trip) before the local
+   * limiter: fails fast on a quota another process saw exhausted, waits what
+   * the fleet's buckets ask. A store that does not answer in time is skipped.
+   */
+  private async waitForFleet(paced: BucketLimiter, tokens: number): Promise<void> {
+    if (!paced.fleet) {
+      this.storeMode = 'local';
+      return;
+    }
+    const { clock } = this.state;
+    const now = clock.now();
+    const snapshot = paced.limiter.snapshot(now);
+    const left = this.deadlineLeft();
+    const { mode, admission } = await paced.fleet.fleet.admit(paced.fleet.key, {
+      now,
+      tokens,
+      rpm: snapshot.limitRpm ?? 0,
+      tpm: snapshot.limitTpm ?? 0,
+      burstMs: 1000,
+      maxWaitMs: Number.isFinite(left) ? Math.max(0, left - MIN_ATTEMPT_MS) : Number.POSITIVE_INFINITY,
+    });
+    this.storeMode = mode;
+    if (mode === 'local-fallback') this.op.recordStoreFallback(paced.bucket);
+    if (!admission) return;
+    if (!admission.ok && admission.reason === 'quota') {
+      this.quotaFromFleet = true;
+      this.op.recordRejected('quota_exhausted', paced.bucket);
+      throw new HopFailed(
+        new QuotaExhaustedError(
+          429,
+          {
+            message:
+              'retryscope: another process using this API key saw its quota exhausted (insufficient_quota); the call was not sent',
+            type: 'insufficient_quota',
+            code: 'insufficient_quota',
+            param: null,
+          },
+          undefined,
+          new Headers(),
+        ),
+        'quota_exhausted',
+      );
+    }
+    if (!admission.ok) {
+      this.op.recordRejected('deadline_exceeded', paced.bucket);
+      throw new HopFailed(clientRateLimitError('deadline', admission.waitMs), 'deadline_exceeded');
+    }
+    if (admission.waitMs > 0) {
+      try {
+        await clock.sleep(admission.waitMs, this.signal);
+      } catch {
+        throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
+      }
+      this.queuedMs += admission.waitMs;
+    }
+  }
+
+  /**
    * Waits in the client-side limiter for a send slot. Refuses at once (nothing
    * sent) when the queue is full or the slot would come after the deadline.
    */
   private async waitForSlot(
     limiter: RateLimiter,
     tokens: number,
+    bucket: string | undefined,
   ): Promise<{ ticket: number; waitedMs: number }> {
     const { clock } = this.state;
     const started = clock.now();
@@ -529,7 +613,7 @@ export class Call {
     let slot = limiter.reserve(started, tokens, deadlineAt);
     if (!slot.ok) {
       const outcome = slot.reason === 'queue_full' ? 'queue_full' : 'deadline_exceeded';
-      this.op.recordRejected(outcome);
+      this.op.recordRejected(outcome, bucket);
       throw new HopFailed(clientRateLimitError(slot.reason, slot.waitMs), outcome);
     }
     const ticket = slot.ticket;
@@ -543,7 +627,7 @@ export class Call {
       slot = limiter.confirm(clock.now(), ticket);
     }
     if (!slot.ok) {
-      this.op.recordRejected('deadline_exceeded');
+      this.op.recordRejected('deadline_exceeded', bucket);
       throw new HopFailed(clientRateLimitError('deadline', slot.waitMs), 'deadline_exceeded');
     }
     const waitedMs = clock.now() - started;
@@ -556,11 +640,13 @@ export class Call {
     limiter: RateLimiter | undefined,
     breaker: CircuitBreaker | undefined,
     model?: string,
+    bucket?: string,
   ): void {
     const now = this.state.clock.now();
     const snapshot = limiter?.snapshot(now);
     this.pacingState = {
       ...(model ? { model } : {}),
+      ...(bucket ? { bucket } : {}),
       ...(snapshot ? { queueDepth: snapshot.queueDepth, ratePerSec: snapshot.ratePerSec } : {}),
       ...(this.state.pacing.budget ? { budgetRemaining: this.state.pacing.budget.remaining() } : {}),
       ...(breaker ? { circuitState: circuitStateValue(breaker.state(now)) } : {}),
@@ -812,6 +898,9 @@ export class Call {
         ...(Number.isFinite(this.pacingState.ratePerSec)
           ? { [A.ATTR_LIMITER_RATE]: this.pacingState.ratePerSec }
           : {}),
+        ...(this.pacingState.bucket ? { [A.ATTR_LIMITER_BUCKET]: this.pacingState.bucket } : {}),
+        ...(this.storeMode ? { [A.ATTR_LIMITER_STORE]: this.storeMode } : {}),
+        ...(this.quotaFromFleet ? { [A.ATTR_QUOTA_FROM_FLEET]: true } : {}),
       },
       attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,

@@ -1,37 +1,74 @@
 import { createHash } from 'node:crypto';
 import type OpenAI from 'openai';
 import type { ResolvedOptions } from '../options.ts';
+import { type BucketScope, bucketKey, bucketLabel } from '../policy/buckets.ts';
 import { CircuitBreaker, type CircuitState } from '../policy/circuit-breaker.ts';
 import { RateLimiter } from '../policy/limiter.ts';
 import { RetryBudget } from '../policy/retry-budget.ts';
+import type { StoreBucket } from '../policy/store.ts';
+import { Fleet } from './fleet.ts';
+import { type RedisClientLike, RedisStore } from './redis-store.ts';
+
+/** The limiter a request is paced by, and the label its bucket's telemetry carries (never the key). */
+export interface BucketLimiter {
+  limiter: RateLimiter;
+  bucket: string;
+  /** The fleet's store and this bucket's name in it, when `limiter.redis` is set. */
+  fleet?: { fleet: Fleet; key: StoreBucket; quotaCooldownMs: number };
+}
 
 /**
  * The pacing state one instrumented client and its siblings share: a limiter
- * per API key, a retry budget, and a circuit breaker per upstream (endpoint
- * and model). Holds the pure mechanisms; the Call drives them.
+ * per bucket (upstream, API key, organization/project, model pool), a retry
+ * budget, and a circuit breaker per upstream (endpoint and model). Holds the
+ * pure mechanisms; the Call drives them.
  */
 export class Pacing {
   readonly budget: RetryBudget | undefined;
   private readonly options: ResolvedOptions;
-  private readonly limiters = new WeakMap<object, RateLimiter>();
+  private readonly limiters = new WeakMap<object, Map<string, RateLimiter>>();
   private readonly breakers = new Map<string, CircuitBreaker>();
+  private fleet: Fleet | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
     this.budget = options.retryBudget === false ? undefined : new RetryBudget(options.retryBudget);
   }
 
-  /** The limiter for requests sent through `client`, or undefined when pacing is off. */
-  limiter(client: OpenAI): RateLimiter | undefined {
+  /** The limiter for `model`'s requests sent through `client`, or undefined when pacing is off. */
+  limiter(client: OpenAI, model: string | undefined): BucketLimiter | undefined {
     const config = this.options.limiter;
     if (config === false) return undefined;
-    let limiter = this.limiters.get(client);
-    if (!limiter) {
-      const { shareAcrossClients, ...options } = config;
-      limiter = shareAcrossClients ? sharedLimiter(client, options) : new RateLimiter(options);
-      this.limiters.set(client, limiter);
+    const { shareAcrossClients, modelGroups, redis, redisTimeoutMs, quotaCooldownMs, ...options } = config;
+    const scope = scopeOf(client, model);
+    const key = bucketKey(scope, modelGroups);
+    let own = shareAcrossClients ? shared : this.limiters.get(client);
+    if (!own) {
+      own = new Map();
+      this.limiters.set(client, own);
     }
-    return limiter;
+    let limiter = own.get(key);
+    if (!limiter) {
+      limiter = new RateLimiter(options);
+      own.set(key, limiter);
+    }
+    const bucket = bucketLabel(model, modelGroups);
+    if (redis === undefined) return { limiter, bucket };
+    this.fleet ??= new Fleet(new RedisStore(redis as string | RedisClientLike), {
+      timeoutMs: redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+      retryMs: DEFAULT_REDIS_RETRY_MS,
+      warn: (message) => process.emitWarning(message, 'RetryscopeWarning'),
+    });
+    return {
+      limiter,
+      bucket,
+      fleet: {
+        fleet: this.fleet,
+        // The full scope, hashed: an upstream URL could carry a secret in its userinfo or query.
+        key: { credential: scope.credential, scope: fingerprint(key) },
+        quotaCooldownMs: quotaCooldownMs ?? DEFAULT_QUOTA_COOLDOWN_MS,
+      },
+    };
   }
 
   /** The breaker for one upstream, or undefined when breaking is off. */
@@ -53,19 +90,38 @@ export function circuitStateValue(state: CircuitState): number {
   return state === 'closed' ? 0 : state === 'half_open' ? 1 : 2;
 }
 
-// One limiter per API key across clients, when asked for. Keyed by a hash so the key itself is not held twice.
-const byKey = new Map<string, RateLimiter>();
+// Buckets shared across clients, when asked for: the key holds a fingerprint, never the API key.
+const shared = new Map<string, RateLimiter>();
 
-function sharedLimiter(client: OpenAI, options: ConstructorParameters<typeof RateLimiter>[0]): RateLimiter {
-  const apiKey = typeof client.apiKey === 'string' ? client.apiKey : '';
-  const id = createHash('sha256').update(`${client.baseURL}\u0000${apiKey}`).digest('hex');
-  let limiter = byKey.get(id);
-  if (!limiter) {
-    limiter = new RateLimiter(options);
-    byKey.set(id, limiter);
-  }
-  return limiter;
+/** What OpenAI scopes a limit by, for a request through `client` asking for `model`. */
+export function scopeOf(client: OpenAI, model: string | undefined): BucketScope {
+  return {
+    upstream: client.baseURL,
+    credential: credentialFingerprint(typeof client.apiKey === 'string' ? client.apiKey : ''),
+    organization: client.organization,
+    project: client.project,
+    model,
+  };
 }
+
+/**
+ * 16 hex digits of SHA-256: tells credentials apart (collisions need ~2³² keys) and
+ * cannot be turned back into a key, so it may appear in a Redis key or a log.
+ */
+export function credentialFingerprint(apiKey: string): string {
+  return fingerprint(`retryscope\u0000${apiKey}`);
+}
+
+function fingerprint(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+// A loopback Redis answers in well under a millisecond; 50 ms is a stall, not a slow network.
+const DEFAULT_REDIS_TIMEOUT_MS = 50;
+// Once down, Redis is asked again each second: an outage costs one failed round trip a second.
+const DEFAULT_REDIS_RETRY_MS = 1000;
+// OpenAI's quota does not come back by itself within seconds: a minute of fail-fast saves a fleet's worth of 429s.
+const DEFAULT_QUOTA_COOLDOWN_MS = 60_000;
 
 /**
  * Tokens a request will count against a TPM limit, as OpenAI's limiter

@@ -24,6 +24,10 @@ export function classify(failure: AttemptFailure): Classification {
   if (failure.code === QUOTA || failure.type === QUOTA) return withCode('quota_exhausted', false);
   if (failure.afterFirstChunk) return withCode('stream_error', false);
   if (failure.status === 429 && isRequestTooLarge(failure)) return withCode('request_too_large', false);
+  // Flex processing's "429 Resource Unavailable": the tier's spare capacity, not our rate. Retried
+  // (or sent to a fallback, e.g. the default tier), and never a reason to slow the bucket down.
+  if (failure.status === 429 && isCapacityUnavailable(failure))
+    return withHeaderOverride(failure, withCode('capacity_unavailable', true));
   if (failure.transport === 'timeout') return withCode('timeout', true);
   if (failure.transport === 'connection') return withCode('connection_error', true);
 
@@ -42,8 +46,17 @@ export function classify(failure: AttemptFailure): Classification {
   return withCode(category, RETRYABLE_CATEGORIES.has(category));
 }
 
+/** `x-should-retry` overrides the rule either way, as in the official SDKs. */
+function withHeaderOverride(failure: AttemptFailure, classification: Classification): Classification {
+  const override = failure.headers?.['x-should-retry'];
+  if (override === 'true') return { ...classification, retryable: true };
+  if (override === 'false') return { ...classification, retryable: false };
+  return classification;
+}
+
 const RETRYABLE_CATEGORIES: ReadonlySet<ErrorCategory> = new Set([
   'rate_limited',
+  'capacity_unavailable',
   'server_error',
   'timeout',
   'conflict',
@@ -53,6 +66,12 @@ const CATEGORY_BY_CODE: Readonly<Record<string, ErrorCategory>> = {
   server_error: 'server_error',
   api_error: 'server_error',
   rate_limit_exceeded: 'rate_limited',
+  // OpenAI asks traffic that grew too fast to slow down: a rate limit, cut harder (see throttle.ts).
+  slow_down: 'rate_limited',
+  resource_unavailable: 'capacity_unavailable',
+  // 503 service_unavailable_error: OpenAI's servers are busy, a server error like any 5xx.
+  server_is_overloaded: 'server_error',
+  service_unavailable_error: 'server_error',
   invalid_request_error: 'bad_request',
 };
 
@@ -78,6 +97,14 @@ function categoryForStatus(status: number): ErrorCategory {
     default:
       return 'unknown';
   }
+}
+
+function isCapacityUnavailable(failure: AttemptFailure): boolean {
+  return (
+    failure.code === 'resource_unavailable' ||
+    failure.type === 'resource_unavailable' ||
+    /resource unavailable/i.test(failure.message ?? '')
+  );
 }
 
 /** OpenAI answers a request bigger than the whole TPM limit with a 429 that no wait can fix. */

@@ -1,4 +1,5 @@
 import type { RateLimitHeadroom } from './ratelimit-headers.ts';
+import { judgeThrottle, roomOf, STORM_WINDOW_MS, type ThrottleKind } from './throttle.ts';
 
 /**
  * Client-side pacing for one API key: a pure scheduler that hands out send
@@ -41,8 +42,8 @@ import type { RateLimitHeadroom } from './ratelimit-headers.ts';
  *     send();
  *     // every response with x-ratelimit-* headers, success or error, 429 included:
  *     limiter.observe(now, parseRateLimitHeaders(headers), r.ticket);
- *     // 429 rate_limit_exceeded (never insufficient_quota or request too large):
- *     limiter.onThrottle(now, retryAfterMs, r.ticket);  // then reserve again for the retry
+ *     // 429 rate_limit_exceeded or slow_down (never insufficient_quota, request too large, flex capacity):
+ *     limiter.onThrottle(now, retryAfterMs, r.ticket, { code, headroom });  // then reserve again
  *     // success:
  *     limiter.onSuccess(now);
  */
@@ -94,10 +95,21 @@ export interface LimiterOptions {
    */
   minRatePerSec?: number;
   /**
-   * Without a ticket to tell old throttles from new ones, at most one decrease per this many ms.
+   * At most one decrease per this many ms: one overload's 429s land within about a round trip.
    * @default 1000
    */
   cutCooldownMs?: number;
+  /**
+   * Before a bucket has heard from the server (no header, no answer yet) and has no
+   * `initialRpm`/`initialTpm`, this many requests go; the rest wait for the first answer.
+   * @default 2
+   */
+  coldStartProbes?: number;
+  /**
+   * The longest a caller waits for that first answer (never past its own deadline); then it goes.
+   * @default 10000
+   */
+  coldStartHoldMs?: number;
 }
 
 export type Reservation =
@@ -144,10 +156,27 @@ const DEFAULT_MIN_RATE_PER_SEC = 1 / 60;
 // 429s are answered at the front door, so one overload's rejections all land
 // within about a round trip; a second of hold-off keeps them to one decrease.
 const DEFAULT_CUT_COOLDOWN_MS = 1000;
+// Two, not one: a first probe that hangs or is lost does not hold every caller to the hold's end
+// (whichever answers first releases them), and two never exceed OpenAI's smallest published
+// limit (3 RPM), so the probes alone cannot draw a 429 on a fresh key. More would be a burst.
+const DEFAULT_COLD_START_PROBES = 2;
+// A non-streamed completion's headers come when it is done: most answer within seconds. The hold
+// is paid once per bucket per process; past it, guessing beats waiting (a caller's deadline ends it sooner).
+const DEFAULT_COLD_START_HOLD_MS = 10_000;
 // Below this send rate (requests/s) a 429 pauses the caller but does not cut its rate.
 const MIN_RATE_TO_CUT = 3;
 // After a cut, the rate takes at least this many of its own intervals to climb back.
 const RECOVERY_INTERVALS = 8;
+// ... and at most this long at any rate that allows it: AWS's K grows with the rate (9 s at
+// 1000/s), and a storm that is over should cost seconds, not tens of them. The mirror of the
+// headers, not the cubic, is what keeps a quick climb from overshooting.
+const MAX_RECOVERY_MS = 3000;
+// Headers showing at least this share of the bucket left, after the pause: the storm is over.
+const RECOVERED_ROOM = 0.5;
+// OpenAI's slow_down asks for the original rate, held steady, then a gradual increase:
+// cut to half, and a climb back over a minute instead of seconds.
+const SLOW_DOWN_BETA = 0.5;
+const SLOW_DOWN_RECOVERY_MS = 60_000;
 // The send rate that a decrease starts from is measured over this window.
 const MEASURE_WINDOW_MS = 1000;
 // Sent requests remembered for header corrections: far more than are ever in flight at once.
@@ -167,6 +196,15 @@ interface Booking {
   sentAt: number;
 }
 
+/** A reservation made before the bucket heard from the server, beyond the probes: not yet in the queue. */
+interface Held {
+  readonly id: number;
+  readonly tokens: number;
+  readonly deadlineAt: number;
+  /** When it goes if no answer has come: the hold's end, or its own deadline if sooner. */
+  readonly until: number;
+}
+
 /** Per constraint, the time its bucket would be empty (GCRA's theoretical arrival time). */
 interface Tats {
   req: number;
@@ -184,6 +222,10 @@ interface Cubic {
   c: number;
   /** The pacer's current request rate, requests/s. */
   rate: number;
+  /** A slow_down's cut: no shortcut back. */
+  slowDown: boolean;
+  /** Re-aimed at the advertised limit once headers showed the bucket refilled. */
+  rebased: boolean;
 }
 
 export class RateLimiter {
@@ -195,12 +237,31 @@ export class RateLimiter {
   private readonly scale: number;
   private readonly minRate: number;
   private readonly cooldownMs: number;
+  private readonly coldProbes: number;
+  private readonly coldHoldMs: number;
+
+  /** True until the first answer (or a seeded limit): only `coldProbes` requests may leave. */
+  private cold: boolean;
+  private probes = 0;
+  private coldSince: number | undefined;
+  /** Reservations waiting for the first answer, in ticket order. */
+  private held: Held[] = [];
+  /** Held tickets that have since joined the queue under a new id (ids there must stay in order). */
+  private readonly renamed = new Map<number, number>();
 
   private rpm: number | undefined;
   private tpm: number | undefined;
   private cubic: Cubic | undefined;
   private lastCutAt = Number.NEGATIVE_INFINITY;
+  /** The room the last headers showed (0 empty, 1 full), and when. */
+  private recentRoom: number | undefined;
+  private recentRoomAt = Number.NEGATIVE_INFINITY;
+  /** When the last answers and 429s came, within the storm window. */
+  private answersAt: number[] = [];
+  private throttlesAt: number[] = [];
   private pausedUntil = Number.NEGATIVE_INFINITY;
+  /** From when the pacer has no burst credit (the end of a throttle's pause). */
+  private noBurstFrom = Number.NEGATIVE_INFINITY;
   private clock = Number.NEGATIVE_INFINITY;
   private nextId = 1;
   /** The newest ticket whose headers corrected the mirror; older news is ignored. */
@@ -227,8 +288,12 @@ export class RateLimiter {
     this.scale = Math.max(1e-6, options.cubicScale ?? DEFAULT_CUBIC_SCALE);
     this.minRate = Math.max(1e-6, options.minRatePerSec ?? DEFAULT_MIN_RATE_PER_SEC);
     this.cooldownMs = Math.max(0, options.cutCooldownMs ?? DEFAULT_CUT_COOLDOWN_MS);
+    this.coldProbes = Math.max(0, Math.floor(options.coldStartProbes ?? DEFAULT_COLD_START_PROBES));
+    this.coldHoldMs = Math.max(0, options.coldStartHoldMs ?? DEFAULT_COLD_START_HOLD_MS);
     this.rpm = positive(options.initialRpm);
     this.tpm = positive(options.initialTpm);
+    // A seeded limit is the user's word for what the server would say: no need to ask first.
+    this.cold = this.rpm === undefined && this.tpm === undefined && this.coldHoldMs > 0;
   }
 
   /**
@@ -240,28 +305,70 @@ export class RateLimiter {
   reserve(now: number, tokens: number, deadlineAt?: number): Reservation {
     const at = this.sync(now);
     const cost = Number.isFinite(tokens) && tokens > 0 ? Math.min(tokens, this.tokenCapacity()) : 0;
+    const deadline = deadlineAt ?? Number.POSITIVE_INFINITY;
+    if (this.cold) {
+      this.coldSince ??= at;
+      if (this.probes >= this.coldProbes) return this.hold(at, cost, deadline);
+      this.probes++;
+    }
+    return this.book(at, cost, deadline, this.nextId++);
+  }
+
+  /** Places a reservation in the queue under ticket `id`. */
+  private book(at: number, cost: number, deadlineAt: number, id: number): Reservation {
     const last = this.pending.at(-1);
-    const booking: Booking = {
-      id: 0,
-      tokens: cost,
-      deadlineAt: deadlineAt ?? Number.POSITIVE_INFINITY,
-      slot: 0,
-      promised: at,
-      sentAt: 0,
-    };
+    const booking: Booking = { id, tokens: cost, deadlineAt, slot: 0, promised: at, sentAt: 0 };
     const previous = last?.slot ?? this.ledger.at(-1)?.slot ?? Number.NEGATIVE_INFINITY;
     const slot = this.slotFor(this.tail, booking, at, previous);
     const waitMs = slot - at;
     if (slot > booking.deadlineAt) return { ok: false, reason: 'deadline', waitMs };
-    if (slot > at && this.pending.length >= this.maxQueue) return { ok: false, reason: 'queue_full', waitMs };
+    if (slot > at && this.pending.length + this.held.length >= this.maxQueue)
+      return { ok: false, reason: 'queue_full', waitMs };
 
-    const id = this.nextId++;
     const sleepMs = Math.min(waitMs, this.maxSleepMs);
-    const placed: Booking = { ...booking, id, slot, promised: at + sleepMs, sentAt: slot };
+    const placed: Booking = { ...booking, slot, promised: at + sleepMs, sentAt: slot };
     this.apply(this.tail, placed, slot);
     this.pending.push(placed);
     this.advance(at);
     return { ok: true, waitMs, sleepMs, ticket: id };
+  }
+
+  /** Cold, probes out: wait for the first answer, until the hold's end or the caller's deadline. */
+  private hold(at: number, cost: number, deadlineAt: number): Reservation {
+    const until = Math.min((this.coldSince ?? at) + this.coldHoldMs, deadlineAt);
+    if (until <= at) return this.book(at, cost, deadlineAt, this.nextId++);
+    if (this.pending.length + this.held.length >= this.maxQueue)
+      return { ok: false, reason: 'queue_full', waitMs: until - at };
+    const id = this.nextId++;
+    this.held.push({ id, tokens: cost, deadlineAt, until });
+    const waitMs = until - at;
+    return { ok: true, waitMs, sleepMs: Math.min(waitMs, this.maxSleepMs), ticket: id };
+  }
+
+  /** A held reservation joins the queue, under a fresh id so the queue stays in ticket order. */
+  private unhold(at: number, held: Held): Reservation {
+    const id = this.nextId++;
+    this.renamed.set(held.id, id);
+    if (this.renamed.size > LEDGER_SIZE) this.renamed.delete(this.renamed.keys().next().value as number);
+    const placed = this.book(at, held.tokens, held.deadlineAt, id);
+    if (!placed.ok) this.refused.set(id, at + placed.waitMs);
+    return placed.ok ? { ...placed, ticket: held.id } : placed;
+  }
+
+  /** The first answer: every held reservation joins the queue, at the rate just learned. */
+  private warm(at: number): void {
+    if (!this.cold) return;
+    this.cold = false;
+    // What was just learned lays out the queue first, so the held join it at the learned rate.
+    if (this.dirty) this.relay(at);
+    const held = this.held;
+    this.held = [];
+    for (const h of held) this.unhold(at, h);
+  }
+
+  /** The queue's id for a ticket handed out while cold. */
+  private resolve(ticket: number): number {
+    return this.renamed.get(ticket) ?? ticket;
   }
 
   /**
@@ -271,8 +378,20 @@ export class RateLimiter {
    * throttle, a lower limit, or a higher one). A refusal means the start moved
    * past the deadline. An unknown ticket is let through.
    */
-  confirm(now: number, ticket: number): Reservation {
+  confirm(now: number, given: number): Reservation {
     const at = this.sync(now);
+    const heldIndex = this.held.findIndex((h) => h.id === given);
+    if (heldIndex >= 0) {
+      const held = this.held[heldIndex]!;
+      if (at < held.until) {
+        const waitMs = held.until - at;
+        return { ok: true, waitMs, sleepMs: Math.min(waitMs, this.maxSleepMs), ticket: given };
+      }
+      // No answer in time: it goes now, as best the queue allows.
+      this.held.splice(heldIndex, 1);
+      return this.unhold(at, held);
+    }
+    const ticket = this.resolve(given);
     const refusedSlot = this.refused.get(ticket);
     if (refusedSlot !== undefined) {
       this.refused.delete(ticket);
@@ -283,11 +402,11 @@ export class RateLimiter {
       const waitMs = waiting.slot - at;
       const sleepMs = Math.min(waitMs, this.maxSleepMs);
       waiting.promised = at + sleepMs;
-      return { ok: true, waitMs, sleepMs, ticket };
+      return { ok: true, waitMs, sleepMs, ticket: given };
     }
     const sent = findById(this.ledger, ticket);
     if (sent) sent.sentAt = Math.max(sent.sentAt, at);
-    return { ok: true, waitMs: 0, sleepMs: 0, ticket };
+    return { ok: true, waitMs: 0, sleepMs: 0, ticket: given };
   }
 
   /**
@@ -295,8 +414,11 @@ export class RateLimiter {
    * waiting), so the queue behind it moves up. A slot already reached counts
    * as spent: the request may be on the wire.
    */
-  release(now: number, ticket: number): void {
+  release(now: number, given: number): void {
     this.news(now, () => {
+      const heldIndex = this.held.findIndex((h) => h.id === given);
+      if (heldIndex >= 0) this.held.splice(heldIndex, 1);
+      const ticket = this.resolve(given);
       this.refused.delete(ticket);
       const index = indexById(this.pending, ticket);
       if (index < 0) return;
@@ -312,7 +434,19 @@ export class RateLimiter {
    * then. Without it, headers only set the limits and seed an empty mirror.
    */
   observe(now: number, headroom: RateLimitHeadroom, ticket?: number): void {
-    this.news(now, (at) => this.learn(at, headroom, ticket));
+    this.news(now, (at) => {
+      this.answersAt = recent(this.answersAt, at);
+      this.answersAt.push(at);
+      const room = roomOf(headroom);
+      if (room !== undefined) {
+        this.recentRoom = room;
+        this.recentRoomAt = at;
+      }
+      this.learn(at, headroom, ticket === undefined ? undefined : this.resolve(ticket));
+      if (room !== undefined && room >= RECOVERED_ROOM) this.rebase(at);
+      // Any answer ends the cold start, one without headers too: that server tells no more.
+      this.warm(at);
+    });
   }
 
   private learn(at: number, headroom: RateLimitHeadroom, ticket: number | undefined): void {
@@ -355,56 +489,120 @@ export class RateLimiter {
   }
 
   /**
-   * A 429 rate_limit_exceeded. Pauses everyone until `retryAfterMs` has
-   * passed, and cuts the send rate to β of what was being sent, once per
-   * overload: a 429 for a request sent before the last cut (known by its
-   * ticket) is an echo of the overload already acted on.
+   * A 429 rate_limit_exceeded (or `slow_down`). What it does depends on what
+   * it says (see throttle.ts): an isolated 429, one whose own or recent
+   * headers show room, leaves the bucket alone (its caller backs off by the
+   * retry policy); a storm pauses everyone until `retryAfterMs` has passed and
+   * cuts the send rate to β of what was being sent, once per overload (a 429
+   * for a request sent before the last cut, known by its ticket, is an echo
+   * of the overload already acted on); a slow_down cuts harder and climbs
+   * back slower. Returns what it judged.
    */
-  onThrottle(now: number, retryAfterMs?: number, ticket?: number): void {
-    this.news(now, (at) => this.throttled(at, retryAfterMs, ticket));
+  onThrottle(
+    now: number,
+    retryAfterMs?: number,
+    ticket?: number,
+    cause: { code?: string | undefined; headroom?: RateLimitHeadroom | undefined } = {},
+  ): ThrottleKind {
+    let kind: ThrottleKind = 'storm';
+    this.news(now, (at) => {
+      this.throttlesAt = recent(this.throttlesAt, at);
+      this.throttlesAt.push(at);
+      this.answersAt = recent(this.answersAt, at);
+      kind = judgeThrottle({
+        code: cause.code,
+        own: cause.headroom,
+        recentRoom: this.recentRoom,
+        recentAgeMs: at - this.recentRoomAt,
+        throttles: this.throttlesAt.length,
+        answers: Math.max(this.answersAt.length, this.throttlesAt.length),
+      });
+      if (kind !== 'isolated')
+        this.throttled(at, retryAfterMs, ticket === undefined ? undefined : this.resolve(ticket), kind);
+      this.warm(at);
+    });
+    return kind;
   }
 
-  private throttled(at: number, retryAfterMs: number | undefined, ticket: number | undefined): void {
+  private throttled(
+    at: number,
+    retryAfterMs: number | undefined,
+    ticket: number | undefined,
+    kind: ThrottleKind,
+  ): void {
     if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs > 0)
       this.pausedUntil = Math.max(this.pausedUntil, at + retryAfterMs);
+    // One cut per overload: a 429 for a request sent before the last cut is its echo, and so is
+    // any 429 within the cooldown. Without the cooldown, a closed loop of callers meets a long storm
+    // with a cut per round trip, down to the floor, and takes tens of seconds to climb back.
     const sent = ticket === undefined ? undefined : findById(this.ledger, ticket);
-    const echo = sent ? sent.sentAt <= this.lastCutAt : at - this.lastCutAt < this.cooldownMs;
+    const echo =
+      (sent !== undefined && sent.sentAt <= this.lastCutAt) || at - this.lastCutAt < this.cooldownMs;
     // A caller sending a request or two a second is not what overloads the key (others on it are):
     // cutting its rate would only stretch its own retries far past the server's retry-after.
-    const light = this.measuredRatePerSec(at) < MIN_RATE_TO_CUT;
+    // A slow_down is OpenAI asking this very traffic to slow, whatever its share.
+    const light = kind !== 'slow_down' && this.measuredRatePerSec(at) < MIN_RATE_TO_CUT;
     if (!echo && !light) {
       const pace = this.paceRatePerSec();
-      this.cut(at);
+      this.cut(at, kind === 'slow_down');
       this.repace(at, pace);
     }
-    // The server's bucket is full: when the pause ends, one request at a time, no burst.
-    const interval = 1000 / this.paceRatePerSec();
-    const resume = Math.max(at, this.pausedUntil);
-    this.committed.pace = Math.max(this.committed.pace, resume + Math.max(0, this.burstMs - interval));
+    // The server's bucket is full: when the pause ends, one request at a time, no burst. Kept
+    // apart from the pacer's bucket: rescaled by a later cut, that lead would become a long stall.
+    this.noBurstFrom = Math.max(this.noBurstFrom, at, this.pausedUntil);
     this.dirty = true;
   }
 
-  private cut(at: number): void {
+  private cut(at: number, slowDown = false): void {
     const pace = this.paceRatePerSec();
     const measured = this.measuredRatePerSec(at);
     const from = Math.max(this.minRate, Math.min(pace, measured > 0 ? measured : pace));
     const base = Number.isFinite(from) ? from : this.minRate;
-    // AWS's K, but never fewer than RECOVERY_INTERVALS sends: at a few requests
-    // a minute its K is shorter than one interval and the cut would do nothing.
-    const k = Math.max(Math.cbrt((base * (1 - this.beta)) / this.scale), RECOVERY_INTERVALS / base);
+    const beta = slowDown ? Math.min(this.beta, SLOW_DOWN_BETA) : this.beta;
+    // AWS's K, capped to a few seconds, but never fewer than RECOVERY_INTERVALS sends: at a few
+    // requests a minute its K is shorter than one interval and the cut would do nothing.
+    const aws = Math.min(Math.cbrt((base * (1 - beta)) / this.scale), MAX_RECOVERY_MS / 1000);
+    const k = Math.max(aws, RECOVERY_INTERVALS / base, slowDown ? SLOW_DOWN_RECOVERY_MS / 1000 : 0);
     this.cubic = {
       wMax: base,
       cutAt: at,
       k,
-      c: (base * (1 - this.beta)) / k ** 3,
-      rate: Math.max(this.minRate, base * this.beta),
+      c: (base * (1 - beta)) / k ** 3,
+      rate: Math.max(this.minRate, base * beta),
+      slowDown,
+      rebased: false,
     };
     this.lastCutAt = at;
   }
 
+  /**
+   * The headers say the bucket refilled after a storm: climb to the advertised limit within
+   * MAX_RECOVERY_MS, not back to the rate the storm left (the measured rate during a storm is
+   * its pauses', and a cubic aimed there takes tens of seconds to reach the limit).
+   */
+  private rebase(at: number): void {
+    const cubic = this.cubic;
+    if (!cubic || cubic.slowDown || cubic.rebased || this.rpm === undefined) return;
+    if (at < this.pausedUntil) return;
+    const target = this.rpm / 60;
+    if (target <= cubic.rate) return;
+    const k = Math.max(MAX_RECOVERY_MS / 1000, RECOVERY_INTERVALS / Math.max(cubic.rate, this.minRate) / 4);
+    this.cubic = {
+      ...cubic,
+      wMax: target,
+      cutAt: at,
+      k,
+      c: (target - cubic.rate) / k ** 3,
+      rebased: true,
+    };
+  }
+
   /** A success: the rate climbs back along the cubic, and is released once it reaches the advertised limit. */
   onSuccess(now: number): void {
-    this.news(now, (at) => this.recover(at));
+    this.news(now, (at) => {
+      this.recover(at);
+      this.warm(at);
+    });
   }
 
   private recover(at: number): void {
@@ -427,7 +625,7 @@ export class RateLimiter {
     const at = this.sync(now);
     return {
       ratePerSec: this.paceRatePerSec(),
-      queueDepth: this.pending.length,
+      queueDepth: this.pending.length + this.held.length,
       ...(this.pausedUntil > at ? { pausedUntil: this.pausedUntil } : {}),
       ...(this.tpm !== undefined ? { tokensPerSec: this.tpm / 60, limitTpm: this.tpm } : {}),
       ...(this.rpm !== undefined ? { limitRpm: this.rpm } : {}),
@@ -504,7 +702,7 @@ export class RateLimiter {
     }
     const pace = this.paceCost(booking);
     if (pace > 0) {
-      slot = Math.max(slot, tats.pace - Math.max(0, this.burstMs - pace));
+      slot = Math.max(slot, this.paceTat(tats, pace) - Math.max(0, this.burstMs - pace));
       // Burst credit is for sending now. A caller who waits anyway waits its
       // turn, one interval behind the one before: credit that built up while
       // something else held the queue back must not release it all at once.
@@ -518,7 +716,12 @@ export class RateLimiter {
     if (this.rpm) tats.req = Math.max(tats.req, slot) + cost.req;
     if (this.tpm) tats.tok = Math.max(tats.tok, slot) + cost.tok;
     const pace = this.paceCost(booking);
-    if (pace > 0) tats.pace = Math.max(tats.pace, slot) + pace;
+    if (pace > 0) tats.pace = Math.max(this.paceTat(tats, pace), slot) + pace;
+  }
+
+  /** The pacer's bucket, with no burst credit before `noBurstFrom`. */
+  private paceTat(tats: Tats, pace: number): number {
+    return Math.max(tats.pace, this.noBurstFrom + Math.max(0, this.burstMs - pace));
   }
 
   /** What one request adds to each mirrored bucket, in ms of its drain. */
@@ -562,7 +765,14 @@ export class RateLimiter {
   private repace(at: number, before: number): void {
     const after = this.paceRatePerSec();
     if (after === before || !Number.isFinite(before) || !Number.isFinite(after)) return;
-    this.committed.pace = rescale(this.committed.pace, at, before, after);
+    // Never more than a full bucket of debt (no burst credit, one interval to wait): beyond that
+    // the lead is not requests sent but a pause's no-burst mark, and a deep cut would stretch it
+    // into a stall of many seconds.
+    const full = at + Math.max(this.burstMs, 1000 / after);
+    this.committed.pace = Math.min(
+      rescale(this.committed.pace, at, before, after),
+      Math.max(full, this.committed.pace),
+    );
     this.dirty = true;
   }
 
@@ -579,6 +789,13 @@ export class RateLimiter {
       this.dirty = true;
     }
   }
+}
+
+/** The times still inside the storm window as of `at`. */
+function recent(times: number[], at: number): number[] {
+  let i = 0;
+  while (i < times.length && times[i]! <= at - STORM_WINDOW_MS) i++;
+  return i === 0 ? times : times.slice(i);
 }
 
 function emptyTats(): Tats {

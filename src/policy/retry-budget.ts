@@ -85,6 +85,7 @@ export class RetryBudget {
   costOf(category: ErrorCategory): number {
     switch (category) {
       case 'rate_limited':
+      case 'capacity_unavailable':
         return this.rateLimitedRetryCost;
       case 'timeout':
       case 'connection_error':

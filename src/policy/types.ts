@@ -29,6 +29,8 @@ export type AttemptOutcome = 'success' | 'retried' | 'failed';
  */
 export type ErrorCategory =
   | 'rate_limited'
+  /** A 429 about the provider's spare capacity (flex tier), not the caller's rate. */
+  | 'capacity_unavailable'
   | 'quota_exhausted'
   | 'request_too_large'
   | 'server_error'

@@ -81,6 +81,12 @@ export const ATTR_CIRCUIT_STATE = 'retryscope.circuit.state';
 /** Requests/s the limiter allowed after the last attempt (absent while it knows no limit). */
 export const ATTR_LIMITER_RATE = 'retryscope.limiter.rate';
 export const ATTR_QUEUE_DEPTH = 'retryscope.queue.depth';
+/** The limiter bucket the call was paced in: its model, or its `modelGroups` pool (never the key). */
+export const ATTR_LIMITER_BUCKET = 'retryscope.limiter.bucket';
+/** Which limiter paced the call: `redis` (the fleet's), `local`, or `local-fallback` (Redis did not answer in time). */
+export const ATTR_LIMITER_STORE = 'retryscope.limiter.store';
+/** True when the call failed fast on quota exhaustion another process saw (learned from the fleet). */
+export const ATTR_QUOTA_FROM_FLEET = 'retryscope.quota_exhausted.from_fleet';
 
 // --- Metrics -----------------------------------------------------------------
 /** Histogram, seconds. Semconv; we add `retryscope.outcome`. Its `_count` is operations by outcome. */
@@ -105,6 +111,8 @@ export const METRIC_RATELIMIT_RESET_TOKENS = 'retryscope.client.ratelimit.reset_
 export const METRIC_QUEUE_DURATION = 'retryscope.client.queue.duration';
 /** Counter, {call}: calls the client-side limiter refused (queue full, deadline). */
 export const METRIC_LIMITER_REJECTED = 'retryscope.client.limiter.rejected';
+/** Counter, {call}: calls paced locally because the Redis store did not answer in time, by bucket. */
+export const METRIC_LIMITER_STORE_FALLBACKS = 'retryscope.client.limiter.store_fallbacks';
 /** Gauge, {call}: calls waiting in the limiter's queue. */
 export const METRIC_QUEUE_DEPTH = 'retryscope.client.queue.depth';
 /** Gauge, {request}/s: the limiter's current send rate. */

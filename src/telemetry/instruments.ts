@@ -17,6 +17,7 @@ export interface Instruments {
   resetTokens: Gauge;
   queueDuration: Histogram;
   limiterRejected: Counter;
+  storeFallbacks: Counter;
   queueDepth: Gauge;
   limiterRate: Gauge;
   retryBudgetRemaining: Gauge;
@@ -85,6 +86,11 @@ function instrumentsOf(meter: Meter): Instruments {
     limiterRejected: meter.createCounter(A.METRIC_LIMITER_REJECTED, {
       unit: '{call}',
       description: 'Calls the client-side limiter refused.',
+    }),
+    storeFallbacks: meter.createCounter(A.METRIC_LIMITER_STORE_FALLBACKS, {
+      unit: '{call}',
+      description:
+        'Calls paced by their own limiter because the shared (Redis) store did not answer in time.',
     }),
     queueDepth: meter.createGauge(A.METRIC_QUEUE_DEPTH, {
       unit: '{call}',

@@ -63,6 +63,8 @@ export interface AttemptEnd {
 
 export interface PacingState {
   model?: string;
+  /** The limiter bucket's label: the model or its pool. */
+  bucket?: string;
   queueDepth?: number;
   ratePerSec?: number;
   budgetRemaining?: number;
@@ -234,22 +236,36 @@ export class OperationRecord {
         ...this.metricAttributes,
         [A.ATTR_GEN_AI_REQUEST_MODEL]: this.telemetry.metricModel(state.model),
       });
-      if (state.queueDepth !== undefined) i.queueDepth.record(state.queueDepth, attributes);
+      const perBucket = compact({
+        ...attributes,
+        [A.ATTR_LIMITER_BUCKET]: this.telemetry.metricModel(state.bucket),
+      });
+      if (state.queueDepth !== undefined) i.queueDepth.record(state.queueDepth, perBucket);
       if (state.ratePerSec !== undefined && Number.isFinite(state.ratePerSec))
-        i.limiterRate.record(state.ratePerSec, attributes);
+        i.limiterRate.record(state.ratePerSec, perBucket);
       if (state.budgetRemaining !== undefined)
         i.retryBudgetRemaining.record(state.budgetRemaining, attributes);
       if (state.circuitState !== undefined) i.circuitState.record(state.circuitState, attributes);
     });
   }
 
+  /** A call paced by its own limiter because the shared store did not answer. */
+  recordStoreFallback(bucket?: string): void {
+    safely('recordStoreFallback', () =>
+      this.telemetry.instruments.storeFallbacks.add(
+        1,
+        compact({ ...this.metricAttributes, [A.ATTR_LIMITER_BUCKET]: bucket }),
+      ),
+    );
+  }
+
   /** A call the client refused to send (limiter queue full or past its deadline, circuit open). */
-  recordRejected(outcome: Outcome): void {
+  recordRejected(outcome: Outcome, bucket?: string): void {
     safely('recordRejected', () =>
-      this.telemetry.instruments.limiterRejected.add(1, {
-        ...this.metricAttributes,
-        [A.ATTR_OUTCOME]: outcome,
-      }),
+      this.telemetry.instruments.limiterRejected.add(
+        1,
+        compact({ ...this.metricAttributes, [A.ATTR_OUTCOME]: outcome, [A.ATTR_LIMITER_BUCKET]: bucket }),
+      ),
     );
   }
 

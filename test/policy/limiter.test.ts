@@ -297,7 +297,7 @@ function runCrowd(options: CrowdOptions): CrowdResult {
         }
         result.throttles++;
         result.throttleTimes.push(back);
-        limiter.onThrottle(back, answer.retryAfterMs, r.ticket);
+        limiter.onThrottle(back, answer.retryAfterMs, r.ticket, { headroom: answer.headroom });
         if (n >= maxAttempts) {
           result.errors++;
           return think(back);
@@ -438,9 +438,11 @@ describe('RateLimiter', () => {
     limitRequests: rpm,
     remainingRequests: remaining,
   });
+  /** What a 429 of a real overload carries: an empty bucket. */
+  const storm = { headroom: { limitRequests: 600, remainingRequests: 0 } };
 
-  test('unlimited until something is known: no wait and no queue', () => {
-    const limiter = new RateLimiter();
+  test('with the cold-start hold off, unlimited until something is known: no wait and no queue', () => {
+    const limiter = new RateLimiter({ coldStartHoldMs: 0 });
     for (let i = 0; i < 100; i++) expect(limiter.reserve(0, 1000)).toMatchObject({ ok: true, waitMs: 0 });
     expect(limiter.snapshot(0)).toEqual({ ratePerSec: Number.POSITIVE_INFINITY, queueDepth: 0 });
   });
@@ -541,7 +543,7 @@ describe('RateLimiter', () => {
     const limiter = new RateLimiter({ initialRpm: 600, burstMs: 0 });
     const queued = Array.from({ length: 5 }, () => limiter.reserve(0, 1));
     expect(queued.map((r) => r.waitMs)).toEqual([0, 100, 200, 300, 400]);
-    limiter.onThrottle(50, 2000);
+    limiter.onThrottle(50, 2000, undefined, storm);
     expect(limiter.snapshot(50).pausedUntil).toBe(2050);
     const second = queued[1]!;
     // The caller wakes at its old slot and is told to sleep on.
@@ -556,7 +558,7 @@ describe('RateLimiter', () => {
     limiter.reserve(0, 1);
     const r = limiter.reserve(0, 1, 500);
     expect(r).toMatchObject({ ok: true, waitMs: 100 });
-    limiter.onThrottle(10, 5000);
+    limiter.onThrottle(10, 5000, undefined, storm);
     expect(limiter.confirm(100, r.ok ? r.ticket : -1)).toMatchObject({ ok: false, reason: 'deadline' });
   });
 
@@ -601,12 +603,12 @@ describe('RateLimiter', () => {
     const beforeCut = sendOne();
     expect(limiter.snapshot(now).ratePerSec).toBe(10);
 
-    limiter.onThrottle(now);
+    limiter.onThrottle(now, undefined, undefined, storm);
     expect(limiter.snapshot(now).ratePerSec).toBeCloseTo(7, 6);
     // Echoes of the same overload do not cut again: a 429 for a request sent
     // before the cut, or without a ticket within the cooldown.
-    limiter.onThrottle(now + 10, undefined, beforeCut);
-    limiter.onThrottle(now + 20);
+    limiter.onThrottle(now + 10, undefined, beforeCut, storm);
+    limiter.onThrottle(now + 20, undefined, undefined, storm);
     expect(limiter.snapshot(now + 20).ratePerSec).toBeCloseTo(7, 6);
 
     const cutAt = now;
@@ -623,14 +625,16 @@ describe('RateLimiter', () => {
 
     // A 429 for a request sent after the cut is news: it cuts again.
     const afterCut = sendOne();
-    limiter.onThrottle(now, undefined, afterCut);
+    limiter.onThrottle(now, undefined, afterCut, storm);
     expect(limiter.snapshot(now).ratePerSec).toBeLessThan(10);
   });
 
-  test('without headers, a throttle cuts from the measured send rate', () => {
-    const limiter = new RateLimiter();
+  test('without headers, a lone 429 cuts nothing; a second within the second is a storm, cut from the measured send rate', () => {
+    const limiter = new RateLimiter({ coldStartHoldMs: 0 });
     for (let i = 0; i < 20; i++) limiter.reserve(i * 10, 1);
-    limiter.onThrottle(200, 1000);
+    expect(limiter.onThrottle(195, 1000)).toBe('isolated');
+    expect(limiter.snapshot(195)).toEqual({ ratePerSec: Number.POSITIVE_INFINITY, queueDepth: 0 });
+    expect(limiter.onThrottle(200, 1000)).toBe('storm');
     // 20 requests in the last second: 20/s, cut to 14/s, after the 1 s pause.
     expect(limiter.snapshot(200).ratePerSec).toBeCloseTo(14, 6);
     const first = limiter.reserve(200, 1);

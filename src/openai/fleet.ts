@@ -1,0 +1,100 @@
+import type { SharedAdmission, SharedAdmit } from '../policy/shared-bucket.ts';
+import type { BucketStore, StoreBucket, StoreMode } from '../policy/store.ts';
+
+export interface FleetOptions {
+  /** A store call slower than this counts as down: the call paces locally. */
+  timeoutMs: number;
+  /** After a failure, the store is asked again after this long (rejoin). */
+  retryMs: number;
+  /** One line per outage. */
+  warn: (message: string) => void;
+}
+
+/**
+ * The fleet-wide side of pacing: the store behind a bounded wait. A store
+ * that errors, times out or is unreachable never fails a call: the call
+ * paces by its own limiter ('local-fallback') and the store is tried again
+ * `retryMs` later. Timers here are real ones, as the store's I/O is.
+ */
+export class Fleet {
+  private readonly store: BucketStore;
+  private readonly options: FleetOptions;
+  private downUntil = 0;
+  private down = false;
+  /** Calls that paced locally because the store did not answer. */
+  fallbacks = 0;
+
+  constructor(store: BucketStore, options: FleetOptions) {
+    this.store = store;
+    this.options = options;
+  }
+
+  /** Books a slot with the fleet; undefined (and mode local-fallback) when the store did not answer in time. */
+  async admit(
+    bucket: StoreBucket,
+    input: SharedAdmit,
+  ): Promise<{ mode: StoreMode; admission?: SharedAdmission }> {
+    if (this.down && Date.now() < this.downUntil) return this.fallback();
+    try {
+      const admission = await this.bounded(this.store.admit(bucket, input));
+      if (this.down) {
+        this.down = false;
+        this.options.warn('retryscope: the Redis limiter store answers again; pacing with the fleet');
+      }
+      return { mode: 'redis', admission };
+    } catch (error) {
+      this.markDown(error);
+      return this.fallback();
+    }
+  }
+
+  /** Tells the fleet, without waiting: a lost update costs one process a 429, never a call. */
+  pause(bucket: StoreBucket, now: number, until: number): void {
+    if (this.down) return;
+    this.bounded(this.store.pause(bucket, now, until)).catch((e) => this.markDown(e));
+  }
+
+  exhaust(bucket: StoreBucket, now: number, until: number): void {
+    if (this.down) return;
+    this.bounded(this.store.exhaust(bucket, now, until)).catch((e) => this.markDown(e));
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  private fallback(): { mode: StoreMode } {
+    this.fallbacks++;
+    return { mode: 'local-fallback' };
+  }
+
+  private markDown(error: unknown): void {
+    this.downUntil = Date.now() + this.options.retryMs;
+    if (this.down) return;
+    this.down = true;
+    const why = error instanceof Error ? error.message : String(error);
+    this.options.warn(
+      `retryscope: the Redis limiter store did not answer (${why}); pacing locally, retrying every ${this.options.retryMs} ms`,
+    );
+  }
+
+  private bounded<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no answer in ${this.options.timeoutMs} ms`)),
+        this.options.timeoutMs,
+      );
+      timer.unref?.();
+      work.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+}

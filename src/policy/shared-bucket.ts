@@ -1,0 +1,131 @@
+/**
+ * The state one bucket shares across processes (through Redis), and the
+ * decision each process takes against it on a call's hot path: one atomic
+ * step that checks the fleet's quota flag and pause, and books a send slot
+ * in a request GCRA and a token GCRA at the limits the headers taught.
+ *
+ * The same decision runs as a Lua script inside Redis (SHARED_ADMIT_LUA),
+ * so that every process's booking is atomic; this TypeScript twin is the
+ * specification, and the tests run both against the same cases. Pure: time
+ * comes in as `now` (ms), from the caller's clock.
+ */
+
+export interface SharedState {
+  /** Request GCRA: when the fleet's request bucket would be empty (ms). */
+  reqTat: number;
+  /** Token GCRA: when the fleet's token bucket would be empty (ms). */
+  tokTat: number;
+  /** Nobody sends before this (a 429's retry-after, seen by any process). */
+  pausedUntil: number;
+  /** The credential's quota is exhausted until this (insufficient_quota, seen by any process). */
+  quotaUntil: number;
+}
+
+export interface SharedAdmit {
+  now: number;
+  /** The request's token estimate. */
+  tokens: number;
+  /** Limits the headers taught (0 = not known: that dimension is not paced). */
+  rpm: number;
+  tpm: number;
+  /** How much of the rate may leave at once, as time. */
+  burstMs: number;
+  /** The longest wait the caller accepts (its deadline); a longer one books nothing. */
+  maxWaitMs: number;
+}
+
+export type SharedAdmission =
+  | { ok: true; waitMs: number }
+  | { ok: false; reason: 'quota'; untilMs: number }
+  | { ok: false; reason: 'deadline'; waitMs: number };
+
+const MINUTE_MS = 60_000;
+
+export function emptySharedState(): SharedState {
+  return { reqTat: 0, tokTat: 0, pausedUntil: 0, quotaUntil: 0 };
+}
+
+/** One booking against the fleet's state; returns the decision and the state to store. */
+export function admitShared(
+  state: SharedState,
+  input: SharedAdmit,
+): { admission: SharedAdmission; state: SharedState } {
+  const { now } = input;
+  if (state.quotaUntil > now)
+    return { admission: { ok: false, reason: 'quota', untilMs: state.quotaUntil }, state };
+  const reqCost = input.rpm > 0 ? MINUTE_MS / input.rpm : 0;
+  const tokCost = input.tpm > 0 ? (Math.max(0, input.tokens) * MINUTE_MS) / input.tpm : 0;
+  let slot = Math.max(now, state.pausedUntil);
+  if (reqCost > 0) slot = Math.max(slot, state.reqTat - Math.max(input.burstMs, reqCost) + reqCost);
+  if (tokCost > 0) slot = Math.max(slot, state.tokTat - Math.max(input.burstMs, tokCost) + tokCost);
+  const waitMs = slot - now;
+  if (waitMs > input.maxWaitMs) return { admission: { ok: false, reason: 'deadline', waitMs }, state };
+  return {
+    admission: { ok: true, waitMs },
+    state: {
+      ...state,
+      reqTat: reqCost > 0 ? Math.max(state.reqTat, slot) + reqCost : state.reqTat,
+      tokTat: tokCost > 0 ? Math.max(state.tokTat, slot) + tokCost : state.tokTat,
+    },
+  };
+}
+
+/** A 429 storm's retry-after, for the fleet: nobody sends before `until`. */
+export function pauseShared(state: SharedState, until: number): SharedState {
+  return { ...state, pausedUntil: Math.max(state.pausedUntil, until) };
+}
+
+/** insufficient_quota, for the fleet: every process fails fast until `until`. */
+export function exhaustShared(state: SharedState, until: number): SharedState {
+  return { ...state, quotaUntil: Math.max(state.quotaUntil, until) };
+}
+
+/**
+ * The twin of `admitShared` (and of pause/exhaust, by `ARGV[1]`) in Redis's
+ * Lua. KEYS[1] the bucket's hash, KEYS[2] the credential's quota key; both
+ * carry the credential's hash tag, so they live in one Cluster slot. The
+ * hash expires when idle (`ARGV[8]` ms), so abandoned buckets cost nothing.
+ * Returns { kind, ms }: 0 ok (wait ms), 1 quota (until), 2 deadline (wait ms).
+ */
+export const SHARED_ADMIT_LUA = `
+local op = ARGV[1]
+local now = tonumber(ARGV[2])
+local idle = tonumber(ARGV[8])
+if op == 'pause' then
+  local until_ = tonumber(ARGV[3])
+  local p = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
+  if until_ > p then redis.call('HSET', KEYS[1], 'p', ARGV[3]) end
+  redis.call('PEXPIRE', KEYS[1], idle)
+  return {0, 0}
+end
+if op == 'quota' then
+  local until_ = tonumber(ARGV[3])
+  local q = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if until_ > q then redis.call('SET', KEYS[2], ARGV[3], 'PX', math.max(1, until_ - now)) end
+  return {0, 0}
+end
+local q = tonumber(redis.call('GET', KEYS[2]) or '0')
+if q > now then return {1, tostring(q)} end
+local tokens = tonumber(ARGV[3])
+local rpm = tonumber(ARGV[4])
+local tpm = tonumber(ARGV[5])
+local burst = tonumber(ARGV[6])
+local maxWait = tonumber(ARGV[7])
+local s = redis.call('HMGET', KEYS[1], 'r', 't', 'p')
+local reqTat = tonumber(s[1] or '0')
+local tokTat = tonumber(s[2] or '0')
+local paused = tonumber(s[3] or '0')
+local reqCost = 0
+if rpm > 0 then reqCost = 60000 / rpm end
+local tokCost = 0
+if tpm > 0 then tokCost = math.max(0, tokens) * 60000 / tpm end
+local slot = math.max(now, paused)
+if reqCost > 0 then slot = math.max(slot, reqTat - math.max(burst, reqCost) + reqCost) end
+if tokCost > 0 then slot = math.max(slot, tokTat - math.max(burst, tokCost) + tokCost) end
+local wait = slot - now
+if wait > maxWait then return {2, tostring(wait)} end
+if reqCost > 0 then redis.call('HSET', KEYS[1], 'r', tostring(math.max(reqTat, slot) + reqCost)) end
+if tokCost > 0 then redis.call('HSET', KEYS[1], 't', tostring(math.max(tokTat, slot) + tokCost)) end
+redis.call('PEXPIRE', KEYS[1], idle)
+return {0, tostring(wait)}
+`;

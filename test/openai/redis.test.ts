@@ -1,0 +1,304 @@
+/**
+ * One limit across processes, on a real redis-server: the Lua decision
+ * matches its TypeScript twin case by case, quota exhaustion reaches every
+ * client, and Redis killed, paused or restarted empty never fails a call.
+ */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { instrument, QuotaExhaustedError } from '../../src/index.ts';
+import { RedisStore, RespConnection } from '../../src/openai/redis-store.ts';
+import type { LimiterSetting } from '../../src/options.ts';
+import {
+  admitShared,
+  emptySharedState,
+  exhaustShared,
+  pauseShared,
+  type SharedAdmission,
+} from '../../src/policy/shared-bucket.ts';
+import { mulberry32 } from '../../src/simulator/random.ts';
+import { startSimulator } from '../../src/simulator/server.ts';
+import { fakeClock } from '../helpers/fake-clock.ts';
+import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
+import { RedisServer, redisFound } from '../helpers/redis-server.ts';
+import { chatCompletion, quotaExhausted, ScriptedServer } from '../helpers/scripted-server.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const KEY = 'sk-proj-FLEETSECRET';
+let redis: RedisServer;
+let server: ScriptedServer;
+beforeAll(async () => {
+  if (!redisFound) return;
+  redis = await new RedisServer().start();
+  server = await new ScriptedServer().start();
+});
+afterAll(async () => {
+  await redis?.kill();
+  await server?.close();
+});
+
+describe.skipIf(!redisFound)('the Lua decision is its TypeScript twin', () => {
+  test('400 random bookings, pauses and quota flags: the same answer from both, case by case', async () => {
+    const store = new RedisStore(redis.url, 'parity');
+    const bucket = { credential: 'c0ffee00c0ffee00', scope: 'abcdef0123456789' };
+    const random = mulberry32(13);
+    let state = emptySharedState();
+    let now = 1_000_000;
+    try {
+      for (let i = 0; i < 400; i++) {
+        now += Math.floor(random() * 400);
+        const roll = random();
+        if (roll < 0.05) {
+          const until = now + Math.floor(random() * 3000);
+          state = pauseShared(state, until);
+          await store.pause(bucket, now, until);
+          continue;
+        }
+        if (roll < 0.07) {
+          const until = now + Math.floor(random() * 2000);
+          state = exhaustShared(state, until);
+          await store.exhaust(bucket, now, until);
+          continue;
+        }
+        const input = {
+          now,
+          tokens: Math.floor(random() * 2000),
+          rpm: [0, 60, 600, 6000][Math.floor(random() * 4)]!,
+          tpm: [0, 40_000, 1_000_000][Math.floor(random() * 3)]!,
+          burstMs: [0, 1000][Math.floor(random() * 2)]!,
+          maxWaitMs: random() < 0.3 ? 500 : Number.POSITIVE_INFINITY,
+        };
+        const twin = admitShared(state, input);
+        state = twin.state;
+        const lua = await store.admit(bucket, input);
+        expectSame(lua, twin.admission);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('keys are namespaced, in one Cluster slot per credential, and hold no secret', async () => {
+    const { openai } = client({});
+    server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '600' } });
+    await ask(openai);
+    await ask(openai);
+    const raw = new RespConnection(redis.url);
+    const keys = (await raw.command(['KEYS', 'retryscope:*'])) as string[];
+    await raw.close();
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      expect(key).toMatch(/^retryscope:\{[0-9a-f]{16}\}:(b:[0-9a-f]{16}|q)$/);
+      expect(key).not.toContain('FLEETSECRET');
+      expect(key).not.toContain('127.0.0.1');
+    }
+  });
+});
+
+describe.skipIf(!redisFound)('a Redis client object instead of a URL', () => {
+  // The two libraries' call shapes, each forwarding to a real connection: what the adapter sends is what Redis runs.
+  const shapes = {
+    'ioredis (evalsha(sha, numKeys, ...keysAndArgs))': (raw: RespConnection) => ({
+      evalsha: (sha: string, n: number, ...rest: string[]) =>
+        raw.command(['EVALSHA', sha, String(n), ...rest]),
+      eval: (script: string, n: number, ...rest: string[]) =>
+        raw.command(['EVAL', script, String(n), ...rest]),
+    }),
+    'node-redis (evalSha(sha, { keys, arguments }))': (raw: RespConnection) => ({
+      evalSha: (sha: string, o: { keys: string[]; arguments: string[] }) =>
+        raw.command(['EVALSHA', sha, String(o.keys.length), ...o.keys, ...o.arguments]),
+      eval: (script: string, o: { keys: string[]; arguments: string[] }) =>
+        raw.command(['EVAL', script, String(o.keys.length), ...o.keys, ...o.arguments]),
+    }),
+  };
+  test.each(Object.entries(shapes))('%s: loads the script on NOSCRIPT, then books', async (name, shape) => {
+    const raw = new RespConnection(redis.url);
+    await raw.command(['SCRIPT', 'FLUSH']);
+    const store = new RedisStore(shape(raw), `shape-${name.split(' ')[0]}`);
+    const bucket = { credential: '0123456789abcdef', scope: 'fedcba9876543210' };
+    const input = { now: 5000, tokens: 0, rpm: 60, tpm: 0, burstMs: 0, maxWaitMs: Number.POSITIVE_INFINITY };
+    expect(await store.admit(bucket, input)).toEqual({ ok: true, waitMs: 0 });
+    expect(await store.admit(bucket, input)).toEqual({ ok: true, waitMs: 1000 });
+    await raw.close();
+  });
+});
+
+function expectSame(lua: SharedAdmission, twin: SharedAdmission) {
+  expect(lua.ok).toBe(twin.ok);
+  if (lua.ok && twin.ok) expect(lua.waitMs).toBeCloseTo(twin.waitMs, 3);
+  if (!lua.ok && !twin.ok) {
+    expect(lua.reason).toBe(twin.reason);
+    if (lua.reason === 'quota' && twin.reason === 'quota') expect(lua.untilMs).toBeCloseTo(twin.untilMs, 3);
+  }
+}
+
+/** A client of its own (its own Pacing: as another process would have), on the shared Redis. */
+function client(limiter: LimiterSetting, redisUrl = () => redis.url, apiKey = KEY) {
+  const t = createTestTelemetry();
+  const openai = instrument(new OpenAI({ baseURL: server.url, apiKey, maxRetries: 0 }), {
+    tracerProvider: t.tracerProvider,
+    meterProvider: t.meterProvider,
+    clock: fakeClock(Date.now()).clock,
+    random: () => 0.5,
+    maxAttempts: 1,
+    circuitBreaker: false,
+    limiter: { redis: redisUrl(), coldStartHoldMs: 0, ...limiter },
+  });
+  const ops = async () => (await t.spans()).filter((s) => s.attributes['retryscope.outcome'] !== undefined);
+  return { openai, ops, t };
+}
+const ask = (openai: OpenAI, model = 'gpt-4o-mini') =>
+  openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+describe.skipIf(!redisFound)('the fleet', () => {
+  test('one process sees insufficient_quota: another fails fast, sends nothing, and its span says the fleet told it', async () => {
+    const a = client({ quotaCooldownMs: 60_000 });
+    const b = client({});
+    server.reply(quotaExhausted());
+    expect(await ask(a.openai, 'gpt-quota').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
+    server.reply({ json: chatCompletion() });
+    // The flag is written without waiting: B's call is an event later, after A's write was sent first on its socket.
+    let error: unknown;
+    for (let i = 0; i < 50 && !(error instanceof QuotaExhaustedError); i++) {
+      error = await ask(b.openai, 'gpt-quota').catch((e) => e);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(error).toBeInstanceOf(QuotaExhaustedError);
+    expect((error as Error).message).toMatch(/another process using this API key/);
+    const sent = server.received.length;
+    expect(await ask(b.openai, 'gpt-quota').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
+    expect(server.received).toHaveLength(sent);
+    const [op] = (await b.ops()).filter((o) => o.attributes['retryscope.outcome'] === 'quota_exhausted');
+    expect(op!.attributes['retryscope.quota_exhausted.from_fleet']).toBe(true);
+    expect(op!.attributes['retryscope.limiter.store']).toBe('redis');
+    expect(JSON.stringify(op!.attributes)).not.toContain('FLEETSECRET');
+  });
+
+  test('a storm 429 seen by one process pauses the other until its retry-after', async () => {
+    // Another key than the quota test's, whose flag is still up.
+    const a = client({}, undefined, 'sk-storm');
+    const b = client({}, undefined, 'sk-storm');
+    server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
+    await ask(a.openai, 'gpt-storm');
+    await ask(b.openai, 'gpt-storm');
+    server.reply({
+      status: 429,
+      json: {
+        error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' },
+      },
+      headers: {
+        'retry-after-ms': '30000',
+        'x-ratelimit-limit-requests': '6000',
+        'x-ratelimit-remaining-requests': '0',
+      },
+    });
+    await ask(a.openai, 'gpt-storm').catch(() => {});
+    server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
+    await new Promise((r) => setImmediate(r));
+    await ask(b.openai, 'gpt-storm');
+    const last = (await b.ops()).at(-1)!;
+    // B's own limiter saw no 429: only the fleet's pause can have held it (its fake clock slept it).
+    expect(Number(last.attributes['retryscope.queued_ms'])).toBeGreaterThan(25_000);
+  });
+});
+
+describe.skipIf(!redisFound)('Redis down, paused or restarted never fails a call', () => {
+  test('killed: calls pace locally (one warning, a metric, local-fallback on spans); restarted empty: they rejoin', async () => {
+    const own = new RedisServer();
+    await own.start();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const c = client({}, () => own.url);
+      server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
+      await ask(c.openai, 'gpt-fault');
+      await own.kill();
+      for (let i = 0; i < 5; i++) await ask(c.openai, 'gpt-fault');
+      const stores = (await c.ops()).map((o) => o.attributes['retryscope.limiter.store']);
+      expect(stores[0]).toBe('redis');
+      expect(stores.slice(1)).toEqual(Array(5).fill('local-fallback'));
+      expect(sumWhere(await c.t.metric('retryscope.client.limiter.store_fallbacks'))).toBe(5);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => /did not answer/.test(w))).toHaveLength(1);
+      expect(warnings.join('\n')).not.toContain('FLEETSECRET');
+      // Restarted empty (no script cached, no state): the next call after the retry interval rejoins.
+      await own.start();
+      let store: unknown;
+      for (let i = 0; i < 200 && store !== 'redis'; i++) {
+        await ask(c.openai, 'gpt-fault');
+        store = (await c.ops()).at(-1)!.attributes['retryscope.limiter.store'];
+        if (store !== 'redis') await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(store).toBe('redis');
+    } finally {
+      process.off('warning', onWarning);
+      await own.kill();
+    }
+  });
+
+  test('paused (SIGSTOP) longer than the timeout: the call goes on its own limiter, bounded by redisTimeoutMs', async () => {
+    const own = new RedisServer();
+    await own.start();
+    try {
+      const c = client({ redisTimeoutMs: 50 }, () => own.url);
+      server.reply({ json: chatCompletion() });
+      await ask(c.openai, 'gpt-stop');
+      own.pause();
+      const r = await ask(c.openai, 'gpt-stop');
+      expect(r.choices[0]!.message.content).toBe('hello');
+      expect((await c.ops()).at(-1)!.attributes['retryscope.limiter.store']).toBe('local-fallback');
+      own.resume();
+    } finally {
+      own.resume();
+      await own.kill();
+    }
+  });
+});
+
+describe.skipIf(!redisFound)('a fleet of real processes on one simulator key', () => {
+  /** Runs the worker as its own OS process and returns what it printed. */
+  function worker(env: Record<string, string>): Promise<{ results: string[] }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(here, '..', 'fixtures', 'fleet-worker.ts')], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      child.once('exit', (code) => {
+        const line = out.trim().split('\n').at(-1) ?? '';
+        if (code !== 0 || !line) reject(new Error(`worker exited ${code}: ${err.slice(-800)}`));
+        else resolve(JSON.parse(line));
+      });
+    });
+  }
+
+  test("once one process exhausts the key's quota, the others send nothing and fail fast", async () => {
+    const simulator = await startSimulator({
+      scenario: 'steady',
+      keys: { 'sk-fleet-quota': { quotaTokens: 60 } },
+    });
+    try {
+      const env = { SIM_URL: simulator.url, REDIS_URL: redis.url, API_KEY: 'sk-fleet-quota' };
+      const first = await worker({ ...env, CALLS: '20', STOP_ON_ERROR: '1' });
+      expect(first.results.at(-1)).toMatch(/^QuotaExhaustedError/);
+      const sent = simulator.stats().requests;
+      const others = await Promise.all([worker({ ...env, CALLS: '4' }), worker({ ...env, CALLS: '4' })]);
+      for (const other of others)
+        for (const r of other.results)
+          expect(r).toMatch(/^QuotaExhaustedError: .*another process using this API key/);
+      expect(simulator.stats().requests).toBe(sent);
+    } finally {
+      await simulator.close();
+    }
+  });
+});
