@@ -22,8 +22,15 @@ import { mulberry32 } from '../../src/simulator/random.ts';
 import { startSimulator } from '../../src/simulator/server.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
-import { RedisServer, redisFound } from '../helpers/redis-server.ts';
+import { RedisServer, redisFound, redisServerPath } from '../helpers/redis-server.ts';
 import { chatCompletion, quotaExhausted, ScriptedServer } from '../helpers/scripted-server.ts';
+
+// No silent skip: without the server this file fails with one line that says how to get it.
+if (!redisFound) {
+  throw new Error(
+    `redis-server not found at ${redisServerPath}: run \`bash scripts/install-test-deps.sh\` (npm test runs it first) or set RETRYSCOPE_REDIS_SERVER`,
+  );
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KEY = 'sk-proj-FLEETSECRET';
@@ -39,7 +46,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe.skipIf(!redisFound)('the Lua decision is its TypeScript twin', () => {
+describe('the Lua decision is its TypeScript twin', () => {
   test('400 random bookings, pauses and quota flags: the same answer from both, case by case', async () => {
     const store = new RedisStore(redis.url, 'parity');
     const bucket = { credential: 'c0ffee00c0ffee00', scope: 'abcdef0123456789' };
@@ -97,7 +104,7 @@ describe.skipIf(!redisFound)('the Lua decision is its TypeScript twin', () => {
   });
 });
 
-describe.skipIf(!redisFound)('a Redis client object instead of a URL', () => {
+describe('a Redis client object instead of a URL', () => {
   // The two libraries' call shapes, each forwarding to a real connection: what the adapter sends is what Redis runs.
   const shapes = {
     'ioredis (evalsha(sha, numKeys, ...keysAndArgs))': (raw: RespConnection) => ({
@@ -152,7 +159,7 @@ function client(limiter: LimiterSetting, redisUrl = () => redis.url, apiKey = KE
 const ask = (openai: OpenAI, model = 'gpt-4o-mini') =>
   openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
 
-describe.skipIf(!redisFound)('the fleet', () => {
+describe('the fleet', () => {
   test('one process sees insufficient_quota: another fails fast, sends nothing, and its span says the fleet told it', async () => {
     const a = client({ quotaCooldownMs: 60_000 });
     const b = client({});
@@ -204,7 +211,7 @@ describe.skipIf(!redisFound)('the fleet', () => {
   });
 });
 
-describe.skipIf(!redisFound)('Redis down, paused or restarted never fails a call', () => {
+describe('Redis down, paused or restarted never fails a call', () => {
   test('killed: calls pace locally (one warning, a metric, local-fallback on spans); restarted empty: they rejoin', async () => {
     const own = new RedisServer();
     await own.start();
@@ -258,7 +265,7 @@ describe.skipIf(!redisFound)('Redis down, paused or restarted never fails a call
   });
 });
 
-describe.skipIf(!redisFound)('a fleet of real processes on one simulator key', () => {
+describe('a fleet of real processes on one simulator key', () => {
   /** Runs the worker as its own OS process and returns what it printed. */
   function worker(env: Record<string, string>): Promise<{ results: string[] }> {
     return new Promise((resolve, reject) => {
