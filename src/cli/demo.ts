@@ -11,6 +11,7 @@ import { formatReport } from '../demo/format.ts';
 import { runDemo } from '../demo/run.ts';
 import { NAMED_SCENARIOS } from '../simulator/scenarios.ts';
 import type { NamedScenario } from '../simulator/types.ts';
+import { demoTelemetrySettings, type TelemetrySettings } from '../telemetry/env.ts';
 
 interface DemoFlags {
   duration: number;
@@ -67,7 +68,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--port <port>', 'simulator port on 127.0.0.1 (0 = a free one)', int('--port', 0, 65_535), 0)
     .option(
       '--otlp <url>',
-      'export over OTLP/HTTP to this base URL (default: OTEL_EXPORTER_OTLP_ENDPOINT)',
+      'export over OTLP/HTTP to this base URL (default: the OTEL_EXPORTER_OTLP_*ENDPOINT variables)',
       url,
     )
     .option('--json', 'print the report as JSON on stdout')
@@ -83,17 +84,15 @@ async function demo(flags: DemoFlags): Promise<number> {
   if (flags.real && !apiKey) {
     return fail('--real needs OPENAI_API_KEY set to a real key; without --real the demo needs no key.');
   }
-  const envEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  let otlp = flags.otlp ?? (envEndpoint ? url(envEndpoint) : undefined);
-  if (otlp) {
-    const problem = await unreachable(otlp);
-    if (problem) {
-      process.stderr.write(
-        `retryscope demo: warning: OTLP endpoint ${otlp} is unreachable (${problem}); running without export\n`,
-      );
-      otlp = undefined;
-    }
+  // The standard OTEL_* variables, shared with startTelemetry(); --otlp wins over the endpoint ones.
+  let telemetry: TelemetrySettings;
+  try {
+    telemetry = demoTelemetrySettings(flags.otlp ? { otlp: flags.otlp } : {});
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
   }
+  telemetry = await withoutUnreachable(telemetry);
+  const exporting = telemetry.traces !== undefined || telemetry.metrics !== undefined;
 
   const interrupted = new AbortController();
   const onSigint = () => interrupted.abort();
@@ -107,7 +106,7 @@ async function demo(flags: DemoFlags): Promise<number> {
       seed: flags.seed,
       concurrency: flags.concurrency,
       port: flags.port,
-      ...(otlp ? { otlp } : {}),
+      telemetry,
       ...(flags.real && apiKey ? { real: { apiKey } } : {}),
       signal: interrupted.signal,
       ...(bar ? { onProgress: bar.update } : {}),
@@ -115,7 +114,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     bar?.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else process.stdout.write(`${formatReport(report)}\n`);
-    if (!otlp) {
+    if (!exporting) {
       process.stderr.write(
         'Not exported. To see this run in Jaeger and Grafana: `docker compose up -d`, then rerun with ' +
           '--otlp http://localhost:4318 (or OTEL_EXPORTER_OTLP_ENDPOINT).\n',
@@ -136,7 +135,34 @@ function fail(message: string): number {
   return 1;
 }
 
-/** A TCP connect to the endpoint, so a typo is reported once, up front, not as a stream of export errors. */
+/**
+ * Drops each signal whose endpoint does not accept a TCP connection, with one
+ * warning per endpoint, so a typo is reported up front, not as a stream of export errors.
+ */
+async function withoutUnreachable(telemetry: TelemetrySettings): Promise<TelemetrySettings> {
+  const byOrigin = new Map<string, ('traces' | 'metrics')[]>();
+  for (const signal of ['traces', 'metrics'] as const) {
+    const target = telemetry[signal];
+    if (!target) continue;
+    const origin = new URL(target.url).origin;
+    byOrigin.set(origin, [...(byOrigin.get(origin) ?? []), signal]);
+  }
+  let out = telemetry;
+  for (const [origin, signals] of byOrigin) {
+    const problem = await unreachable(origin);
+    if (!problem) continue;
+    const sources = [...new Set(signals.map((s) => telemetry[s]!.source))].join(', ');
+    out = { ...out, ...Object.fromEntries(signals.map((s) => [s, undefined])) };
+    const none = out.traces === undefined && out.metrics === undefined;
+    process.stderr.write(
+      `retryscope demo: warning: OTLP endpoint ${origin} (${sources}) is unreachable (${problem}); ` +
+        `${none ? 'running without export' : `not exporting ${signals.join(' or ')}`}\n`,
+    );
+  }
+  return out;
+}
+
+/** A TCP connect to the endpoint's host and port. */
 function unreachable(endpoint: string): Promise<string | undefined> {
   const u = new URL(endpoint);
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import { type IMetricReader, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import OpenAI from 'openai';
@@ -7,6 +6,7 @@ import { instrument, type RetryscopeOptions } from '../index.ts';
 import { FALLBACK_KEY } from '../simulator/index.ts';
 import { startSimulator } from '../simulator/server.ts';
 import type { NamedScenario } from '../simulator/types.ts';
+import { demoTelemetrySettings, type TelemetrySettings } from '../telemetry/env.ts';
 import { otlpPipeline } from '../telemetry/pipeline.ts';
 import { SpanCollector, type Tally } from './collector.ts';
 import { buildReport, type DemoReport } from './report.ts';
@@ -17,8 +17,8 @@ export interface DemoOptions {
   scenario: NamedScenario;
   seed: number;
   concurrency: number;
-  /** OTLP base URL; `undefined` = no export. */
-  otlp?: string;
+  /** Where to export and the resource, from telemetrySettings(); `undefined` = no export. */
+  telemetry?: TelemetrySettings;
   /** Drive the real API with `apiKey` instead of the simulator. */
   real?: { apiKey: string };
   /** Simulator port; 0 = a free one. */
@@ -53,15 +53,17 @@ const DEMO_POLICY: RetryscopeOptions = {
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const collector = new SpanCollector();
   const reportReader = new ReportReader();
-  const otlp = options.otlp === undefined ? undefined : otlpPipeline(options.otlp, 5_000);
-  const resource = resourceFromAttributes({ 'service.name': 'retryscope-demo' });
+  const telemetry = options.telemetry ?? demoTelemetrySettings({ otlp: false });
+  // The sampler thins what is exported only: the report counts every span.
+  const otlp = otlpPipeline(telemetry, { sampleExport: true });
+  const resource = telemetry.resource;
   const tracerProvider = new TracerProvider({
     resource,
-    spanProcessors: [collector, ...(otlp ? [otlp.spanProcessor] : []), ...(options.spanProcessors ?? [])],
+    spanProcessors: [collector, ...otlp.spanProcessors, ...(options.spanProcessors ?? [])],
   });
   const meterProvider = new MeterProvider({
     resource,
-    readers: [reportReader, ...(otlp ? [otlp.metricReader] : []), ...(options.metricReaders ?? [])],
+    readers: [reportReader, ...otlp.metricReaders, ...(options.metricReaders ?? [])],
   });
 
   const simulator = options.real
