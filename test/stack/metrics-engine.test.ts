@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../src/demo/report.ts';
+import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import {
   DEMO_CONCURRENCY,
   DEMO_DEADLINE_S,
@@ -73,12 +74,17 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
   let bindings: Bindings;
   let at: number;
   let emitted: Set<string>;
+  let traceReceiver: OtlpReceiver | undefined;
   const raw = (expr: string) => engines.get('VictoriaMetrics')!.query(expr, at);
 
   beforeAll(async () => {
     const vm = await startVictoriaMetrics(vmBinary);
     engines.set(vm.name, vm);
-    ({ report: demo } = await feedFromDemo(`${vm.baseUrl}/opentelemetry`));
+    traceReceiver = await new OtlpReceiver().start();
+    ({ report: demo } = await feedFromDemo({
+      metricsEndpoint: vm.otlpMetricsUrl,
+      tracesBase: traceReceiver.url,
+    }));
     await vm.flush();
     at = Math.ceil(Date.now() / 1000);
     const names = (await (await fetch(`${vm.baseUrl}/api/v1/label/__name__/values`)).json()) as {
@@ -104,6 +110,8 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
 
   afterAll(async () => {
     for (const e of engines.values()) await e.stop();
+    await traceReceiver?.close();
+    await traceReceiver?.close();
     if (demo) {
       console.log(
         `demo feed: ${emitted?.size} series names, ${demo.operations.total} operations, ` +
@@ -122,6 +130,18 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
     ]);
     expect(datasourceLinks.length).toBeGreaterThanOrEqual(4);
     expect(new Set(variables.map((v) => v.label))).toEqual(new Set(['service_name', 'gen_ai_request_model']));
+  });
+
+  it('split by the per-signal variable: metrics reached VictoriaMetrics, traces only the trace receiver', () => {
+    const receiver = traceReceiver!;
+    // The generic endpoint is the receiver's; the per-signal metrics endpoint wins over it.
+    expect(receiver.requests('/v1/metrics')).toBe(0);
+    expect(receiver.requests('/v1/traces')).toBeGreaterThan(0);
+    expect(emitted.size).toBeGreaterThan(0);
+    // The report's telling traces were exported, under the demo's service name.
+    const exported = new Set(receiver.spans().map((s) => s.traceId));
+    for (const t of demo.traces) expect(exported, t.name).toContain(t.traceId);
+    expect(new Set(receiver.resources().map((r) => r['service.name']))).toEqual(new Set([DEMO_SERVICE]));
   });
 
   it('ran the whole scenario', () => {
