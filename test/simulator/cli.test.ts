@@ -40,14 +40,23 @@ function simulate(args: string[]): Run {
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-/** Waits for the start-up line and returns the base URL it announces. */
+/** Waits for the start-up line (or the exit) and returns the base URL it announces. */
 async function announcedUrl(run: Run): Promise<string> {
-  for (let i = 0; i < 600; i++) {
-    const match = /on (http:\/\/\S+\/v1) /.exec(run.stdout());
-    if (match) return match[1]!;
-    if (run.child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const found = () => /on (http:\/\/\S+\/v1) /.exec(run.stdout())?.[1];
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      if (found() === undefined) return;
+      run.child.stdout?.off('data', check);
+      resolve();
+    };
+    run.child.stdout?.on('data', check);
+    // 'close', not 'exit': by then every byte of stdout has arrived.
+    run.child.once('close', () => resolve());
+    if (run.child.stdout?.closed) resolve();
+    check();
+  });
+  const url = found();
+  if (url) return url;
   throw new Error(`no start-up line; stdout: ${run.stdout()} stderr: ${run.stderr()}`);
 }
 
