@@ -205,6 +205,62 @@ test('OTEL_SDK_DISABLED=true: nothing is exported or registered, and every call 
   expect(r.bodies).toEqual([]);
 });
 
+describe('`retryscope demo` reads the same variables', () => {
+  /** A one-second demo (presence, not counts) under `otel`; returns its JSON report. */
+  async function demo(otel: Record<string, string>): Promise<{ operations: { total: number } }> {
+    const { stdout } = await exec(
+      process.execPath,
+      ['src/cli/main.ts', 'demo', '--duration', '1', '--json', '--no-progress'],
+      { env: envWith(otel) },
+    );
+    return JSON.parse(stdout);
+  }
+
+  test('per-signal endpoint, headers and resource attributes', async () => {
+    const generic = await receiver();
+    const traces = await receiver();
+    const report = await demo({
+      OTEL_EXPORTER_OTLP_ENDPOINT: generic.url,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${traces.url}/custom/traces`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=demo',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=ci',
+    });
+    expect(report.operations.total).toBeGreaterThan(0);
+    // Metrics on the generic endpoint (with /v1/metrics appended), traces only on their own.
+    expect(new Set(generic.bodies.map((b) => b.path))).toEqual(new Set(['/v1/metrics']));
+    expect(new Set(traces.bodies.map((b) => b.path))).toEqual(new Set(['/custom/traces']));
+    for (const b of traces.bodies) expect(b.headers['x-tenant']).toBe('demo');
+    for (const b of generic.bodies) expect(b.headers['x-tenant']).toBeUndefined();
+    expect(traces.resources('/custom/traces')[0]).toMatchObject({
+      'service.name': 'retryscope-demo',
+      'deployment.environment.name': 'ci',
+    });
+  });
+
+  test('the sampler thins what is exported, not what the report counts', async () => {
+    const r = await receiver();
+    const report = await demo({
+      OTEL_EXPORTER_OTLP_ENDPOINT: r.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_TRACES_SAMPLER: 'always_off',
+      OTEL_SERVICE_NAME: 'demo-renamed',
+    });
+    expect(report.operations.total).toBeGreaterThan(0);
+    expect(r.spans()).toEqual([]);
+    expect(r.requests('/v1/metrics')).toBeGreaterThan(0);
+    const metrics = r.bodies.find((b) => b.path === '/v1/metrics')!;
+    expect(metrics.body.toString('utf8')).toContain('demo-renamed');
+  });
+
+  test('OTEL_SDK_DISABLED=true: the report, and nothing exported', async () => {
+    const r = await receiver();
+    const report = await demo({ OTEL_EXPORTER_OTLP_ENDPOINT: r.url, OTEL_SDK_DISABLED: 'true' });
+    expect(report.operations.total).toBeGreaterThan(0);
+    expect(r.bodies).toEqual([]);
+  });
+});
+
 describe('a variable that cannot be honoured is one clear error naming it', () => {
   afterEach(() => {
     vi.unstubAllEnvs();
