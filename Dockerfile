@@ -8,6 +8,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency would fetch a second Node.js; the image has one.
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/build.ts
 COPY src ./src
 RUN npm run build
 
@@ -15,10 +16,11 @@ FROM node:24.21.0-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
-# openai is a peer (and dev) dependency, so --omit=dev leaves it out; it has no
-# dependencies of its own, so the build stage's copy is all the demo needs.
-COPY --from=build /app/node_modules/openai ./node_modules/openai
+COPY stack/demo/peers-as-deps.mjs /tmp/
+# openai, @opentelemetry/api and the CLI's libraries are peers (and devDependencies
+# here), so they are made dependencies first; `npm install` then still takes every
+# version from the lockfile.
+RUN node /tmp/peers-as-deps.mjs && npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY stack/demo/loop.sh ./demo-loop.sh
 USER node

@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 import { VERSION } from '../src/version.ts';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const run = promisify(execFile);
 
 test('the version the tracer reports is the package version', () => {
   expect(VERSION).toBe(pkg.version);
@@ -32,5 +35,162 @@ test('the library entry depends on @opentelemetry/api only; the SDK stays in ret
     }
   }
   expect(pkg.peerDependencies.openai).toMatch(/^\^7/);
-  expect(pkg.dependencies.openai).toBeUndefined();
+  expect(pkg.dependencies?.openai).toBeUndefined();
 });
+
+// ---- The light install: what an app that only calls instrument() gets ----
+
+interface LockEntry {
+  version?: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+}
+const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, LockEntry> };
+
+/** Where Node (and npm's layout) finds `name` from the package at `from`: nested first, then each folder up. */
+function locate(from: string, name: string): string | undefined {
+  let base = from;
+  for (;;) {
+    const candidate = `${base ? `${base}/` : ''}node_modules/${name}`;
+    if (lock.packages[candidate]) return candidate;
+    if (!base) return undefined;
+    const up = base.lastIndexOf('/node_modules/');
+    base = up < 0 ? '' : base.slice(0, up);
+  }
+}
+
+/** What npm 7+ installs for an entry: dependencies, optional dependencies, and peers not marked optional. */
+function installs(entry: LockEntry): string[] {
+  const optionalPeer = (n: string) => entry.peerDependenciesMeta?.[n]?.optional === true;
+  return [
+    ...Object.keys(entry.dependencies ?? {}),
+    ...Object.keys(entry.optionalDependencies ?? {}),
+    ...Object.keys(entry.peerDependencies ?? {}).filter((n) => !optionalPeer(n)),
+  ];
+}
+
+/** The package names `npm install retryscope` brings, transitively, read from package.json and the lockfile. */
+function lightInstall(): Set<string> {
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  const queue: [string, string][] = installs(pkg).map((n) => ['', n]);
+  while (queue.length > 0) {
+    const [from, name] = queue.shift()!;
+    names.add(name);
+    const at = locate(from, name);
+    if (!at || seen.has(at)) continue;
+    seen.add(at);
+    for (const dep of installs(lock.packages[at]!)) queue.push([at, dep]);
+  }
+  return names;
+}
+
+const HEAVY = [
+  /^@opentelemetry\/(?!api$)/, // the SDK, exporters, semantic conventions: everything but the API
+  /exporter|otlp|protobuf|grpc|zipkin|prometheus/i,
+  /^(commander|cli-progress|yaml|gpt-tokenizer)$/,
+];
+
+test('an app that only calls instrument() installs @opentelemetry/api and openai: no SDK, exporter, CLI library or tokenizer', () => {
+  const names = [...lightInstall()].sort();
+  expect(names).toContain('@opentelemetry/api');
+  expect(names).toContain('openai');
+  expect(names.filter((n) => HEAVY.some((re) => re.test(n)))).toEqual([]);
+  // The heavy packages are still in the lockfile (as dev dependencies), so the walk would see them if reachable.
+  for (const n of ['@opentelemetry/sdk-node', 'commander', 'gpt-tokenizer', 'protobufjs']) {
+    expect(locate('', n), n).toBeDefined();
+  }
+});
+
+test('every optional peer belongs to an entry point that says how to install it, and is tested at a pinned version', async () => {
+  const { CLI_PEERS, TELEMETRY_PEERS, TOKENIZER_PEER, installLine } = await import(
+    '../src/optional-peers.ts'
+  );
+  const optional = Object.entries(pkg.peerDependenciesMeta as Record<string, { optional?: boolean }>)
+    .filter(([, meta]) => meta.optional)
+    .map(([name]) => name)
+    .sort();
+  expect([...new Set([...TELEMETRY_PEERS, ...CLI_PEERS, TOKENIZER_PEER])].sort()).toEqual(optional);
+  for (const name of optional) {
+    const range = pkg.peerDependencies[name] as string;
+    const pinned = pkg.devDependencies[name] as string;
+    expect(pkg.dependencies?.[name], `${name} is also a dependency`).toBeUndefined();
+    expect(pinned, `${name} has no devDependency, so no test runs it`).toMatch(/^\d+\.\d+\.\d+$/);
+    // `^X.Y.Z` with the tested version as its floor.
+    expect(range, name).toBe(`^${pinned}`);
+  }
+  // The Quick start shows the telemetry line as the code prints it.
+  expect(readFileSync('README.md', 'utf8')).toContain(`\n${installLine(TELEMETRY_PEERS)}\n`);
+  expect(installLine(['@opentelemetry/sdk-trace', '@opentelemetry/sdk-node'])).toBe(
+    'npm install @opentelemetry/sdk-trace@3.1.0 @opentelemetry/sdk-node@0.301.0',
+  );
+});
+
+// ---- Package hygiene ----
+
+test('package.json says where the code, the issues and the docs are, and which Node it runs on', () => {
+  expect(pkg.repository.url).toBe('git+https://github.com/retryscope/retryscope.git');
+  expect(pkg.bugs.url).toBe('https://github.com/retryscope/retryscope/issues');
+  expect(pkg.homepage).toBe('https://github.com/retryscope/retryscope#readme');
+  // test/package/node20.test.ts runs the built library on the machine's Node, which must satisfy this.
+  expect(pkg.engines.node).toBe('>=20.19.0');
+});
+
+test('LICENSE is the MIT licence of the retryscope authors; CHANGELOG keeps a changelog from 0.1.0', () => {
+  const license = readFileSync('LICENSE', 'utf8');
+  expect(pkg.license).toBe('MIT');
+  expect(license).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} retryscope authors\n/);
+  expect(license).toContain('THE SOFTWARE IS PROVIDED "AS IS"');
+  const changelog = readFileSync('CHANGELOG.md', 'utf8');
+  expect(changelog).toContain('https://keepachangelog.com/en/1.1.0/');
+  expect(changelog).toMatch(/^## \[Unreleased\]$/m);
+  expect(changelog).toMatch(
+    new RegExp(`^## \\[${pkg.version.replaceAll('.', '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}$`, 'm'),
+  );
+});
+
+test('source maps carry their sources, since src/ is not shipped', () => {
+  const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8').replace(/^\s*\/\/.*$/gm, '')) as {
+    compilerOptions: Record<string, unknown>;
+  };
+  const base = JSON.parse(readFileSync('tsconfig.json', 'utf8')) as {
+    compilerOptions: Record<string, unknown>;
+  };
+  const options = { ...base.compilerOptions, ...build.compilerOptions };
+  expect(options.sourceMap === false || options.inlineSources === true).toBe(true);
+});
+
+test('npm pack ships the library, the stack the CLI writes, the scenarios and their schema; no sources or tests', async () => {
+  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    maxBuffer: 16 << 20,
+  });
+  const shipped = new Set(
+    (JSON.parse(stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path),
+  );
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docker-compose.yml']) {
+    expect(shipped, f).toContain(f);
+  }
+  // The README links scenarios/ and its JSON Schema; `retryscope simulate --scenario-file` reads such files.
+  for (const f of readdirSync('scenarios')) expect(shipped, f).toContain(`scenarios/${f}`);
+  // Everything the compose file mounts, but the demo container's build (sources and Dockerfile).
+  const compose = readFileSync('docker-compose.yml', 'utf8');
+  const mounts = [...compose.matchAll(/^\s+- \.\/([^:]+):/gm)].map((m) => m[1]!);
+  expect(mounts.length).toBe(6);
+  for (const mount of mounts) {
+    const under = statSync(mount).isDirectory() ? allFiles(mount) : [mount];
+    for (const f of under) expect(shipped, f).toContain(f);
+  }
+  const leaked = [...shipped].filter((f) =>
+    /^(src|test|scripts|examples|node_modules|\.cache)\/|^Dockerfile$/.test(f),
+  );
+  expect(leaked).toEqual([]);
+});
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? allFiles(p) : [p];
+  });
+}

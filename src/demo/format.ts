@@ -1,4 +1,4 @@
-import type { DemoReport, TraceView } from './report.ts';
+import type { ArmSummary, DemoReport, StormComparison, TraceView } from './report.ts';
 
 const WIDTH = 48;
 
@@ -8,14 +8,28 @@ export function formatReport(report: DemoReport): string {
   const title = report.partial
     ? 'retryscope demo — partial report (interrupted)'
     : 'retryscope demo — report';
-  out.push('', title, `scenario ${report.scenario}, seed ${report.seed}, ${report.durationSec}s`, '');
+  out.push(
+    '',
+    title,
+    `scenario ${report.scenario}, seed ${report.seed}, ${report.durationSec}s planned, ` +
+      `finished in ${report.elapsedSec}s; up to ${report.policy.maxAttempts} attempts per call, ` +
+      `${formatMs(report.policy.deadlineMs)} deadline`,
+    '',
+  );
 
   out.push(`Operations: ${report.operations.total}`);
-  for (const [outcome, n] of sorted(report.operations.byOutcome))
+  for (const [outcome, n] of sorted(report.operations.byOutcome)) {
     out.push(row(outcome, n, report.operations.total));
-  out.push(
-    row('  of which success after retries', report.operations.successAfterRetries, report.operations.total),
-  );
+    // Right under the outcome it is part of, whatever order the outcomes sort in.
+    if (outcome === 'success') {
+      out.push(
+        row('  of which after retries', report.operations.successAfterRetries, report.operations.total),
+      );
+    }
+  }
+
+  if (report.phases.length > 1) out.push('', ...phaseTable(report));
+  if (report.storm) out.push('', ...stormSection(report.storm));
 
   out.push('', `Attempts: ${report.attempts.total} (by error class and status)`);
   for (const [key, n] of sorted(report.attempts.byErrorTypeAndStatus))
@@ -43,6 +57,45 @@ export function formatReport(report: DemoReport): string {
     for (const trace of report.traces) out.push(...waterfall(trace), '');
   }
   return out.join('\n');
+}
+
+/** Per phase: the planned calls, what became of them, and how long the phase took here. */
+function phaseTable(report: DemoReport): string[] {
+  const lines = [
+    'Phases (calls planned from the seed and duration; each phase ends when its last call does):',
+    `  ${'phase'.padEnd(10)} ${'calls'.padStart(6)} ${'success'.padStart(8)} ${'retried'.padStart(8)} ${'fallback'.padStart(8)} ${'failed'.padStart(7)} ${'attempts'.padStart(9)} ${'429s'.padStart(6)} ${'quota'.padStart(6)} ${'took'.padStart(7)}`,
+  ];
+  for (const p of report.phases) {
+    const success = p.byOutcome.success ?? 0;
+    const fallback = p.byOutcome.fallback ?? 0;
+    const failed = p.operations - success - fallback;
+    lines.push(
+      `  ${p.name.padEnd(10)} ${String(p.plannedCalls).padStart(6)} ${String(success).padStart(8)} ${String(p.successAfterRetries).padStart(8)} ${String(fallback).padStart(8)} ${String(failed).padStart(7)} ${String(p.attempts).padStart(9)} ${String(p.rateLimited).padStart(6)} ${String(p.quotaExhaustedEvents).padStart(6)} ${formatMs(p.elapsedMs).padStart(7)}`,
+    );
+  }
+  return lines;
+}
+
+/** The storm's calls with and without the client's limiter, side by side. */
+function stormSection(storm: StormComparison): string[] {
+  const w = storm.withLimiter;
+  const wo = storm.withoutLimiter;
+  const failed = (a: ArmSummary) => a.operations - (a.byOutcome.success ?? 0) - (a.byOutcome.fallback ?? 0);
+  const line = (label: string, a: ArmSummary) =>
+    `  ${label.padEnd(22)} ${String(a.requests).padStart(8)} ${String(a.rateLimited).padStart(6)} ${String(a.retryAfterWaits).padStart(12)} ${String(a.queuedCalls).padStart(7)} ${String(a.byOutcome.success ?? 0).padStart(8)} ${String(failed(a)).padStart(7)} ${formatMs(a.latencyMs.p95).padStart(8)}`;
+  const lines = [
+    `The ${storm.phase} phase, measured both ways: its ${storm.calls} planned calls, each run against its own simulator:`,
+    `  ${''.padEnd(22)} ${'requests'.padStart(8)} ${'429s'.padStart(6)} ${'Retry-After'.padStart(12)} ${'queued'.padStart(7)} ${'success'.padStart(8)} ${'failed'.padStart(7)} ${'p95'.padStart(8)}`,
+    line('with the limiter', w),
+    line('limiter: false', wo),
+    `  Without the limiter this phase sent ${wo.requests} requests and got ${wo.rateLimited} 429s; ` +
+      `with it, ${w.requests} and ${w.rateLimited}.`,
+    `  Retry-After: ${wo.retryAfterWaits} waits of ${formatMs(wo.retryAfterWaitMs)} in all were the server's own hint, ` +
+      `taken as given; the limiter held ${w.queuedCalls} calls for ${formatMs(w.queuedMs)} in all instead.`,
+  ];
+  if (storm.retryAfterTrace)
+    lines.push('', '  A call without the limiter:', ...waterfall(storm.retryAfterTrace).map((l) => `  ${l}`));
+  return lines;
 }
 
 /** One trace as bars on a shared time axis: attempts as bars, backoff gaps as dots, errors labelled. */

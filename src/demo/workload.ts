@@ -3,7 +3,7 @@ import { mulberry32 } from '../simulator/random.ts';
 
 /** One kind of call the demo makes, with its share of the traffic. */
 interface Job {
-  name: string;
+  name: JobName;
   weight: number;
   run(clients: DemoClients, signal: AbortSignal): Promise<unknown>;
 }
@@ -16,6 +16,16 @@ export interface DemoClients {
   /** With fallbacks: another model on the same key, then a key with quota left. */
   resilient: OpenAI;
 }
+
+export type JobName =
+  | 'chat'
+  | 'chat stream'
+  | 'chat gpt-4o with fallbacks'
+  | 'responses'
+  | 'responses stream'
+  | 'embeddings'
+  | 'invalid request'
+  | 'revoked key';
 
 const messages = (text: string) => [{ role: 'user' as const, content: text }];
 
@@ -49,7 +59,8 @@ const JOBS: Job[] = [
   },
   {
     name: 'chat gpt-4o with fallbacks',
-    weight: 6,
+    // Enough gpt-4o calls in a short outage to trip its circuit breaker (20 calls in 10 s).
+    weight: 12,
     run: ({ resilient }, signal) =>
       resilient.chat.completions.create(
         { model: 'gpt-4o', messages: messages('Summarise.'), max_tokens: 16 },
@@ -113,6 +124,42 @@ export function pickJob(random: () => number): Job {
     if (roll < 0) return job;
   }
   return JOBS[0]!;
+}
+
+export function jobNamed(name: JobName): Job {
+  return JOBS.find((job) => job.name === name)!;
+}
+
+/**
+ * Makes the planned calls, each no earlier than its `atMs` after the start,
+ * with at most `concurrency` in flight, and resolves when every one has
+ * finished (or `signal` aborts). A caller that falls behind starts its next
+ * call late rather than skipping it: the plan, not the machine, says what
+ * is sent.
+ */
+export async function runCalls(options: {
+  clients: DemoClients;
+  calls: readonly { job: JobName; atMs: number }[];
+  concurrency: number;
+  signal: AbortSignal;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}): Promise<void> {
+  const { clients, calls, concurrency, signal, now, sleep } = options;
+  const startedAt = now();
+  let next = 0;
+  const worker = async () => {
+    while (!signal.aborted && next < calls.length) {
+      const call = calls[next++]!;
+      const wait = startedAt + call.atMs - now();
+      if (wait > 0) await sleep(wait);
+      if (signal.aborted) return;
+      await jobNamed(call.job)
+        .run(clients, signal)
+        .catch(() => {});
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, calls.length) }, worker));
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Clock } from '../policy/clock.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
 import { decide } from '../policy/retry-policy.ts';
+import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
 import { validateRequest } from '../policy/validate.ts';
 import * as A from '../telemetry/attributes.ts';
@@ -17,13 +18,13 @@ import {
   CircuitOpenError,
   clientRateLimitError,
   finalizeError,
+  getAttemptHistory,
   invalidRequestError,
 } from './errors.ts';
 import {
   describeRequest,
   errorTypeOf,
   factsFromBody,
-  failureFrom,
   inputContent,
   observeStreamItem,
   outputContent,
@@ -34,9 +35,29 @@ import {
 import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
 import { circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
+import { defaultHeadersOf, sdkRetries, withRetryCount } from './sdk-options.ts';
+import { failureOf } from './transport.ts';
 
 // An attempt needs at least this long; a send slot later than deadline minus this is useless.
 const MIN_ATTEMPT_MS = 50;
+// setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
+const MAX_TIMER_MS = 2_147_483_647;
+
+const DEADLINE = Symbol('deadline');
+const ABORTED = Symbol('aborted');
+
+/** Timeouts that the call's deadline, not the attempt's timeout, caused. */
+const deadlineErrors = new WeakSet<object>();
+
+function streamTimeoutError(limit: StreamWait, deadlineMs: number | undefined): Error {
+  const message =
+    limit.cause === 'deadline'
+      ? `retryscope: the call's deadline of ${deadlineMs} ms passed while waiting for a stream chunk`
+      : `retryscope: no stream ${limit.cause === 'first_chunk' ? 'chunk' : 'chunk after the last one'} within the request timeout`;
+  const error = new OpenAI.APIConnectionTimeoutError({ message });
+  if (limit.cause === 'deadline') deadlineErrors.add(error);
+  return error;
+}
 
 /** Remembers how the caller wants the result; the first wish wins. */
 export class ModeBox implements ModeSink {
@@ -94,6 +115,36 @@ export interface Served {
   attempt?: PromiseLike<unknown>;
 }
 
+/** How a successful attempt ends, once its body (or its stream) is done. */
+interface LiveAttempt {
+  succeeded(): void;
+  /** Ends the attempt and the call with this error; returns the error the caller gets. */
+  failed(error: unknown): unknown;
+  /** The caller aborted while reading. */
+  aborted(): void;
+}
+
+/** What the stream handed to the caller reads from. */
+type StreamSource =
+  | {
+      kind: 'live';
+      first: IteratorResult<unknown>;
+      iterator: AsyncIterator<unknown>;
+      stream: Stream<unknown>;
+      attempt: LiveAttempt;
+    }
+  | { kind: 'canned'; items: unknown[] };
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 /** A hop that ended without serving the call. */
 class HopFailed {
   readonly error: unknown;
@@ -112,6 +163,8 @@ class HopFailed {
 export class Call {
   private readonly box: ModeBox;
   private readonly state: ClientState;
+  private readonly method: string;
+  private readonly path: string;
   private readonly options: RequestOptions;
   private readonly hops: Hop[];
   private readonly info: RequestInfo;
@@ -128,6 +181,18 @@ export class Call {
   private outputContent: string | undefined;
   /** Set once the call is served by a fallback or by `degrade`. */
   private served: { index: number; reason: Outcome; model?: string } | undefined;
+  /** A streaming call: `stream: true`, read chunk by chunk. */
+  private readonly isStream: boolean;
+  /** The caller's signal, joined for a stream by the controller of the stream handed out. */
+  private readonly signal: AbortSignal | undefined;
+  /** The controller of the stream handed to the caller (`stream.controller.abort()` cancels the call). */
+  private readonly streamController: AbortController | undefined;
+  /** The stream handed to the caller once the first attempt's headers arrived. */
+  private handle: Stream<unknown> | undefined;
+  /** Settles the caller's promise. */
+  private deliver: ((served: Served) => void) | undefined;
+  /** What the handed-out stream reads: the first attempt to get a chunk, or a degraded answer. */
+  private readonly source = deferred<StreamSource>();
 
   constructor(
     state: ClientState,
@@ -140,15 +205,25 @@ export class Call {
   ) {
     this.box = box;
     this.state = state;
+    this.method = method;
+    this.path = path;
     this.options = options;
     this.hops = hops;
     this.startedAt = state.clock.now();
     this.info = describeRequest(method, path, options.body);
+    // The SDK's own flag: set by create({ stream: true }) and by retrieve(id, { stream: true }) alike.
+    this.isStream = options.stream === true || this.info.stream;
+    if (this.isStream) {
+      this.streamController = new AbortController();
+      const own = this.streamController.signal;
+      this.signal = options.signal ? AbortSignal.any([options.signal, own]) : own;
+    } else {
+      this.signal = options.signal ?? undefined;
+    }
+    this.source.promise.catch(() => {});
     // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
-    this.maxAttempts =
-      typeof options.maxRetries === 'number' && options.maxRetries >= 0
-        ? Math.floor(options.maxRetries) + 1
-        : state.options.maxAttempts;
+    const retries = sdkRetries(options.maxRetries);
+    this.maxAttempts = retries !== undefined ? retries + 1 : state.options.maxAttempts;
     const info = this.info;
     this.op = state.telemetry.startOperation(
       {
@@ -157,7 +232,7 @@ export class Call {
         ...(info.model ? { requestModel: info.model } : {}),
         ...(state.server.address ? { serverAddress: state.server.address } : {}),
         ...(state.server.port ? { serverPort: state.server.port } : {}),
-        stream: info.stream,
+        stream: this.isStream,
         ...(state.options.deadlineMs !== undefined ? { deadlineMs: state.options.deadlineMs } : {}),
         ...(state.options.captureContent ? { inputContent: inputContent(options.body) } : {}),
       },
@@ -165,12 +240,36 @@ export class Call {
     );
   }
 
+  /**
+   * Settles when the SDK's own promise would: with the data once an attempt is read, with a
+   * stream as soon as an attempt's headers say 200 (the first chunk is read, and a failure
+   * before it retried, behind the stream's iterator), or with the caller's error.
+   */
+  run(): Promise<Served> {
+    return new Promise<Served>((resolve, reject) => {
+      this.deliver = resolve;
+      this.serve().then(
+        (served) => {
+          if (!this.handle) resolve(served);
+        },
+        (error: unknown) => {
+          // Once the stream is handed out, the error surfaces inside the caller's `for await`.
+          if (this.handle) this.source.reject(error);
+          else reject(error);
+        },
+      );
+    });
+  }
+
   /** Serves the call from the first hop that can, or rejects with the caller's error. */
-  async run(): Promise<Served> {
+  private async serve(): Promise<Served> {
     const { fallbackOn, degrade, validate } = this.state.options;
     if (validate) {
       // A request the API can only reject costs no round trip, no rate-limit slot and no attempt span.
-      const problem = validateRequest(this.info.api, this.options.body, validate);
+      const problem = await validateRequest(
+        { method: this.method, path: this.path, body: this.options.body },
+        validate,
+      );
       if (problem) throw this.fail(invalidRequestError(problem), 'invalid_request');
     }
     let last: HopFailed | undefined;
@@ -201,22 +300,49 @@ export class Call {
     const error = this.finalize(last.error, last.outcome);
     let value: unknown;
     try {
-      value = await degrade({ error, request: this.options.body, outcome: last.outcome });
-    } catch {
-      // A degrade that fails must not hide the real error.
-      this.finish(last.outcome, errorTypeOf(last.error));
-      throw error;
+      value = await this.bounded(() => degrade({ error, request: this.options.body, outcome: last.outcome }));
+    } catch (cut) {
+      // A degrade that fails, outlives the deadline or is aborted must not hide the real error.
+      const outcome = cut === DEADLINE ? 'deadline_exceeded' : cut === ABORTED ? 'aborted' : last.outcome;
+      throw this.fail(last.error, outcome);
     }
     this.served = { index: this.hops.length, reason: last.outcome };
-    const data = this.info.stream ? cannedStream(value, this.state.client) : value;
+    const served = { fallbackIndex: this.served.index, reason: last.outcome, degraded: true };
+    if (this.handle) {
+      // The stream is already in the caller's hands: it yields the canned chunks.
+      markServedBy(this.handle, served);
+      this.source.resolve({ kind: 'canned', items: Array.isArray(value) ? value : [value] });
+      this.finish('fallback');
+      return { response: new Response(null), hasData: false };
+    }
+    const data = this.isStream ? cannedStream(value, this.state.client) : value;
     const response = new Response(JSON.stringify(value ?? null), {
       status: 200,
       headers: { 'content-type': 'application/json', 'x-retryscope-degraded': 'true' },
     });
-    markServedBy(data, { fallbackIndex: this.served.index, reason: last.outcome, degraded: true });
-    markServedBy(response, { fallbackIndex: this.served.index, reason: last.outcome, degraded: true });
+    markServedBy(data, served);
+    markServedBy(response, served);
     this.finish('fallback');
     return { response, data, hasData: true };
+  }
+
+  /** Runs `work` (the caller's own code) but gives up on it at the deadline or the caller's abort. */
+  private bounded<T>(work: () => T | Promise<T>): Promise<T> {
+    const left = this.deadlineLeft();
+    const signal = this.signal;
+    return new Promise<T>((resolve, reject) => {
+      const timer = left <= MAX_TIMER_MS ? setTimeout(() => reject(DEADLINE), Math.max(0, left)) : undefined;
+      const onAbort = () => reject(ABORTED);
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      Promise.resolve()
+        .then(work)
+        .then(resolve, reject)
+        .finally(() => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        });
+    });
   }
 
   /** Attempts on one hop until one succeeds or the policy stops. */
@@ -230,9 +356,13 @@ export class Call {
     let source: BackoffSource = 'none';
     let previousDelayMs: number | undefined;
     let retriedFor: ErrorCategory | undefined;
+    /** The failed attempt this one retries: when it ended, and who chose the wait. */
+    let retry:
+      | { failedAt: number; delayMs: number; source: BackoffSource; reason: ErrorCategory }
+      | undefined;
     for (let attempt = 1; ; attempt++) {
       // Aborted before it could be sent: no request, so no attempt span.
-      if (this.options.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
+      if (this.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
       if (breaker && !breaker.allow(clock.now())) {
         this.op.recordRejected('circuit_open');
         const where = `${hop.client.baseURL}${model ? ` (${model})` : ''}`;
@@ -244,12 +374,15 @@ export class Call {
         );
       }
       const queued = limiter ? await this.waitForSlot(limiter, tokens) : undefined;
-      // Time in the limiter before a retry is part of that retry's wait; before the first attempt it is queueing.
-      if (attempt > 1 && queued) {
-        backoffMs += queued.waitedMs;
-        this.backoffTotalMs += queued.waitedMs;
-      }
       const attemptStarted = clock.now();
+      if (retry) {
+        // One wait, one truth: what passed between the failure and this send, the policy's
+        // sleep and the limiter's hold alike, credited to whichever held it longer.
+        backoffMs = attemptStarted - retry.failedAt;
+        source = queued && queued.waitedMs > retry.delayMs ? 'limiter' : retry.source;
+        this.backoffTotalMs += backoffMs;
+        this.op.recordBackoff(backoffMs, source, retry.reason, hop.model);
+      }
       const record = this.op.startAttempt({
         attempt,
         backoffMs,
@@ -277,10 +410,8 @@ export class Call {
           ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
           headroom: feedback(headers),
         };
-        return await this.consume(
-          pending,
-          response,
-          () => {
+        return await this.consume(pending, response, attemptStarted, {
+          succeeded: () => {
             const now = clock.now();
             limiter?.onSuccess(now);
             breaker?.onSuccess(now);
@@ -289,17 +420,29 @@ export class Call {
             summary(status, headers);
             this.recordPacing(limiter, breaker, model);
           },
-          (error) => {
+          failed: (error: unknown) => {
             // An error inside a stream after chunks were delivered ends this attempt, never retried.
-            const classification = classify(failureFrom(error, true));
+            const classification = { ...classify(failureOf(error, true)), retryable: false };
             record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
             summary(status, headers).fail(error, classification);
-            return this.fail(error, classification.quotaExhausted ? 'quota_exhausted' : 'non_retryable');
+            const outcome = deadlineErrors.has(error as object)
+              ? 'deadline_exceeded'
+              : classification.quotaExhausted
+                ? 'quota_exhausted'
+                : 'non_retryable';
+            return this.fail(error, outcome);
           },
-        );
+          aborted: () => {
+            const error = new OpenAI.APIUserAbortError();
+            const classification = classify({ transport: 'aborted' });
+            record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
+            summary(status, headers).fail(error, classification);
+            this.finish('aborted', errorTypeOf(error));
+          },
+        });
       } catch (error) {
         if (error instanceof HopFailed) throw error;
-        const failure = failureFrom(error);
+        const failure = failureOf(error);
         const classification = classify(failure);
         const now = clock.now();
         let decision = decide(
@@ -314,7 +457,10 @@ export class Call {
           { nowMs: now, random: this.state.random },
         );
         // A timeout cut short by the deadline is the deadline's doing, not the server's.
-        if (classification.category === 'timeout' && this.deadlineLeft() <= 0) {
+        if (
+          classification.category === 'timeout' &&
+          (this.deadlineLeft() <= 0 || deadlineErrors.has(error as object))
+        ) {
           decision = { retry: false, outcome: 'deadline_exceeded' };
         }
         // An outage must not multiply load: past the budget, failures are returned, not retried.
@@ -341,17 +487,25 @@ export class Call {
         this.recordPacing(limiter, breaker, model);
         if (!decision.retry) throw new HopFailed(error, decision.outcome);
 
-        // With a limiter, a 429's wait is the limiter's: it pauses every caller until the server's time.
-        const sleepMs = limiter && classification.category === 'rate_limited' ? 0 : decision.delayMs;
-        this.op.recordBackoff(decision.delayMs, decision.source, classification.category, hop.model);
+        // The policy's wait is slept in full, the server's hint included, even with the limiter on:
+        // its pause may end sooner (another caller's success), and a hint is a floor. The limiter
+        // then holds the retry only for what it needs beyond that.
         try {
-          if (sleepMs > 0) await clock.sleep(sleepMs, this.options.signal);
+          if (decision.delayMs > 0) {
+            await clock.sleep(decision.delayMs, this.signal);
+            // A timer may fire a millisecond early by the wall clock; a server's wait is a floor.
+            const short = now + decision.delayMs - clock.now();
+            if (short > 0 && short < decision.delayMs) await clock.sleep(short, this.signal);
+          }
         } catch {
           throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
         }
-        this.backoffTotalMs += sleepMs;
-        backoffMs = sleepMs;
-        source = decision.source;
+        retry = {
+          failedAt: now,
+          delayMs: decision.delayMs,
+          source: decision.source,
+          reason: classification.category,
+        };
         previousDelayMs = decision.delayMs;
         retriedFor = classification.category;
       }
@@ -379,7 +533,7 @@ export class Call {
     const ticket = slot.ticket;
     while (slot.ok && slot.waitMs > 0) {
       try {
-        await clock.sleep(slot.sleepMs, this.options.signal);
+        await clock.sleep(slot.sleepMs, this.signal);
       } catch {
         limiter.release(clock.now(), ticket);
         throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
@@ -419,27 +573,159 @@ export class Call {
   private async consume(
     pending: PromiseLike<unknown>,
     response: Response,
-    succeeded: () => void,
-    failedMidStream: (error: unknown) => unknown,
+    startedAt: number,
+    attempt: LiveAttempt,
   ): Promise<Served> {
     if ((this.box.mode ?? 'parsed') === 'raw') {
-      succeeded();
+      attempt.succeeded();
       this.markAndFinish(response);
       return { response, hasData: false, attempt: pending };
     }
     const data = await pending;
-    if (this.info.stream && data instanceof Stream) {
-      const stream = await this.watchStream(data, succeeded, failedMidStream);
-      this.markServed(stream);
-      this.markServed(response);
-      return { response, data: stream, hasData: true, attempt: pending };
-    }
+    if (this.isStream && data instanceof Stream)
+      return this.consumeStream(data, response, pending, startedAt, attempt);
     Object.assign(this.facts, factsFromBody(data));
     if (this.state.options.captureContent) this.outputContent = outputContent(data);
-    succeeded();
+    attempt.succeeded();
     this.markServed(data);
     this.markAndFinish(response);
     return { response, data, hasData: true, attempt: pending };
+  }
+
+  /**
+   * A stream attempt whose headers said 200. The first attempt to get here hands
+   * the caller its stream at once, as the SDK does; then the first chunk is read
+   * inside the attempt, so a failure before it throws into the retry loop (and
+   * may still fall back) while the caller's iterator waits. Once a chunk is
+   * delivered, nothing is retried.
+   */
+  private async consumeStream(
+    stream: Stream<unknown>,
+    response: Response,
+    pending: PromiseLike<unknown>,
+    startedAt: number,
+    attempt: LiveAttempt,
+  ): Promise<Served> {
+    if (!this.handle) {
+      this.handle = this.createHandle();
+      this.markServed(this.handle);
+      this.markServed(response);
+      this.deliver?.({ response, data: this.handle, hasData: true, attempt: pending });
+    }
+    const iterator = stream[Symbol.asyncIterator]();
+    let first: IteratorResult<unknown>;
+    try {
+      first = await this.read(iterator, stream, startedAt, 'first_chunk');
+    } catch (error) {
+      stream.controller.abort();
+      throw error;
+    }
+    // An SDK stream ends quietly when aborted; before any chunk that is the caller's abort, not an empty answer.
+    if (first.done && this.signal?.aborted) throw new OpenAI.APIUserAbortError();
+    this.markServed(this.handle);
+    this.source.resolve({ kind: 'live', first, iterator, stream, attempt });
+    return { response, data: this.handle, hasData: true, attempt: pending };
+  }
+
+  /** The stream the caller iterates: it waits for the loop to have a first chunk, then relays the rest. */
+  private createHandle(): Stream<unknown> {
+    const call = this;
+    return new Stream(
+      async function* () {
+        let source: StreamSource;
+        try {
+          source = await call.source.promise;
+        } catch (error) {
+          // Aborted before any chunk: the SDK's stream ends quietly on abort, so this one does too.
+          if (getAttemptHistory(error)?.outcome === 'aborted') return;
+          throw error;
+        }
+        if (source.kind === 'canned') yield* source.items;
+        else yield* call.relay(source);
+      },
+      this.streamController!,
+      this.state.client,
+    );
+  }
+
+  /** Relays a live attempt's chunks; the attempt and operation spans end with the stream, however it ends. */
+  private async *relay(source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
+    const { iterator, stream, attempt } = source;
+    let text = '';
+    let settled = false;
+    const capture = this.state.options.captureContent;
+    const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
+      if (settled) return how;
+      settled = true;
+      if (capture && text) this.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
+      if (how === 'aborted') return attempt.aborted();
+      if (how !== 'success') return attempt.failed(how.error);
+      attempt.succeeded();
+      this.finish(this.served ? 'fallback' : 'success');
+      return undefined;
+    };
+    try {
+      let next = source.first;
+      while (!next.done) {
+        const delta = observeStreamItem(this.facts, next.value);
+        if (capture && delta) text += delta;
+        yield next.value;
+        next = await this.read(iterator, stream, this.state.clock.now(), 'idle');
+      }
+      settle(this.signal?.aborted ? 'aborted' : 'success');
+    } catch (error) {
+      throw settle({ error });
+    } finally {
+      if (!settled) {
+        // The caller stopped early: `break` is a success as far as it went; `controller.abort()` is an abort.
+        settle(this.signal?.aborted ? 'aborted' : 'success');
+        await iterator.return?.();
+      }
+    }
+  }
+
+  /**
+   * One read from an attempt's stream, bounded as `streamWait` decides: a server
+   * that goes quiet gets an `APIConnectionTimeoutError` and its request aborted,
+   * never a read that hangs past the attempt's timeout or the call's deadline.
+   */
+  private read(
+    iterator: AsyncIterator<unknown>,
+    stream: Stream<unknown>,
+    sinceMs: number,
+    phase: 'first_chunk' | 'idle',
+  ): Promise<IteratorResult<unknown>> {
+    const deadline = this.state.options.deadlineMs;
+    const limit = streamWait({
+      nowMs: this.state.clock.now(),
+      sinceMs,
+      phase,
+      timeoutMs: this.attemptTimeout(),
+      ...(deadline !== undefined ? { deadlineAtMs: this.startedAt + deadline } : {}),
+    });
+    const next = iterator.next();
+    if (limit.waitMs > MAX_TIMER_MS) return next;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.controller.abort();
+        reject(streamTimeoutError(limit, deadline));
+      }, limit.waitMs);
+      next.then(
+        (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** The SDK's per-attempt timeout: the call's own, or the client's. */
+  private attemptTimeout(): number {
+    return this.options.timeout ?? this.state.client.timeout;
   }
 
   private markAndFinish(response: Response): void {
@@ -457,74 +743,18 @@ export class Call {
     });
   }
 
-  /**
-   * Reads the first stream item inside the attempt, so a failure before any
-   * chunk is retried like any other (and may still fall back); once a chunk is
-   * delivered, nothing is. The attempt and operation spans end with the stream.
-   */
-  private async watchStream(
-    stream: Stream<unknown>,
-    succeeded: () => void,
-    failedMidStream: (error: unknown) => unknown,
-  ): Promise<Stream<unknown>> {
-    const iterator = stream[Symbol.asyncIterator]();
-    const first = await iterator.next();
-    let text = '';
-    let settled = false;
-    const capture = this.state.options.captureContent;
-    const observe = (item: unknown) => {
-      const delta = observeStreamItem(this.facts, item);
-      if (capture && delta) text += delta;
-    };
-    const settle = (error?: unknown): unknown => {
-      if (settled) return error;
-      settled = true;
-      if (capture && text) this.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
-      if (error !== undefined) return failedMidStream(error);
-      succeeded();
-      this.finish(this.served ? 'fallback' : 'success');
-      return undefined;
-    };
-    return new Stream(
-      async function* () {
-        try {
-          if (!first.done) {
-            observe(first.value);
-            yield first.value;
-          }
-          while (true) {
-            const next = await iterator.next();
-            if (next.done) break;
-            observe(next.value);
-            yield next.value;
-          }
-          settle();
-        } catch (error) {
-          throw settle(error);
-        } finally {
-          // The caller stopped early (break, return): the call succeeded as far as it went.
-          if (!settled) {
-            settle();
-            await iterator.return?.();
-          }
-        }
-      },
-      stream.controller,
-      this.state.client,
-    );
-  }
-
   private attemptOptions(attempt: number, hop: Hop): RequestOptions {
     const left = this.deadlineLeft();
-    const timeout = this.options.timeout ?? this.state.client.timeout;
+    const timeout = this.attemptTimeout();
     const body = this.options.body;
     return {
       ...this.options,
+      ...(this.signal ? { signal: this.signal } : {}),
       ...(hop.index > 0 && hop.model && isObject(body) ? { body: { ...body, model: hop.model } } : {}),
       maxRetries: 0,
       ...(Number.isFinite(left) ? { timeout: Math.max(1, Math.min(timeout, left)) } : {}),
       // Tell the server which retry this is, as the SDK itself does.
-      headers: withRetryCount(this.options.headers, attempt - 1),
+      headers: withRetryCount(this.options.headers, attempt - 1, defaultHeadersOf(this.state.client)),
     };
   }
 
@@ -549,7 +779,7 @@ export class Call {
       ...(hop.model ? { model: hop.model } : {}),
       ...(status !== undefined ? { status } : {}),
       ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
-      backoffMs,
+      backoffMs: Math.round(backoffMs),
       backoffSource,
       durationMs: this.state.clock.now() - startedAt,
     };
@@ -627,13 +857,4 @@ function cannedStream(value: unknown, client: OpenAI): Stream<unknown> {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** Adds the SDK's own retry-count header when the caller's headers are a plain object (or absent). */
-function withRetryCount(headers: unknown, retries: number): unknown {
-  if (headers == null) return { 'x-stainless-retry-count': String(retries) };
-  if (Object.getPrototypeOf(headers) === Object.prototype) {
-    return { ...(headers as object), 'x-stainless-retry-count': String(retries) };
-  }
-  return headers;
 }

@@ -94,6 +94,32 @@ export function invalidRequestError(problem: {
   );
 }
 
+/*
+ * Dual-package safety. The CommonJS build (dist/cjs, for `require`) and the ESM
+ * build each import the app's matching copy of openai, so these classes extend
+ * the very SDK classes the app holds (see scripts/build.ts for why a build and
+ * not classes made from the client's constructor). What remains is an app that
+ * loads retryscope both ways (one module `import`s it, another `require`s it):
+ * two copies of each class. So `instanceof` these classes goes by a brand that
+ * both copies share, not by prototype; subclasses keep the ordinary check.
+ */
+const BRAND = Symbol.for('retryscope.error');
+
+function brand(cls: abstract new (...args: never[]) => object, name: string): void {
+  Object.defineProperty(cls.prototype, BRAND, { value: name });
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value(this: unknown, value: unknown): boolean {
+      if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, value);
+      return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === name;
+    },
+  });
+}
+
+brand(QuotaExhaustedError, 'QuotaExhaustedError');
+brand(CircuitOpenError, 'CircuitOpenError');
+brand(ClientRateLimitError, 'ClientRateLimitError');
+brand(InvalidRequestError, 'InvalidRequestError');
+
 export function isQuotaExhausted(error: unknown): error is QuotaExhaustedError {
   return error instanceof QuotaExhaustedError;
 }

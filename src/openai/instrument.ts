@@ -19,10 +19,9 @@ import {
 } from './call.ts';
 import { OperationPromise } from './operation-promise.ts';
 import { Pacing } from './pacing.ts';
+import { sdkRetries } from './sdk-options.ts';
 
 type AnyClient = OpenAI & Record<string, unknown>;
-type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-const METHODS: readonly Method[] = ['get', 'post', 'put', 'patch', 'delete'];
 
 /** Instrumented clients and the state they share with their `withOptions()`/`withRetryOptions()` siblings. */
 const states = new WeakMap<object, ClientState>();
@@ -37,7 +36,7 @@ export function instrument<T extends OpenAI>(client: T, options: RetryscopeOptio
   assertClient(client);
   const existing = states.get(client);
   if (existing) return withRetryOptions(client, options);
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(withConstructorRetries(client, options));
   const state: ClientState = {
     telemetry: new Telemetry({
       ...(resolved.tracerProvider ? { tracerProvider: resolved.tracerProvider } : {}),
@@ -81,6 +80,20 @@ export function withRetryOptions<T extends OpenAI>(client: T, overrides: Retrysc
   });
 }
 
+/**
+ * `new OpenAI({ maxRetries: n })` means n + 1 attempts, unless instrument()'s own
+ * `maxAttempts` says otherwise. The SDK keeps the options it was given in
+ * `_options`, so a `maxRetries` there was the caller's choice; its default (2)
+ * is not, and leaves retryscope's default standing. (A client made by the SDK's
+ * own `withOptions()` carries its parent's value there, default or not.)
+ */
+function withConstructorRetries(client: OpenAI, options: RetryscopeOptions): RetryscopeOptions {
+  if (options === null || typeof options !== 'object' || options.maxAttempts !== undefined) return options;
+  const given = (client as unknown as { _options?: { maxRetries?: unknown } })._options?.maxRetries;
+  const retries = sdkRetries(given);
+  return retries === undefined ? options : { ...options, maxAttempts: retries + 1 };
+}
+
 /** Fallback clients with their own retries off (via the prototype, so an instrumented one is unwrapped). */
 function rawClones(options: ResolvedOptions): (OpenAI | undefined)[] {
   return options.fallbacks.map((f) => (f.client ? rawClone(f.client) : undefined));
@@ -98,19 +111,24 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
   const state: ClientState = { ...shared, client: inst, server: serverOf(inst) };
   states.set(inst, state);
 
-  for (const method of METHODS) {
-    const original = proto[method]!;
-    inst[method] = ((path: string, opts?: RequestOptions | Promise<RequestOptions>) =>
-      start(state, async () => {
-        const options = (await opts) ?? {};
-        const primary: Hop = {
-          index: 0,
-          client: inst,
-          send: (o) => original.call(inst, path, o) as ReturnType<Send>,
-        };
-        return { method, path, options, hops: [primary, ...fallbackHops(state, method, path, options)] };
-      })) as never;
-  }
+  // One entry point: `request()`. The SDK's get/post/put/patch/delete reach it through
+  // `methodRequest`, `client.request({ method, path })` is it, and so will be any method the
+  // SDK adds later. Overriding the five verbs instead (as 0.1 did) missed `client.request()`,
+  // which then ran on the retries-off clone with no policy and no spans. Only auto-pagination
+  // needs a second hook: `requestAPIList` calls the SDK's private `makeRequest` directly.
+  const request = proto.request!;
+  inst.request = ((opts: RequestOptions | Promise<RequestOptions>) =>
+    start(state, async () => {
+      const options = (await opts) ?? {};
+      const method = String(options.method ?? 'get').toLowerCase();
+      const path = String(options.path ?? '');
+      const primary: Hop = {
+        index: 0,
+        client: inst,
+        send: (o) => request.call(inst, o) as ReturnType<Send>,
+      };
+      return { method, path, options, hops: [primary, ...fallbackHops(state, method, path, options)] };
+    })) as never;
   const requestAPIList = proto.requestAPIList!;
   inst.requestAPIList = ((Page: unknown, opts: RequestOptions | Promise<RequestOptions>) =>
     start(state, async () => {
@@ -128,10 +146,9 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
   inst.withOptions = ((o: Partial<Record<string, unknown>>) => {
     const { maxRetries, ...rest } = o ?? {};
     const next = (proto.withOptions as (o: object) => T).call(inst, rest);
+    const retries = sdkRetries(maxRetries);
     const options =
-      typeof maxRetries === 'number'
-        ? resolveOptions({ maxAttempts: maxRetries + 1 }, state.options)
-        : state.options;
+      retries !== undefined ? resolveOptions({ maxAttempts: retries + 1 }, state.options) : state.options;
     return wrap(next, { ...state, options });
   }) as never;
   return inst;
@@ -146,12 +163,12 @@ function fallbackHops(state: ClientState, method: string, path: string, options:
   if (method !== 'post' || typeof body?.model !== 'string') return [];
   return state.options.fallbacks.map((fallback, i) => {
     const client = state.fallbackClients[i] ?? state.client;
-    const post = (Object.getPrototypeOf(client) as { post: (p: string, o: unknown) => unknown }).post;
+    const request = (Object.getPrototypeOf(client) as { request: (o: unknown) => unknown }).request;
     return {
       index: i + 1,
       model: fallback.model ?? body.model,
       client,
-      send: (o) => post.call(client, path, o) as ReturnType<Send>,
+      send: (o) => request.call(client, { ...o, method, path }) as ReturnType<Send>,
     } as Hop;
   });
 }
@@ -201,7 +218,7 @@ function assertClient(client: unknown): asserts client is OpenAI {
     c === null ||
     typeof c !== 'object' ||
     typeof c.withOptions !== 'function' ||
-    typeof c.post !== 'function' ||
+    typeof c.request !== 'function' ||
     typeof c.requestAPIList !== 'function'
   ) {
     const got = c === null ? 'null' : typeof c === 'object' ? (c.constructor?.name ?? 'object') : typeof c;

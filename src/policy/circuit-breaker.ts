@@ -29,19 +29,40 @@ export type CircuitState = 'closed' | 'open' | 'half_open';
  *     breaker.onFailure(now, category);  // any category: the neutral ones free a probe slot
  */
 export interface CircuitBreakerOptions {
-  /** Share of failures, in (0, 1], over the window that opens the circuit. */
+  /**
+   * Share of failures, in (0, 1], over the window that opens the circuit.
+   * @default 0.8
+   */
   failureThreshold?: number;
-  /** The sliding window the share is measured over. */
+  /**
+   * The sliding window the share is measured over.
+   * @default 10_000
+   */
   windowMs?: number;
-  /** Fewer calls than this in the window never open the circuit. */
+  /**
+   * Fewer calls than this in the window never open the circuit.
+   * @default 20
+   */
   minimumCalls?: number;
-  /** How long the circuit stays open before probing; doubles after each failed probe. */
+  /**
+   * How long the circuit stays open before probing; doubles after each failed probe.
+   * @default 5_000
+   */
   openMs?: number;
-  /** Upper bound for the doubling open time. */
+  /**
+   * Upper bound for the doubling open time.
+   * @default 60_000
+   */
   maxOpenMs?: number;
-  /** Concurrent probes allowed while half open. */
+  /**
+   * Concurrent probes allowed while half open.
+   * @default 1
+   */
   halfOpenProbes?: number;
-  /** A probe that has not reported after this long is presumed lost, and frees its slot. */
+  /**
+   * A probe that has not reported after this long is presumed lost, and frees its slot.
+   * @default 60_000
+   */
   probeLeaseMs?: number;
 }
 
@@ -54,7 +75,7 @@ const DEFAULT_FAILURE_THRESHOLD = 0.8;
 const DEFAULT_WINDOW_MS = 10_000;
 const DEFAULT_MINIMUM_CALLS = 20;
 // Probe after 5 s, then 10, 20, 40, 60: a dead upstream costs a probe a minute.
-const DEFAULT_OPEN_MS = 5_000;
+export const DEFAULT_OPEN_MS = 5_000;
 const DEFAULT_MAX_OPEN_MS = 60_000;
 const DEFAULT_HALF_OPEN_PROBES = 1;
 // Far beyond a healthy answer's time; a probe gone this long is not coming back.

@@ -48,25 +48,55 @@ import type { RateLimitHeadroom } from './ratelimit-headers.ts';
  */
 
 export interface LimiterOptions {
-  /** Requests per minute to assume before any header is seen; undefined = unlimited until the first x-ratelimit header or 429. */
+  /**
+   * Requests per minute to assume before any header is seen.
+   * @default undefined (unlimited until the first x-ratelimit header or 429)
+   */
   initialRpm?: number;
-  /** Tokens per minute to assume before any header is seen; undefined = not paced by tokens until a header says. */
+  /**
+   * Tokens per minute to assume before any header is seen.
+   * @default undefined (not paced by tokens until a header says)
+   */
   initialTpm?: number;
-  /** Max calls waiting (reservations in the future) before new ones are refused with 'queue_full'. */
+  /**
+   * Max calls waiting (reservations in the future) before new ones are refused with 'queue_full'.
+   * @default 1000
+   */
   maxQueue?: number;
-  /** A waiting caller confirms at least this often, so news (a higher limit, a correction) reaches it. */
+  /**
+   * A waiting caller confirms at least this often, so news (a higher limit, a correction) reaches it.
+   * @default 1000
+   */
   maxSleepMs?: number;
-  /** How much of the send rate may leave at once, as time: the pacer's bucket holds this many ms of sends. */
+  /**
+   * How much of the send rate may leave at once, as time: the pacer's bucket holds this many ms of sends.
+   * @default 1000
+   */
   burstMs?: number;
-  /** Share of each limit the mirror keeps unused (at least one request, one token), against rounding and reordering. */
+  /**
+   * Share of each limit the mirror keeps unused (at least one request, one token), against rounding and reordering.
+   * @default 0.02 (range 0 to 0.5)
+   */
   safetyMargin?: number;
-  /** Multiplicative decrease on a throttle. */
+  /**
+   * Multiplicative decrease on a throttle.
+   * @default 0.7 (range 0.05 to 1)
+   */
   beta?: number;
-  /** CUBIC's scale constant C, in requests/s per s³: how fast the rate climbs back. */
+  /**
+   * CUBIC's scale constant C, in requests/s per s³: how fast the rate climbs back.
+   * @default 0.4
+   */
   cubicScale?: number;
-  /** The pacer never goes below this many requests/s. */
+  /**
+   * The pacer never goes below this many requests/s.
+   * @default 1/60 (one request a minute)
+   */
   minRatePerSec?: number;
-  /** Without a ticket to tell old throttles from new ones, at most one decrease per this many ms. */
+  /**
+   * Without a ticket to tell old throttles from new ones, at most one decrease per this many ms.
+   * @default 1000
+   */
   cutCooldownMs?: number;
 }
 

@@ -29,15 +29,30 @@ import type { ErrorCategory } from './types.ts';
  *     budget.onSuccess(retried);
  */
 export interface RetryBudgetOptions {
-  /** Size of the bucket, and where it starts: full. */
+  /**
+   * Size of the bucket, and where it starts: full.
+   * @default 500
+   */
   capacity?: number;
-  /** What a retry costs. */
+  /**
+   * What a retry costs.
+   * @default 5
+   */
   retryCost?: number;
-  /** What a retry after a timeout or a connection error costs. */
+  /**
+   * What a retry after a timeout or a connection error costs.
+   * @default 10
+   */
   timeoutRetryCost?: number;
-  /** What a first-try success puts back. */
+  /**
+   * What a first-try success puts back.
+   * @default 1
+   */
   successRefund?: number;
-  /** What a retry after a 429 rate_limited costs; 0 when a RateLimiter paces them. */
+  /**
+   * What a retry after a 429 rate_limited costs; 0 when a RateLimiter paces them.
+   * @default 0
+   */
   rateLimitedRetryCost?: number;
 }
 

@@ -13,8 +13,12 @@ export type Outcome =
   | 'circuit_open'
   | 'queue_full';
 
-/** Where a wait before an attempt came from: `retryscope.backoff_source`. */
-export type BackoffSource = 'retry-after-ms' | 'retry-after' | 'exponential' | 'none';
+/**
+ * Who set the wait before an attempt: `retryscope.backoff_source`. The server's
+ * hint, the exponential policy, or the client-side limiter when it held the
+ * retry longer than either asked.
+ */
+export type BackoffSource = 'retry-after-ms' | 'retry-after' | 'exponential' | 'limiter' | 'none';
 
 /** What became of one attempt: `retryscope.attempt.outcome`. */
 export type AttemptOutcome = 'success' | 'retried' | 'failed';

@@ -55,6 +55,8 @@ export const DEFAULT_LIMITS: RateLimits = { rpm: 600, tpm: 200_000 };
 export const DEFAULT_STREAM_CHUNK_DELAY_MS = 10;
 export const DEFAULT_SLOW_DELAY_MS = 2_000;
 export const DEFAULT_STREAM_ERROR_AFTER_CHUNKS = 2;
+/** The `retry-after-ms` of a `429` fault. */
+export const FAULT_RETRY_AFTER_MS = 20;
 
 export type Plan =
   | { kind: 'json'; status: number; body: unknown; headers: Headers; delayMs: number }
@@ -271,6 +273,22 @@ export class Engine {
     const estimate = info.promptTokens + info.maxOutputTokens;
     if (fault && isPreAdmission(fault.kind)) {
       if (fault.kind === '401') return errorPlan(invalidApiKey(key), peekHeaders());
+      if (fault.kind === '429') {
+        // As if the key's request bucket were empty: a short, exact hint a client can honour.
+        const error = rateLimited(
+          model ?? 'unknown',
+          'requests',
+          limits.rpm,
+          limits.rpm,
+          1,
+          FAULT_RETRY_AFTER_MS,
+        );
+        return errorPlan(error, {
+          ...peekHeaders(),
+          'x-ratelimit-remaining-requests': '0',
+          ...retryAfterHeaders(FAULT_RETRY_AFTER_MS),
+        });
+      }
       if (fault.kind === '400') {
         const param = route === 'chat.completions' ? 'messages' : 'input';
         return errorPlan(invalidRequest(`Invalid '${param}' (simulated fault).`, param), peekHeaders());

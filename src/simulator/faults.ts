@@ -7,7 +7,7 @@
 import type { FaultKind, FaultSpec, RouteId } from './types.ts';
 
 /** Faults that mimic a gateway refusing the request before it is admitted. */
-const PRE_ADMISSION: ReadonlySet<FaultKind> = new Set(['401', '400', 'too_large']);
+const PRE_ADMISSION: ReadonlySet<FaultKind> = new Set(['401', '400', 'too_large', '429']);
 
 export function isPreAdmission(kind: FaultKind): boolean {
   return PRE_ADMISSION.has(kind);

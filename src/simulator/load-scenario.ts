@@ -4,10 +4,25 @@
  * one line without a stack trace.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { validateScenario } from './scenario-schema.ts';
 import type { ScenarioDefinition } from './types.ts';
+
+type ParseYaml = typeof import('yaml').parse;
+
+// yaml is an optional peer: `retryscope/simulator` without it still runs the
+// named scenarios and reads JSON files.
+function yamlParser(path: string): ParseYaml {
+  try {
+    return (createRequire(import.meta.url)('yaml') as { parse: ParseYaml }).parse;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      `Cannot read scenario file ${path}: YAML needs the yaml package (npm install yaml), or use JSON`,
+    );
+  }
+}
 
 export function loadScenarioFile(path: string): ScenarioDefinition {
   let text: string;
@@ -20,12 +35,14 @@ export function loadScenarioFile(path: string): ScenarioDefinition {
     throw new Error(`Cannot read scenario file ${path}: ${reason}`);
   }
 
+  const json = extname(path).toLowerCase() === '.json';
+  const parseYaml = json ? undefined : yamlParser(path);
   let value: unknown;
   try {
     // YAML is a superset of JSON, but JSON.parse gives JSON files JSON's own errors.
-    value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    value = parseYaml ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    const kind = extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML';
+    const kind = json ? 'JSON' : 'YAML';
     const detail = (error as Error).message.split('\n')[0];
     throw new Error(`Cannot parse scenario file ${path} as ${kind}: ${detail}`);
   }

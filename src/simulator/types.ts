@@ -20,6 +20,7 @@ export const FAULT_KINDS = [
   '401',
   '400',
   'too_large',
+  '429',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

@@ -49,7 +49,9 @@ export const ATTR_FALLBACK_REASON = 'retryscope.fallback_reason';
 
 // --- Attempt spans (one per HTTP request) -----------------------------------
 export const ATTR_ATTEMPT = 'retryscope.attempt';
+/** The time from the end of the failed attempt to the start of this one, limiter included. */
 export const ATTR_BACKOFF_MS = 'retryscope.backoff_ms';
+/** Who set that wait: `retry-after-ms`, `retry-after`, `exponential`, `limiter`, or `none` (first attempt). */
 export const ATTR_BACKOFF_SOURCE = 'retryscope.backoff_source';
 export const ATTR_ERROR_CODE = 'retryscope.error.code';
 export const ATTR_RETRYABLE = 'retryscope.retryable';

@@ -68,6 +68,9 @@ function expected(fault: Fault, stream: boolean): { error?: unknown; requests: n
       return { error: OpenAI.BadRequestError, requests: 1 };
     case 'too_large':
       return { error: OpenAI.RateLimitError, requests: 1 };
+    case '429':
+      // retry-after-ms 20 each time: retried on the server's hint until attempts run out.
+      return { error: OpenAI.RateLimitError, requests: 2 };
     case 'quota':
       return { error: QuotaExhaustedError, requests: 1 };
     case 'rate_limit':

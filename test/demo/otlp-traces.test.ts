@@ -11,16 +11,31 @@ beforeAll(async () => {
 afterAll(() => receiver.close());
 
 test("the demo's OTLP/HTTP trace export carries the span tree and the attributes of the contract", async () => {
+  // The demo moves through every phase of `mixed` by its plan, not by the clock: however slow the
+  // machine, seed 1 at 8 s reaches the outage (retries) and spends the quota phase's tokens
+  // (insufficient_quota), because the calls of each phase are fixed by the seed and duration.
   const { stdout } = await exec(
     process.execPath,
-    ['src/cli/main.ts', 'demo', '--duration', '6', '--json', '--no-progress', '--otlp', receiver.url],
+    [
+      'src/cli/main.ts',
+      'demo',
+      '--duration',
+      '8',
+      '--seed',
+      '1',
+      '--json',
+      '--no-progress',
+      '--otlp',
+      receiver.url,
+    ],
     { env: { ...process.env, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' } },
   );
   const report = JSON.parse(stdout);
+  expect(report.phases.map((p: { name: string }) => p.name)).toEqual(['steady', 'storm', 'outage', 'quota']);
   const spans = receiver.spans();
   const ops = spans.filter((s) => s.attributes['retryscope.outcome'] !== undefined);
   const attempts = spans.filter((s) => s.attributes['retryscope.attempt'] !== undefined);
-  // Everything the report counted was exported, and nothing else.
+  // Everything the report counted was exported, and nothing else (the unpaced storm comparison stays in memory).
   expect(ops).toHaveLength(report.operations.total);
   expect(attempts).toHaveLength(report.attempts.total);
 
@@ -31,7 +46,7 @@ test("the demo's OTLP/HTTP trace export carries the span tree and the attributes
     expect(a.traceId).toBe(parent!.traceId);
     expect(a.kind).toBe(3); // SPAN_KIND_CLIENT in OTLP
     expect(typeof a.attributes['retryscope.backoff_ms']).toBe('number');
-    expect(['none', 'exponential', 'retry-after', 'retry-after-ms']).toContain(
+    expect(['none', 'exponential', 'retry-after', 'retry-after-ms', 'limiter']).toContain(
       a.attributes['retryscope.backoff_source'],
     );
   }
@@ -63,4 +78,5 @@ test("the demo's OTLP/HTTP trace export carries the span tree and the attributes
   expect(everything).not.toContain('sk-sim-demo');
   expect(everything).not.toContain('sk-sim-revoked');
   expect(everything.toLowerCase()).not.toContain('bearer');
+  expect(everything).not.toContain('retryscope-demo-unpaced');
 });

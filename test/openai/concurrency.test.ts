@@ -55,7 +55,13 @@ test('1,000 concurrent calls through one client: every attempt in its own trace,
   const ops = spans.filter((s) => s.attributes['retryscope.outcome'] !== undefined);
   const attempts = spans.filter((s) => s.attributes['retryscope.attempt'] !== undefined);
   expect(ops).toHaveLength(1000);
-  expect(attempts.length).toBe(server.received.length);
+  // Every attempt the server answered is one request it saw. On a loaded machine a few of 1,000
+  // simultaneous connects are reset before the server reads them: those attempts (connection
+  // errors, retried) have no status and no request on the server's side.
+  const answered = attempts.filter((a) => a.attributes['http.response.status_code'] !== undefined);
+  expect(answered.length).toBe(server.received.length);
+  for (const a of attempts.filter((s) => !answered.includes(s)))
+    expect(a.attributes['retryscope.retry_reason']).toBe('connection_error');
   // 334 calls retried once (the aborted one never reached the server).
   expect(attempts.length).toBeGreaterThanOrEqual(1333);
   const opById = new Map(ops.map((o) => [o.spanContext().spanId, o]));

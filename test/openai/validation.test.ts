@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import {
   getAttemptHistory,
@@ -156,4 +156,72 @@ test('valid requests are sent', async () => {
   });
   expect(r.choices).toHaveLength(1);
   expect(server.received).toHaveLength(1);
+});
+
+// Issue 10: every /responses/* route used to get the create-body check and was refused unsent.
+const page = { object: 'list', data: [], first_id: null, last_id: null, has_more: false };
+test.each<[string, string, string, (c: OpenAI) => PromiseLike<unknown>]>([
+  ['responses.retrieve', 'GET', '/v1/responses/resp_1', (c) => c.responses.retrieve('resp_1')],
+  ['responses.delete', 'DELETE', '/v1/responses/resp_1', (c) => c.responses.delete('resp_1')],
+  ['responses.cancel', 'POST', '/v1/responses/resp_1/cancel', (c) => c.responses.cancel('resp_1')],
+  [
+    'responses.inputItems.list',
+    'GET',
+    '/v1/responses/resp_1/input_items',
+    (c) => c.responses.inputItems.list('resp_1'),
+  ],
+  [
+    'responses.compact',
+    'POST',
+    '/v1/responses/compact',
+    (c) => c.responses.compact({ model: 'gpt-5', input: 'hi' } as never),
+  ],
+  [
+    'responses.inputTokens.count',
+    'POST',
+    '/v1/responses/input_tokens',
+    (c) => c.responses.inputTokens.count({ model: 'gpt-5', input: 'hi' } as never),
+  ],
+  [
+    'chat.completions.retrieve',
+    'GET',
+    '/v1/chat/completions/chatcmpl_1',
+    (c) => c.chat.completions.retrieve('chatcmpl_1'),
+  ],
+  ['chat.completions.list', 'GET', '/v1/chat/completions', (c) => c.chat.completions.list()],
+])('%s is sent untouched, one request', async (_name, method, path, call) => {
+  server.reply({ json: page });
+  await call(client());
+  expect(server.received.map((r) => `${r.method} ${r.url.split('?')[0]}`)).toEqual([`${method} ${path}`]);
+});
+
+test('client.request() to an unknown path is not checked', async () => {
+  server.reply({ json: page });
+  await client().post('/v1-custom/anything', { body: null });
+  expect(server.received).toHaveLength(1);
+});
+
+test('an Azure deployment path is checked like the endpoint it names', async () => {
+  const error = await client()
+    .post('/deployments/my-gpt-4o/chat/completions?api-version=2024-10-21', {
+      body: { model: 'gpt-4o', messages: [] },
+    })
+    .catch((e) => e);
+  expect(error).toBeInstanceOf(InvalidRequestError);
+  expect((error as InstanceType<typeof InvalidRequestError>).param).toBe('messages');
+  expect(server.received).toHaveLength(0);
+});
+
+test('AzureOpenAI: create calls are checked, and a valid one reaches its deployment path', async () => {
+  const azure = instrument(
+    new AzureOpenAI({ apiKey: 'k', baseURL: `${server.url}/openai`, apiVersion: '2024-10-21' }),
+    { tracerProvider: t.tracerProvider, meterProvider: t.meterProvider },
+  );
+  const error = await azure.chat.completions.create({ model: 'my-gpt-4o', messages: [] }).catch((e) => e);
+  expect(error).toBeInstanceOf(InvalidRequestError);
+  expect(server.received).toHaveLength(0);
+  await azure.chat.completions.create({ model: 'my-gpt-4o', messages: user });
+  expect(server.received.map((r) => r.url.split('?')[0])).toEqual([
+    '/v1/openai/deployments/my-gpt-4o/chat/completions',
+  ]);
 });

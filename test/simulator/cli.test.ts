@@ -67,7 +67,7 @@ async function stop(run: Run): Promise<number | null> {
 
 const dir = mkdtempSync(join(tmpdir(), 'retryscope-cli-'));
 
-describe('retryscope simulate: bad input is one clear line and exit code 1', () => {
+describe('retryscope simulate: bad input is one clear line and exit code 2', () => {
   const invalidFile = join(dir, 'invalid.yaml');
   writeFileSync(
     invalidFile,
@@ -77,27 +77,34 @@ describe('retryscope simulate: bad input is one clear line and exit code 1', () 
   const cases: Array<[string[], string]> = [
     [
       ['--scenario', 'hurricane'],
-      'Unknown scenario "hurricane" (expected one of: steady, storm, outage, quota, mixed',
+      'retryscope: unknown scenario "hurricane" (choose one of steady, storm, outage, quota, mixed)',
     ],
-    [['--port', '70000'], '--port must be an integer from 0 to 65535 (got "70000")'],
-    [['--port', 'eighty'], '--port must be an integer from 0 to 65535 (got "eighty")'],
-    [['--duration', '0'], '--duration must be a positive number of seconds'],
-    [['--duration', 'soon'], '--duration must be a positive number of seconds'],
-    [['--seed', '1.5'], '--seed must be an integer'],
-    [['--rpm', '0'], '--rpm must be a positive number (got "0")'],
-    [['--quota-tokens', '-1'], '--quota-tokens must be an integer >= 0'],
+    [
+      ['--port', '70000'],
+      'retryscope: --port must be a whole number from 0 to 65535, got "70000" (e.g. --port 8787)',
+    ],
+    [['--port', 'eighty'], 'retryscope: --port must be a whole number from 0 to 65535, got "eighty"'],
+    [['--duration', '0'], 'retryscope: --duration must be from 1 second to 24 hours, got "0"'],
+    [['--duration', 'soon'], 'retryscope: --duration must be from 1 second to 24 hours, got "soon"'],
+    [['--seed', '1.5'], 'retryscope: --seed must be a whole number from 0 to 4294967295'],
+    [['--rpm', '0'], 'retryscope: --rpm must be a positive number, got "0" (e.g. --rpm 600)'],
+    [['--quota-tokens', '-1'], 'retryscope: --quota-tokens must be a whole number from 0 to'],
     [['--fault', '500:2'], 'probability must be a number >= 0 and <= 1 (got 2)'],
     [['--fault', 'teapot:0.1'], 'kind must be one of: 500, 502, 503'],
     [
       ['--fault', 'reset:often:always'],
-      '--fault "reset:often:always" must look like KIND:PROBABILITY or KIND:every=N',
+      'retryscope: --fault "reset:often:always" is not a fault (write KIND:PROBABILITY',
     ],
     [
       ['--scenario-file', join(dir, 'missing.yaml')],
-      `Cannot read scenario file ${join(dir, 'missing.yaml')}: no such file`,
+      `retryscope: Cannot read scenario file ${join(dir, 'missing.yaml')}: no such file`,
     ],
     [['--scenario-file', invalidFile], `Invalid scenario in ${invalidFile}: phases[0].faults[0].probability`],
-    [['--bogus'], "error: unknown option '--bogus'"],
+    [['--bogus'], "retryscope: unknown option '--bogus' (see retryscope simulate --help)"],
+    [
+      ['--scenario', 'storm', '--phase', 'hail'],
+      'retryscope: unknown phase "hail" (this scenario has steady, storm, recovery)',
+    ],
   ];
   // Stable test names: the temporary directory differs on every run.
   const named = cases.map(
@@ -106,19 +113,20 @@ describe('retryscope simulate: bad input is one clear line and exit code 1', () 
 
   it.each(named)('%s', async (_, args, expected) => {
     const run = simulate(args);
-    expect(await run.exited).toBe(1);
+    expect(await run.exited).toBe(2);
     const lines = run.stderr().trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(expected);
+    expect(lines[0]).toMatch(/^retryscope: .+ \(.+\)$/);
     expect(run.stdout()).toBe('');
   });
 
-  it('a port in use', async () => {
+  it('a port in use: the input was fine, the run failed: exit code 1', async () => {
     const taken = await simulator();
     const run = simulate(['--port', String(taken.port)]);
     expect(await run.exited).toBe(1);
     expect(run.stderr().trimEnd().split('\n')).toEqual([
-      `retryscope simulate: Cannot start the simulator: port ${taken.port} on 127.0.0.1 is already in use`,
+      `retryscope: Cannot start the simulator: port ${taken.port} on 127.0.0.1 is already in use (choose another --port, or --port 0 for a free one)`,
     ]);
   });
 });
@@ -143,6 +151,17 @@ describe('retryscope simulate: running', () => {
     expect(run.stderr()).toBe('');
   });
 
+  it('--phase pins a phase from the first request: a test that needs the storm sets it', async () => {
+    const run = simulate(['--port', '0', '--scenario', 'storm', '--phase', 'storm']);
+    const url = await announcedUrl(run);
+    expect(run.stdout()).toContain('scenario storm (pinned to storm)');
+    const openai = new OpenAI({ baseURL: url, apiKey: 'sk-sim', maxRetries: 0 });
+    const { response } = await openai.chat.completions.create(CHAT).withResponse();
+    // The storm cuts the default 600 RPM to 15%.
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBe('90');
+    expect(await stop(run)).toBe(0);
+  });
+
   it('takes a scenario file, limits and extra faults', async () => {
     const run = simulate([
       '--port',
@@ -162,5 +181,41 @@ describe('retryscope simulate: running', () => {
     await expect(openai.chat.completions.create(CHAT)).rejects.toBeInstanceOf(InternalServerError);
     expect(await stop(run)).toBe(0);
     expect(run.stdout()).toContain('by status: 200: 1, 503: 1');
+  });
+});
+
+describe('the README quick start against `retryscope simulate`', () => {
+  it('with scenarios/quickstart.yaml, the example shows its three attempts: 429, 429, 200', async () => {
+    const run = simulate(['--port', '0', '--scenario-file', 'scenarios/quickstart.yaml']);
+    const url = await announcedUrl(run);
+    const example = spawn(process.execPath, ['--conditions=retryscope-source', 'examples/quickstart.ts'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        OPENAI_BASE_URL: url,
+        OPENAI_API_KEY: 'sk-sim',
+        OTEL_TRACES_EXPORTER: 'console',
+        // No collector here: OTLP export goes nowhere on loopback, warned about once.
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+      },
+    });
+    children.push(example);
+    let out = '';
+    example.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    expect(await new Promise((resolve) => example.once('exit', resolve))).toBe(0);
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^chat gpt-4o-mini {2}outcome=success attempts=3 /);
+    expect(lines[1]).toMatch(
+      /^ {2}├─ attempt 1 status=429 backoff_ms=0 \(none\) error.type=RateLimitError code=rate_limit_exceeded remaining_requests=0/,
+    );
+    expect(lines[2]).toMatch(
+      /^ {2}├─ attempt 2 status=429 backoff_ms=\d+ \(retry-after-ms\) error.type=RateLimitError/,
+    );
+    expect(lines[3]).toMatch(/^ {2}└─ attempt 3 status=200 backoff_ms=\d+ \(retry-after-ms\)/);
+    expect(await stop(run)).toBe(0);
+    expect(run.stdout()).toContain('by status: 200: 1, 429: 2');
   });
 });

@@ -30,8 +30,8 @@ export const DEMO_CONCURRENCY = 8;
 export const DEMO_SERVICE = 'retryscope-demo';
 /** The models src/demo/workload.ts calls. */
 export const DEMO_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small'] as const;
-/** The simulator's per-key limit in src/demo/run.ts: 6 000 RPM, i.e. 100 requests/s. */
-export const DEMO_RPM = 6_000;
+/** The simulator's per-key limit in src/demo/run.ts (DEMO_LIMITS): 2 400 RPM, i.e. 40 requests/s. */
+export const DEMO_RPM = 2_400;
 /** The demo policy's overall deadline per call, in seconds (src/demo/run.ts). */
 export const DEMO_DEADLINE_S = 12;
 
