@@ -302,7 +302,7 @@ describe('a variable that cannot be honoured is one clear error naming it', () =
     expect(message).not.toContain('s3cret');
   });
 
-  test('`retryscope demo` says so in one line and exits 1', async () => {
+  test('`retryscope demo` says so in one line and exits 2, as for any usage error', async () => {
     const run = exec(process.execPath, ['src/cli/main.ts', 'demo', '--duration', '1', '--no-progress'], {
       env: envWith({ OTEL_EXPORTER_OTLP_ENDPOINT: 'localhost:4318' }),
     });
@@ -310,9 +310,9 @@ describe('a variable that cannot be honoured is one clear error naming it', () =
       () => undefined,
       (error: unknown) => error,
     )) as { code: number; stderr: string } | undefined;
-    expect(failure?.code).toBe(1);
+    expect(failure?.code).toBe(2);
     expect(failure?.stderr.trim()).toBe(
-      'retryscope demo: OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://localhost:4318.',
+      'retryscope: OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://localhost:4318 (correct it, or unset it)',
     );
   });
 });
