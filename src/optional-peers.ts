@@ -25,7 +25,7 @@ export const TELEMETRY_PEERS = ['@opentelemetry/sdk-node', ...PIPELINE] as const
  * What the `retryscope` CLI imports: its own libraries and the SDK pieces the
  * demo records with (not the Node SDK: the demo builds its own providers).
  */
-export const CLI_PEERS = ['commander', 'cli-progress', 'yaml', ...PIPELINE] as const;
+export const CLI_PEERS = ['commander', 'yaml', ...PIPELINE] as const;
 
 /** Loaded lazily by pre-flight validation; without it validation uses a cheap bound. */
 export const TOKENIZER_PEER = 'gpt-tokenizer';

@@ -152,12 +152,13 @@ test('LICENSE is the MIT licence of the retryscope authors; CHANGELOG keeps a ch
 });
 
 test('source maps carry their sources, since src/ is not shipped', () => {
-  const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8').replace(/^\s*\/\/.*$/gm, '')) as {
-    compilerOptions: Record<string, unknown>;
-  };
-  const base = JSON.parse(readFileSync('tsconfig.json', 'utf8')) as {
-    compilerOptions: Record<string, unknown>;
-  };
+  // tsconfig files are JSON with line comments.
+  const tsconfig = (file: string) =>
+    JSON.parse(readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '')) as {
+      compilerOptions: Record<string, unknown>;
+    };
+  const build = tsconfig('tsconfig.build.json');
+  const base = tsconfig('tsconfig.json');
   const options = { ...base.compilerOptions, ...build.compilerOptions };
   expect(options.sourceMap === false || options.inlineSources === true).toBe(true);
 });

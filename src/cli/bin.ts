@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `retryscope` executable. The CLI's libraries (commander, cli-progress,
+ * The `retryscope` executable. The CLI's libraries (commander and
  * yaml) and the SDK pieces the demo records with are optional peers, so an
  * app that only calls `instrument()` never installs them. `npx retryscope demo`
  * installs the package alone, though, so when they are missing this runs the

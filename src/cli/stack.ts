@@ -6,10 +6,19 @@
  * mounts, read from it, so the two cannot drift apart.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document } from 'yaml';
+
+// Loaded on first use, so `retryscope --help` and the other commands never load yaml.
+type Yaml = typeof import('yaml');
+let yamlModule: Yaml | undefined;
+const yaml = (): Yaml => {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as Yaml;
+  return yamlModule;
+};
 
 /** The package root, from src/cli/ and from dist/cli/ alike. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,7 +52,8 @@ export interface WrittenStack {
 }
 
 /** The `./relative` host paths a compose document bind-mounts, in order. */
-function bindSources(doc: ReturnType<typeof parseDocument>): string[] {
+function bindSources(doc: Document): string[] {
+  const { isMap, isScalar, isSeq } = yaml();
   const services = doc.get('services');
   if (!isMap(services)) throw new Error('docker-compose.yml has no services');
   const sources: string[] = [];
@@ -84,6 +94,7 @@ export function writeStack(dir: string, options: { force?: boolean; from?: strin
     }
   }
 
+  const { isMap, isScalar, parseDocument } = yaml();
   const doc = parseDocument(readFileSync(join(from, 'docker-compose.yml'), 'utf8'));
   doc.deleteIn(['services', 'demo']);
   // The repository's header (which says to run it from the clone) gives way to one for this folder.
