@@ -68,6 +68,7 @@ try {
         esModuleInterop: true,
         // Maps would point at the staged copy, which is deleted below.
         sourceMap: false,
+        inlineSources: false,
         declarationMap: false,
       },
       files: ['./src/index.ts'],

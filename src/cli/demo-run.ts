@@ -1,5 +1,6 @@
 /** What `retryscope demo` does once its flags are parsed. */
 import { connect } from 'node:net';
+import { redactUrl } from '../redact.ts';
 import type { TelemetrySettings } from '../telemetry/env.ts';
 import type { DemoFlags } from './demo.ts';
 import * as parse from './flags.ts';
@@ -103,7 +104,7 @@ async function withoutUnreachable(telemetry: TelemetrySettings): Promise<Telemet
     const none = out.traces === undefined && out.metrics === undefined;
     process.stderr.write(
       warningLine(
-        `OTLP endpoint ${origin} (from ${sources}) is unreachable (${problem}); ` +
+        `OTLP endpoint ${redactUrl(origin)} (from ${sources}) is unreachable (${problem}); ` +
           (none ? 'running without export' : `not exporting ${signals.join(' or ')}`),
       ),
     );

@@ -11,6 +11,7 @@ import { decide } from '../policy/retry-policy.ts';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
 import { validateRequest } from '../policy/validate.ts';
+import { redactUrl } from '../redact.ts';
 import * as A from '../telemetry/attributes.ts';
 import type { OperationRecord, PacingState, Telemetry } from '../telemetry/recorder.ts';
 import {
@@ -365,7 +366,7 @@ export class Call {
       if (this.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
       if (breaker && !breaker.allow(clock.now())) {
         this.op.recordRejected('circuit_open');
-        const where = `${hop.client.baseURL}${model ? ` (${model})` : ''}`;
+        const where = `${redactUrl(hop.client.baseURL)}${model ? ` (${model})` : ''}`;
         throw new HopFailed(
           new CircuitOpenError({
             message: `retryscope: the circuit for ${where} is open after repeated failures; the call was not sent`,
@@ -472,7 +473,8 @@ export class Call {
         const failedStatus = failure.status ?? status;
         const headroom = feedback(failedHeaders);
         if (classification.category === 'rate_limited')
-          limiter?.onThrottle(now, decision.retryAfterMs, queued?.ticket);
+          // Everyone waits as the server asked, but never longer than this client is willing to wait.
+          limiter?.onThrottle(now, capWait(decision.retryAfterMs, options.maxRetryAfterMs), queued?.ticket);
         breaker?.onFailure(now, classification.category);
         record.end({
           outcome: decision.retry ? 'retried' : 'failed',
@@ -853,6 +855,10 @@ function cannedStream(value: unknown, client: OpenAI): Stream<unknown> {
     new AbortController(),
     client,
   );
+}
+
+function capWait(ms: number | undefined, maxMs: number): number | undefined {
+  return ms === undefined ? undefined : Math.min(ms, maxMs);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

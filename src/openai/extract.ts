@@ -5,7 +5,7 @@
  */
 import OpenAI from 'openai';
 import type { AttemptFailure } from '../policy/types.ts';
-import type { Usage } from '../telemetry/recorder.ts';
+import { MAX_FINISH_REASONS, type Usage } from '../telemetry/recorder.ts';
 
 export interface RequestInfo {
   operationName: string;
@@ -107,9 +107,11 @@ export function factsFromBody(data: unknown): ResponseFacts {
   const usage = usageFrom(data.usage);
   if (usage) facts.usage = usage;
   if (Array.isArray(data.choices)) {
-    const reasons = data.choices
-      .map((c) => (isRecord(c) ? c.finish_reason : undefined))
-      .filter((r): r is string => typeof r === 'string');
+    const reasons: string[] = [];
+    for (const c of data.choices) {
+      if (reasons.length === MAX_FINISH_REASONS) break;
+      if (isRecord(c) && typeof c.finish_reason === 'string') reasons.push(c.finish_reason);
+    }
     if (reasons.length) facts.finishReasons = reasons;
   }
   return facts;
@@ -139,12 +141,12 @@ export function observeStreamItem(facts: ResponseFacts, item: unknown): string |
       ? item.delta
       : undefined;
   }
-  const chunk = factsFromBody(item);
-  if (chunk.responseModel) facts.responseModel = chunk.responseModel;
-  if (chunk.responseId) facts.responseId = chunk.responseId;
-  if (chunk.usage) facts.usage = chunk.usage;
-  if (chunk.finishReasons) facts.finishReasons = [...(facts.finishReasons ?? []), ...chunk.finishReasons];
+  if (typeof item.model === 'string') facts.responseModel = item.model;
+  if (typeof item.id === 'string') facts.responseId = item.id;
+  const usage = usageFrom(item.usage);
+  if (usage) facts.usage = usage;
   if (Array.isArray(item.choices)) {
+    noteFinishReasons(facts, item.choices);
     const text = item.choices
       .map((c) =>
         isRecord(c) && isRecord(c.delta) && typeof c.delta.content === 'string' ? c.delta.content : '',
@@ -153,6 +155,34 @@ export function observeStreamItem(facts: ResponseFacts, item: unknown): string |
     return text || undefined;
   }
   return undefined;
+}
+
+/** Where each choice's finish reason sits in a `finishReasons` list being built from a stream. */
+const reasonSlots = new WeakMap<string[], Map<number, number>>();
+
+/**
+ * One finish reason per choice, updated in place: a stream may repeat a
+ * choice's reason on every chunk, and the list neither grows nor is rebuilt.
+ * At most {@link MAX_FINISH_REASONS} choices are tracked.
+ */
+function noteFinishReasons(facts: ResponseFacts, choices: unknown[]): void {
+  for (const choice of choices) {
+    if (!isRecord(choice) || typeof choice.finish_reason !== 'string') continue;
+    const index = typeof choice.index === 'number' ? choice.index : 0;
+    facts.finishReasons ??= [];
+    const reasons = facts.finishReasons;
+    let slots = reasonSlots.get(reasons);
+    if (!slots) {
+      slots = new Map();
+      reasonSlots.set(reasons, slots);
+    }
+    const slot = slots.get(index);
+    if (slot !== undefined) reasons[slot] = choice.finish_reason;
+    else if (reasons.length < MAX_FINISH_REASONS) {
+      slots.set(index, reasons.length);
+      reasons.push(choice.finish_reason);
+    }
+  }
 }
 
 /** Prompt content for opt-in capture. */

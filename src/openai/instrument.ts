@@ -110,6 +110,8 @@ function wrap<T extends OpenAI>(client: T, shared: ClientState): T {
   const inst = rawClone(client) as T & AnyClient;
   const state: ClientState = { ...shared, client: inst, server: serverOf(inst) };
   states.set(inst, state);
+  // The keys this client sends: an echoing server must not get them recorded.
+  for (const c of [inst, ...shared.fallbackClients]) state.telemetry.protect(c?.apiKey);
 
   // One entry point: `request()`. The SDK's get/post/put/patch/delete reach it through
   // `methodRequest`, `client.request({ method, path })` is it, and so will be any method the

@@ -5,15 +5,17 @@ export interface RetryAfterHint {
   source: Exclude<BackoffSource, 'exponential' | 'none'>;
 }
 
-// A hint beyond a day is garbage, not advice; it falls back to backoff.
-const MAX_HINT_MS = 86_400_000;
+// Waits are whole-number-safe however far the server asks: 10^400 seconds is "never", not Infinity.
+const MAX_HINT_MS = Number.MAX_SAFE_INTEGER;
 
 /**
  * Reads the server's requested wait from `retry-after-ms` (OpenAI's precise
  * header, preferred) or `retry-after` (seconds or an HTTP date).
  *
  * Pure and total: a missing, negative or unparseable value yields `undefined`
- * so the caller falls back to exponential backoff; it never throws.
+ * so the caller falls back to exponential backoff; it never throws. A huge
+ * value is still a hint, the server saying "not any time soon": the policy
+ * gives up on it rather than retry at once (see `decide`).
  */
 export function parseRetryAfter(
   headers: Readonly<Record<string, string>> | undefined,
@@ -26,22 +28,17 @@ export function parseRetryAfter(
   const raw = headers['retry-after']?.trim();
   if (!raw) return undefined;
   const seconds = parseNonNegativeNumber(raw);
-  if (seconds !== undefined) {
-    const delayMs = seconds * 1000;
-    return delayMs <= MAX_HINT_MS ? { delayMs, source: 'retry-after' } : undefined;
-  }
+  if (seconds !== undefined) return { delayMs: Math.min(seconds * 1000, MAX_HINT_MS), source: 'retry-after' };
   // HTTP-date form. Date.parse accepts looser input than RFC 9110, so insist on a weekday-comma prefix.
   if (!/^[A-Za-z]{3}, /.test(raw)) return undefined;
   const at = Date.parse(raw);
   if (Number.isNaN(at)) return undefined;
-  const delayMs = Math.max(0, at - nowMs);
-  return delayMs <= MAX_HINT_MS ? { delayMs, source: 'retry-after' } : undefined;
+  return { delayMs: Math.min(Math.max(0, at - nowMs), MAX_HINT_MS), source: 'retry-after' };
 }
 
 function parseNonNegativeNumber(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const text = value.trim();
   if (!/^\d+(\.\d+)?$/.test(text)) return undefined;
-  const n = Number(text);
-  return Number.isFinite(n) && n <= MAX_HINT_MS ? n : undefined;
+  return Math.min(Number(text), MAX_HINT_MS);
 }

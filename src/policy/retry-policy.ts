@@ -19,6 +19,9 @@ export interface RetryState {
   previousDelayMs?: number;
 }
 
+/** Timers cannot wait longer (about 24.8 days); a longer wait is one nobody will sit through. */
+export const MAX_WAIT_MS = 2 ** 31 - 1;
+
 export type Decision =
   | { retry: true; delayMs: number; source: BackoffSource; retryAfterMs?: number }
   | { retry: false; outcome: Exclude<Outcome, 'success'>; retryAfterMs?: number };
@@ -43,8 +46,9 @@ export function decide(
   const remaining = options.deadlineMs === undefined ? Infinity : options.deadlineMs - state.elapsedMs;
   if (hint) {
     const retryAfterMs = hint.delayMs;
-    // A server asking for more than we are willing to wait means: give up now with its error.
-    if (hint.delayMs > options.maxRetryAfterMs)
+    // A server asking for more than we are willing to wait means: give up now with its error,
+    // however large the ask (a day, a year, 10^20 ms): never treat it as garbage and retry at once.
+    if (hint.delayMs > Math.min(options.maxRetryAfterMs, MAX_WAIT_MS))
       return { retry: false, outcome: 'retries_exhausted', retryAfterMs };
     if (hint.delayMs >= remaining) return { retry: false, outcome: 'deadline_exceeded', retryAfterMs };
     return { retry: true, delayMs: hint.delayMs, source: hint.source, retryAfterMs };

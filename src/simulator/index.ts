@@ -42,4 +42,5 @@ export {
   type Simulator,
   type SimulatorOptions,
   type SimulatorStats,
+  type WireTimeouts,
 } from './types.ts';

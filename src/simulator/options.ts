@@ -5,7 +5,8 @@
 import type { EngineConfig } from './engine.ts';
 import { validateFaults, validateKeys, validateScenario } from './scenario-schema.ts';
 import { isNamedScenario, NAMED_SCENARIOS } from './scenarios.ts';
-import type { RateLimits, ScenarioDefinition, SimulatorOptions } from './types.ts';
+import type { RateLimits, ScenarioDefinition, SimulatorOptions, WireTimeouts } from './types.ts';
+import { DEFAULT_WIRE_TIMEOUTS } from './wire-guard.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DURATION_MS = 60_000;
@@ -15,6 +16,7 @@ export const DEFAULT_SCENARIO = 'mixed';
 export interface ResolvedOptions extends EngineConfig {
   port: number;
   host: string;
+  timeouts: WireTimeouts;
 }
 
 function check(condition: boolean, message: string): asserts condition {
@@ -44,6 +46,27 @@ function resolveLimits(limits: Partial<RateLimits> | undefined): Partial<RateLim
   return { ...limits };
 }
 
+function resolveTimeouts(timeouts: Partial<WireTimeouts> | undefined): WireTimeouts {
+  const resolved = { ...DEFAULT_WIRE_TIMEOUTS, ...timeouts };
+  for (const name of Object.keys(timeouts ?? {})) {
+    check(
+      name in DEFAULT_WIRE_TIMEOUTS,
+      `timeouts.${name} is not an option (expected headersMs, requestMs, keepAliveMs)`,
+    );
+  }
+  for (const [name, value] of Object.entries(resolved)) {
+    check(
+      Number.isSafeInteger(value) && value > 0,
+      `timeouts.${name} must be a positive integer of milliseconds (got ${value})`,
+    );
+  }
+  check(
+    resolved.headersMs <= resolved.requestMs,
+    `timeouts.headersMs (${resolved.headersMs}) cannot exceed timeouts.requestMs (${resolved.requestMs})`,
+  );
+  return resolved;
+}
+
 export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   const port = options.port ?? 0;
   check(
@@ -65,6 +88,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
   return {
     port,
     host,
+    timeouts: resolveTimeouts(options.timeouts),
     seed,
     durationMs,
     scenario: resolveScenario(options.scenario),

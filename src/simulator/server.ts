@@ -1,18 +1,20 @@
 /**
  * The HTTP side of the simulator: receives requests, asks the engine what to
  * answer, and carries the answer out. Tracks every socket so `close()` is
- * prompt even with hung requests open.
+ * prompt even with hung requests open. Slow or malformed clients get a
+ * timeout or a 4xx (wire-guard.ts), never a crash.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Engine, type Plan } from './engine.ts';
-import { payloadTooLarge } from './errors.ts';
+import { type ApiError, payloadTooLarge, serverError } from './errors.ts';
 import { requestId } from './ids.ts';
 import { resolveOptions } from './options.ts';
 import { carryOut } from './respond.ts';
 import { bearerKey, resolveRoute } from './routes.ts';
 import { Stats } from './stats.ts';
 import type { Simulator, SimulatorOptions } from './types.ts';
+import { answerClientError, expectationFailed, pathOf } from './wire-guard.ts';
 
 /** Bodies past this are refused with 413 rather than buffered. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -36,6 +38,10 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+function closeIdle(this: Socket): void {
+  this.destroy();
 }
 
 function listen(server: ReturnType<typeof createServer>, port: number, host: string): Promise<void> {
@@ -65,13 +71,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const stats = new Stats();
   const closing = new AbortController();
   const sockets = new Set<Socket>();
+  const { headersMs, requestMs, keepAliveMs } = config.timeouts;
 
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://simulator');
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const key = bearerKey(req.headers.authorization);
+    const target = pathOf(req.url ?? '/');
+    const pathname = 'pathname' in target ? target.pathname : undefined;
     // Count and roll the dice on arrival: that fixes the order decisions replay in.
-    stats.received(resolveRoute(method, url.pathname) ?? 'unknown', key ?? '(none)');
+    stats.received((pathname !== undefined && resolveRoute(method, pathname)) || 'unknown', key ?? '(none)');
     const arrival = engine.arrive();
     const startedAt = performance.now();
 
@@ -80,27 +88,66 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res.once('close', leave);
     closing.signal.addEventListener('abort', leave, { once: true });
     try {
+      let bodyText: string | undefined;
+      try {
+        bodyText = await readBody(req);
+      } catch (error) {
+        // The client vanished mid-read: nothing left to answer.
+        if (!(error instanceof BodyTooLarge)) return void res.destroy();
+      }
       let plan: Plan;
       try {
-        const bodyText = await readBody(req);
-        plan = engine.plan(arrival, { method, pathname: url.pathname, key, bodyText });
-      } catch (error) {
-        if (!(error instanceof BodyTooLarge)) throw error;
-        plan = engine.refuse(arrival, key, payloadTooLarge(MAX_BODY_BYTES));
+        plan =
+          bodyText === undefined
+            ? engine.refuse(arrival, key, payloadTooLarge(MAX_BODY_BYTES))
+            : pathname === undefined
+              ? engine.refuse(arrival, key, (target as { error: ApiError }).error)
+              : engine.plan(arrival, { method, pathname, key, bodyText });
+      } catch {
+        // A request the engine cannot make sense of is still answered, as a gateway would.
+        plan = engine.refuse(arrival, key, serverError(500));
       }
       await carryOut(plan, { req, res, signal: gone.signal, requestId: requestId(), startedAt, stats });
     } catch {
-      // The client vanished mid-read, or a write raced a close: nothing left to answer.
+      // A write raced a close: nothing left to answer.
       res.destroy();
     } finally {
       closing.signal.removeEventListener('abort', leave);
     }
+  }
+
+  const server = createServer(
+    {
+      headersTimeout: headersMs,
+      // Bounds receiving the request only: answers, hang faults included, may take as long as they like.
+      requestTimeout: requestMs,
+      keepAliveTimeout: keepAliveMs,
+      // Answer a request without Host through the engine (Node's own 400 would have no OpenAI body).
+      requireHostHeader: false,
+      // Node checks the two timeouts above on this interval (30 s by default): check often enough to matter.
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersMs / 2))),
+    },
+    (req, res) => {
+      // Past the headers: the request timeout takes over from the idle timer set on connect.
+      req.socket.setTimeout(0);
+      req.socket.off('timeout', closeIdle);
+      handle(req, res).catch(() => res.destroy());
+    },
+  );
+  server.on('clientError', answerClientError);
+  // An Expect other than 100-continue: Node's own 417 has no body; give it OpenAI's.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    const body = JSON.stringify({ error: expectationFailed().error });
+    res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   });
-  // Hung requests must outlive Node's default request timeouts.
-  server.requestTimeout = 0;
-  server.on('connection', (socket) => {
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // Backstop for a connection that never sends a byte, should Node's header timer not cover it:
+    // closed unanswered, and only after Node's own timers had every chance to answer 408 first.
+    socket.setTimeout(headersMs + requestMs, closeIdle);
   });
 
   await listen(server, config.port, config.host);

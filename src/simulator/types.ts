@@ -108,6 +108,29 @@ export interface Clock {
 
 export type NamedScenario = 'steady' | 'storm' | 'outage' | 'quota' | 'mixed';
 
+/** How long a client may take, in milliseconds, before the simulator gives up on it. */
+export interface WireTimeouts {
+  /**
+   * From connect (or the end of the previous answer) to the last header byte.
+   * Slowloris clients trickle headers forever; a real client sends them in one write.
+   * @default 10_000
+   */
+  headersMs: number;
+  /**
+   * From the first byte to the last body byte. 8 MB (the body cap) fits at under 300 kB/s.
+   * Answers are not bounded: hang faults must be able to outlast any client timeout.
+   * @default 30_000
+   */
+  requestMs: number;
+  /**
+   * Idle time allowed between requests on a kept-alive connection. Longer than
+   * undici's own 4 s, so the client, not the server, closes an idle connection
+   * and a request never races the close.
+   * @default 5_000
+   */
+  keepAliveMs: number;
+}
+
 export interface SimulatorOptions {
   /** 0 picks a free port. Default 0. */
   port?: number;
@@ -134,6 +157,13 @@ export interface SimulatorOptions {
   faults?: FaultSpec[];
   /** Time source for the limiter, quota phases and the timeline. Default `Date`. */
   clock?: Clock;
+  /**
+   * How long a slow client may take to send its headers and its body, and to
+   * come back on a kept-alive connection, before the simulator closes it.
+   * Answers (hang faults included) are never cut short.
+   * @default { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 }
+   */
+  timeouts?: Partial<WireTimeouts>;
 }
 
 export interface SimulatorStats {

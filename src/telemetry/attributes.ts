@@ -32,6 +32,8 @@ export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
 export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
 
 export const PROVIDER_OPENAI = 'openai';
+/** What a value outside a closed set, or one breaking the redaction rule (redact.ts), is recorded as. */
+export const OTHER = '_OTHER';
 
 // --- Operation span (one per call) ------------------------------------------
 export const ATTR_ATTEMPTS = 'retryscope.attempts';
@@ -61,7 +63,7 @@ export const ATTR_REQUEST_ID = 'retryscope.request_id';
 export const ATTR_RETRY_REASON = 'retryscope.retry_reason';
 /** `retried`, `failed` or `success`: what became of this attempt. */
 export const ATTR_ATTEMPT_OUTCOME = 'retryscope.attempt.outcome';
-/** The server's requested wait (Retry-After), when it sent one. */
+/** The server's requested wait (Retry-After), when it sent one: an integer of milliseconds. */
 export const ATTR_RETRY_AFTER_MS = 'retryscope.retry_after_ms';
 export const ATTR_RATELIMIT_LIMIT_REQUESTS = 'retryscope.ratelimit.limit_requests';
 export const ATTR_RATELIMIT_LIMIT_TOKENS = 'retryscope.ratelimit.limit_tokens';

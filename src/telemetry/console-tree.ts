@@ -1,6 +1,7 @@
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import * as A from './attributes.ts';
+import { printable } from './redact.ts';
 
 /**
  * Prints each retryscope operation as a small tree: the operation span, then
@@ -38,10 +39,13 @@ export class ConsoleTreeExporter implements SpanExporter {
   async forceFlush(): Promise<void> {}
 }
 
+/** An attribute or span name as printed: spans from elsewhere may carry anything, escape codes included. */
+const show = (value: unknown): string => printable(String(value));
+
 export function formatOperation(op: ReadableSpan, attempts: ReadableSpan[]): string {
   const a = op.attributes;
   const lines = [
-    `${op.name}  outcome=${a[A.ATTR_OUTCOME]} attempts=${a[A.ATTR_ATTEMPTS]} backoff_total_ms=${a[A.ATTR_BACKOFF_TOTAL_MS]} ` +
+    `${show(op.name)}  outcome=${show(a[A.ATTR_OUTCOME])} attempts=${a[A.ATTR_ATTEMPTS]} backoff_total_ms=${a[A.ATTR_BACKOFF_TOTAL_MS]} ` +
       `duration_ms=${Math.round(durationMs(op))} trace_id=${op.spanContext().traceId}`,
   ];
   const sorted = [...attempts].sort(
@@ -51,14 +55,14 @@ export function formatOperation(op: ReadableSpan, attempts: ReadableSpan[]): str
     const s = span.attributes;
     const branch = i === sorted.length - 1 ? '└─' : '├─';
     const parts = [
-      `${branch} ${span.name}`,
-      `status=${s[A.ATTR_HTTP_RESPONSE_STATUS_CODE] ?? '-'}`,
-      `backoff_ms=${s[A.ATTR_BACKOFF_MS]} (${s[A.ATTR_BACKOFF_SOURCE]})`,
+      `${branch} ${show(span.name)}`,
+      `status=${show(s[A.ATTR_HTTP_RESPONSE_STATUS_CODE] ?? '-')}`,
+      `backoff_ms=${show(s[A.ATTR_BACKOFF_MS])} (${show(s[A.ATTR_BACKOFF_SOURCE])})`,
     ];
-    if (s[A.ATTR_ERROR_TYPE]) parts.push(`error.type=${s[A.ATTR_ERROR_TYPE]}`);
-    if (s[A.ATTR_ERROR_CODE]) parts.push(`code=${s[A.ATTR_ERROR_CODE]}`);
+    if (s[A.ATTR_ERROR_TYPE]) parts.push(`error.type=${show(s[A.ATTR_ERROR_TYPE])}`);
+    if (s[A.ATTR_ERROR_CODE]) parts.push(`code=${show(s[A.ATTR_ERROR_CODE])}`);
     if (s[A.ATTR_RATELIMIT_REMAINING_REQUESTS] !== undefined) {
-      parts.push(`remaining_requests=${s[A.ATTR_RATELIMIT_REMAINING_REQUESTS]}`);
+      parts.push(`remaining_requests=${show(s[A.ATTR_RATELIMIT_REMAINING_REQUESTS])}`);
     }
     lines.push(`  ${parts.join(' ')}`);
   });

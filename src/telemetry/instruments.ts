@@ -1,7 +1,8 @@
 import type { Counter, Gauge, Histogram, Meter, MeterProvider } from '@opentelemetry/api';
-import { metrics } from '@opentelemetry/api';
+import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { VERSION } from '../version.ts';
 import * as A from './attributes.ts';
+import { safely } from './safely.ts';
 
 /** The metric instruments of one instrumented client. */
 export interface Instruments {
@@ -23,8 +24,19 @@ export interface Instruments {
   fallbacks: Counter;
 }
 
+/**
+ * The instruments from `meterProvider` (the global one when absent). A
+ * provider that throws while handing them out costs one warning, and the
+ * instruments record nothing: telemetry failing never fails the caller.
+ */
 export function createInstruments(meterProvider?: MeterProvider): Instruments {
-  const meter: Meter = (meterProvider ?? metrics).getMeter('retryscope', VERSION);
+  return (
+    safely('getMeter', () => instrumentsOf((meterProvider ?? metrics).getMeter('retryscope', VERSION))) ??
+    instrumentsOf(createNoopMeter())
+  );
+}
+
+function instrumentsOf(meter: Meter): Instruments {
   return {
     operationDuration: meter.createHistogram(A.METRIC_OPERATION_DURATION, {
       unit: 's',

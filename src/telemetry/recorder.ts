@@ -4,6 +4,7 @@ import {
   type Context,
   metrics,
   context as otelContext,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -22,7 +23,13 @@ import type {
 import { VERSION } from '../version.ts';
 import * as A from './attributes.ts';
 import { createInstruments, type Instruments } from './instruments.ts';
+import { metricErrorCode, metricModel, spanValue } from './redact.ts';
 import { safely } from './safely.ts';
+
+/** Finish reasons kept on a span: OpenAI's largest `n`. */
+export const MAX_FINISH_REASONS = 128;
+/** Shorter strings are not treated as secrets: they would match too much. */
+const MIN_SECRET_LENGTH = 8;
 
 export interface OperationStart {
   operationName: string;
@@ -93,12 +100,17 @@ export interface OperationEnd {
  */
 export class Telemetry {
   readonly tracer: Tracer;
+  /** API keys of the clients recording here: a server-supplied string containing one is never recorded. */
+  readonly secrets = new Set<string>();
   private readonly explicitMeterProvider: MeterProvider | undefined;
   private globalMeterProvider: MeterProvider | undefined;
   private current: Instruments;
 
   constructor(providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider } = {}) {
-    this.tracer = (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION);
+    // A provider that throws here costs one warning and records nothing, as any telemetry failure does.
+    this.tracer =
+      safely('getTracer', () => (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION)) ??
+      new ProxyTracerProvider().getTracer('retryscope', VERSION);
     this.explicitMeterProvider = providers.meterProvider;
     this.globalMeterProvider = providers.meterProvider ? undefined : metrics.getMeterProvider();
     this.current = this.create();
@@ -129,6 +141,21 @@ export class Telemetry {
     return instruments;
   }
 
+  /** Keeps `secret` (a client's API key) out of every server-supplied value recorded. */
+  protect(secret: unknown): void {
+    if (typeof secret === 'string' && secret.length >= MIN_SECRET_LENGTH) this.secrets.add(secret);
+  }
+
+  /** A server-supplied string for a span attribute (see redact.ts). */
+  spanValue(value: string | undefined): string | undefined {
+    return value === undefined ? undefined : spanValue(value, this.secrets);
+  }
+
+  /** A model name for a metric attribute (see redact.ts). */
+  metricModel(value: unknown): string | undefined {
+    return typeof value === 'string' ? metricModel(value, this.secrets) : undefined;
+  }
+
   /** Starts the operation span as a child of `parent` (the caller's active context). */
   startOperation(start: OperationStart, parent: Context): OperationRecord {
     return new OperationRecord(this, start, parent);
@@ -144,13 +171,18 @@ export class OperationRecord {
   private readonly telemetry: Telemetry;
   private readonly start: OperationStart;
 
+  /** The caller's model, as given (metric attributes carry it redacted). */
+  get requestModel(): string | undefined {
+    return this.start.requestModel;
+  }
+
   constructor(telemetry: Telemetry, start: OperationStart, parent: Context) {
     this.telemetry = telemetry;
     this.start = start;
     this.metricAttributes = compact({
       [A.ATTR_GEN_AI_OPERATION_NAME]: start.operationName,
       [A.ATTR_GEN_AI_PROVIDER_NAME]: A.PROVIDER_OPENAI,
-      [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
+      [A.ATTR_GEN_AI_REQUEST_MODEL]: telemetry.metricModel(start.requestModel),
       [A.ATTR_SERVER_ADDRESS]: start.serverAddress,
     });
     this.span = safely('startOperation', () =>
@@ -160,6 +192,8 @@ export class OperationRecord {
           kind: SpanKind.CLIENT,
           attributes: compact({
             ...this.metricAttributes,
+            // The caller's own model name: on the span as given, on metrics only if it fits the pattern.
+            [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
             [A.ATTR_SERVER_PORT]: start.serverPort,
             [A.ATTR_API]: start.api,
             [A.ATTR_STREAM]: start.stream,
@@ -184,7 +218,7 @@ export class OperationRecord {
         ms / 1000,
         compact({
           ...this.metricAttributes,
-          [A.ATTR_GEN_AI_REQUEST_MODEL]: model ?? this.start.requestModel,
+          [A.ATTR_GEN_AI_REQUEST_MODEL]: this.telemetry.metricModel(model ?? this.start.requestModel),
           [A.ATTR_BACKOFF_SOURCE]: source,
           [A.ATTR_RETRY_REASON]: reason,
         }),
@@ -196,7 +230,10 @@ export class OperationRecord {
   recordPacing(state: PacingState): void {
     safely('recordPacing', () => {
       const i = this.telemetry.instruments;
-      const attributes = compact({ ...this.metricAttributes, [A.ATTR_GEN_AI_REQUEST_MODEL]: state.model });
+      const attributes = compact({
+        ...this.metricAttributes,
+        [A.ATTR_GEN_AI_REQUEST_MODEL]: this.telemetry.metricModel(state.model),
+      });
       if (state.queueDepth !== undefined) i.queueDepth.record(state.queueDepth, attributes);
       if (state.ratePerSec !== undefined && Number.isFinite(state.ratePerSec))
         i.limiterRate.record(state.ratePerSec, attributes);
@@ -219,73 +256,88 @@ export class OperationRecord {
   end(end: OperationEnd): void {
     if (this.ended) return;
     this.ended = true;
-    safely('endOperation', () => {
-      const failed = end.outcome !== 'success' && end.outcome !== 'fallback';
-      const span = this.span;
-      // A span nobody records (no SDK, or sampled out) needs no attributes: skip building them.
-      if (span?.isRecording()) {
-        span.setAttributes(
-          compact({
-            [A.ATTR_ATTEMPTS]: end.attempts,
-            [A.ATTR_BACKOFF_TOTAL_MS]: Math.round(end.backoffTotalMs),
-            [A.ATTR_OUTCOME]: end.outcome,
-            [A.ATTR_GEN_AI_RESPONSE_MODEL]: end.responseModel,
-            [A.ATTR_GEN_AI_RESPONSE_ID]: end.responseId,
-            [A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS]: end.finishReasons?.length
-              ? end.finishReasons
-              : undefined,
-            [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: end.usage?.inputTokens,
-            [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: end.usage?.outputTokens,
-            [A.ATTR_GEN_AI_OUTPUT_MESSAGES]: end.outputContent,
-            [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
-            [A.ATTR_FALLBACK_INDEX]: end.fallbackIndex,
-            [A.ATTR_FALLBACK_REASON]: end.fallbackReason,
-            [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
-            ...end.extra,
-          }),
-        );
-        if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.outcome });
-      }
-      span?.end();
-      const instruments = this.telemetry.instruments;
-      const attributes = compact({
-        ...this.metricAttributes,
-        [A.ATTR_OUTCOME]: end.outcome,
-        [A.ATTR_GEN_AI_RESPONSE_MODEL]: end.responseModel,
-        [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
-      });
-      // Recorded inside the span's context so SDKs that sample exemplars can link this point to the trace.
-      const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
-      instruments.operationDuration.record((performance.now() - this.startedAt) / 1000, attributes, ctx);
-      const tokenAttributes = { ...this.metricAttributes, [A.ATTR_GEN_AI_RESPONSE_MODEL]: end.responseModel };
-      if (end.usage?.inputTokens !== undefined) {
-        instruments.tokenUsage.record(
-          end.usage.inputTokens,
-          compact({ ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'input' }),
-          ctx,
-        );
-      }
-      if (end.usage?.outputTokens !== undefined) {
-        instruments.tokenUsage.record(
-          end.usage.outputTokens,
-          compact({ ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'output' }),
-          ctx,
-        );
-      }
-      if (end.queuedMs !== undefined)
-        instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
-      if (end.outcome === 'fallback') {
-        instruments.fallbacks.add(
-          1,
-          compact({
-            ...this.metricAttributes,
-            [A.ATTR_GEN_AI_REQUEST_MODEL]: end.servedModel ?? this.start.requestModel,
-            [A.ATTR_FALLBACK_REASON]: end.fallbackReason,
-            [A.ATTR_FALLBACK_INDEX]: end.fallbackIndex,
-          }),
-        );
-      }
+    const failed = end.outcome !== 'success' && end.outcome !== 'fallback';
+    const span = this.span;
+    // Two guards: a span processor that throws in onEnd must not cost the call its metrics.
+    safely('endOperation', () => this.endSpan(end, failed));
+    safely('recordOperation', () => this.recordMetrics(end, failed, span));
+  }
+
+  private endSpan(end: OperationEnd, failed: boolean): void {
+    const span = this.span;
+    const t = this.telemetry;
+    // A span nobody records (no SDK, or sampled out) needs no attributes: skip building them.
+    if (span?.isRecording()) {
+      span.setAttributes(
+        compact({
+          [A.ATTR_ATTEMPTS]: end.attempts,
+          [A.ATTR_BACKOFF_TOTAL_MS]: Math.round(end.backoffTotalMs),
+          [A.ATTR_OUTCOME]: end.outcome,
+          [A.ATTR_GEN_AI_RESPONSE_MODEL]: t.spanValue(end.responseModel),
+          [A.ATTR_GEN_AI_RESPONSE_ID]: t.spanValue(end.responseId),
+          [A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS]: end.finishReasons?.length
+            ? end.finishReasons.slice(0, MAX_FINISH_REASONS).map((reason) => t.spanValue(reason)!)
+            : undefined,
+          [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: end.usage?.inputTokens,
+          [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: end.usage?.outputTokens,
+          [A.ATTR_GEN_AI_OUTPUT_MESSAGES]: end.outputContent,
+          [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
+          [A.ATTR_FALLBACK_INDEX]: end.fallbackIndex,
+          [A.ATTR_FALLBACK_REASON]: end.fallbackReason,
+          [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
+          ...end.extra,
+        }),
+      );
+      if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.outcome });
+    }
+    span?.end();
+  }
+
+  private recordMetrics(end: OperationEnd, failed: boolean, span: Span | undefined): void {
+    const instruments = this.telemetry.instruments;
+    const responseModel = this.telemetry.metricModel(end.responseModel);
+    const attributes = compact({
+      ...this.metricAttributes,
+      [A.ATTR_OUTCOME]: end.outcome,
+      [A.ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
+      [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
     });
+    // Recorded inside the span's context so SDKs that sample exemplars can link this point to the trace.
+    const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
+    instruments.operationDuration.record((performance.now() - this.startedAt) / 1000, attributes, ctx);
+    const tokenAttributes = compact({
+      ...this.metricAttributes,
+      [A.ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
+    });
+    if (end.usage?.inputTokens !== undefined) {
+      instruments.tokenUsage.record(
+        end.usage.inputTokens,
+        { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'input' },
+        ctx,
+      );
+    }
+    if (end.usage?.outputTokens !== undefined) {
+      instruments.tokenUsage.record(
+        end.usage.outputTokens,
+        { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'output' },
+        ctx,
+      );
+    }
+    if (end.queuedMs !== undefined)
+      instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
+    if (end.outcome === 'fallback') {
+      instruments.fallbacks.add(
+        1,
+        compact({
+          ...this.metricAttributes,
+          [A.ATTR_GEN_AI_REQUEST_MODEL]: this.telemetry.metricModel(
+            end.servedModel ?? this.start.requestModel,
+          ),
+          [A.ATTR_FALLBACK_REASON]: end.fallbackReason,
+          [A.ATTR_FALLBACK_INDEX]: end.fallbackIndex,
+        }),
+      );
+    }
   }
 }
 
@@ -308,8 +360,7 @@ export class AttemptRecord {
           kind: SpanKind.CLIENT,
           attributes: compact({
             ...operation.metricAttributes,
-            [A.ATTR_GEN_AI_REQUEST_MODEL]:
-              start.requestModel ?? operation.metricAttributes[A.ATTR_GEN_AI_REQUEST_MODEL],
+            [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel ?? operation.requestModel,
             [A.ATTR_ATTEMPT]: start.attempt,
             [A.ATTR_HTTP_REQUEST_RESEND_COUNT]: start.attempt >= 2 ? start.attempt - 1 : undefined,
             [A.ATTR_BACKOFF_MS]: Math.round(start.backoffMs),
@@ -326,56 +377,68 @@ export class AttemptRecord {
   end(end: AttemptEnd): void {
     if (this.ended) return;
     this.ended = true;
-    safely('endAttempt', () => {
-      const c = end.classification;
-      const h = end.headroom ?? {};
-      const failed = end.outcome !== 'success';
-      const span = this.span;
-      if (span?.isRecording()) {
-        span.setAttributes(
-          compact({
-            [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: end.status,
-            [A.ATTR_REQUEST_ID]: end.requestId,
-            [A.ATTR_ATTEMPT_OUTCOME]: end.outcome,
-            [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? '_OTHER') : undefined,
-            [A.ATTR_ERROR_CODE]: c?.code,
-            [A.ATTR_RETRY_REASON]: failed ? c?.category : undefined,
-            [A.ATTR_RETRYABLE]: failed ? (c?.retryable ?? false) : undefined,
-            [A.ATTR_QUOTA_EXHAUSTED]: c?.quotaExhausted ? true : undefined,
-            [A.ATTR_RETRY_AFTER_MS]: end.retryAfterMs,
-            [A.ATTR_RATELIMIT_LIMIT_REQUESTS]: h.limitRequests,
-            [A.ATTR_RATELIMIT_LIMIT_TOKENS]: h.limitTokens,
-            [A.ATTR_RATELIMIT_REMAINING_REQUESTS]: h.remainingRequests,
-            [A.ATTR_RATELIMIT_REMAINING_TOKENS]: h.remainingTokens,
-            [A.ATTR_RATELIMIT_RESET_REQUESTS_MS]: h.resetRequestsMs,
-            [A.ATTR_RATELIMIT_RESET_TOKENS_MS]: h.resetTokensMs,
-          }),
-        );
-        if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.errorType });
-      }
-      span?.end();
-      const instruments = this.telemetry.instruments;
-      const model = this.start.requestModel ?? this.operation.metricAttributes[A.ATTR_GEN_AI_REQUEST_MODEL];
-      const base = compact({ ...this.operation.metricAttributes, [A.ATTR_GEN_AI_REQUEST_MODEL]: model });
-      const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
-      instruments.attempts.add(
-        1,
+    // Separate guards, as for the operation: metrics are recorded whatever the span processors do.
+    safely('endAttempt', () => this.endSpan(end));
+    safely('recordAttempt', () => this.recordMetrics(end));
+  }
+
+  private endSpan(end: AttemptEnd): void {
+    const c = end.classification;
+    const h = end.headroom ?? {};
+    const failed = end.outcome !== 'success';
+    const span = this.span;
+    const t = this.telemetry;
+    if (span?.isRecording()) {
+      span.setAttributes(
         compact({
-          ...base,
-          [A.ATTR_ATTEMPT_OUTCOME]: end.outcome,
-          [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? '_OTHER') : undefined,
           [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: end.status,
-          [A.ATTR_ERROR_CODE]: c?.code,
+          [A.ATTR_REQUEST_ID]: t.spanValue(end.requestId),
+          [A.ATTR_ATTEMPT_OUTCOME]: end.outcome,
+          [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? A.OTHER) : undefined,
+          [A.ATTR_ERROR_CODE]: t.spanValue(c?.code),
           [A.ATTR_RETRY_REASON]: failed ? c?.category : undefined,
+          [A.ATTR_RETRYABLE]: failed ? (c?.retryable ?? false) : undefined,
+          [A.ATTR_QUOTA_EXHAUSTED]: c?.quotaExhausted ? true : undefined,
+          [A.ATTR_RETRY_AFTER_MS]: end.retryAfterMs === undefined ? undefined : Math.round(end.retryAfterMs),
+          [A.ATTR_RATELIMIT_LIMIT_REQUESTS]: h.limitRequests,
+          [A.ATTR_RATELIMIT_LIMIT_TOKENS]: h.limitTokens,
+          [A.ATTR_RATELIMIT_REMAINING_REQUESTS]: h.remainingRequests,
+          [A.ATTR_RATELIMIT_REMAINING_TOKENS]: h.remainingTokens,
+          [A.ATTR_RATELIMIT_RESET_REQUESTS_MS]: h.resetRequestsMs,
+          [A.ATTR_RATELIMIT_RESET_TOKENS_MS]: h.resetTokensMs,
         }),
-        ctx,
       );
-      if (c?.quotaExhausted) instruments.quotaExhausted.add(1, base, ctx);
-      if (h.remainingRequests !== undefined) instruments.remainingRequests.record(h.remainingRequests, base);
-      if (h.remainingTokens !== undefined) instruments.remainingTokens.record(h.remainingTokens, base);
-      if (h.resetRequestsMs !== undefined) instruments.resetRequests.record(h.resetRequestsMs / 1000, base);
-      if (h.resetTokensMs !== undefined) instruments.resetTokens.record(h.resetTokensMs / 1000, base);
-    });
+      if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.errorType });
+    }
+    span?.end();
+  }
+
+  private recordMetrics(end: AttemptEnd): void {
+    const c = end.classification;
+    const h = end.headroom ?? {};
+    const failed = end.outcome !== 'success';
+    const span = this.span;
+    const instruments = this.telemetry.instruments;
+    const model = this.telemetry.metricModel(this.start.requestModel ?? this.operation.requestModel);
+    const base = compact({ ...this.operation.metricAttributes, [A.ATTR_GEN_AI_REQUEST_MODEL]: model });
+    const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
+    instruments.attempts.add(
+      1,
+      compact({
+        ...base,
+        [A.ATTR_ATTEMPT_OUTCOME]: end.outcome,
+        [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? A.OTHER) : undefined,
+        [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: end.status,
+        [A.ATTR_ERROR_CODE]: c?.code === undefined ? undefined : metricErrorCode(c.code),
+        [A.ATTR_RETRY_REASON]: failed ? c?.category : undefined,
+      }),
+      ctx,
+    );
+    if (c?.quotaExhausted) instruments.quotaExhausted.add(1, base, ctx);
+    if (h.remainingRequests !== undefined) instruments.remainingRequests.record(h.remainingRequests, base);
+    if (h.remainingTokens !== undefined) instruments.remainingTokens.record(h.remainingTokens, base);
+    if (h.resetRequestsMs !== undefined) instruments.resetRequests.record(h.resetRequestsMs / 1000, base);
+    if (h.resetTokensMs !== undefined) instruments.resetTokens.record(h.resetTokensMs / 1000, base);
   }
 }
 

@@ -128,8 +128,9 @@ describe('every SDK method, wrapped', () => {
   const { endpoints, helpers } = enumerate(new OpenAI({ apiKey: 'sk-x', baseURL: 'http://127.0.0.1:9/v1' }));
 
   test('the walk finds the whole surface, and every method it skips is a known kind of helper', () => {
-    // openai 7.57 has about 390 endpoint methods; a walk that finds a few dozen is broken.
-    expect(endpoints.length).toBeGreaterThan(300);
+    // openai 7.12.1 (the oldest in range) has 283 endpoint methods, 7.57 about 390; a walk
+    // that finds a few dozen is broken.
+    expect(endpoints.length).toBeGreaterThan(250);
     expect(helpers.filter((name) => !HELPER.test(name.split('.').at(-1)!))).toEqual([]);
   });
 
