@@ -6,11 +6,12 @@
  */
 import { createRequire } from 'node:module';
 
-/** The SDK pieces both the telemetry helper and the demo's pipeline (src/telemetry/pipeline.ts) import. */
+/** The SDK pieces both the telemetry helper and the demo import (src/telemetry/pipeline.ts, env.ts). */
 const PIPELINE = [
   '@opentelemetry/sdk-trace',
   '@opentelemetry/sdk-metrics',
   '@opentelemetry/core',
+  '@opentelemetry/resources',
   '@opentelemetry/exporter-trace-otlp-http',
   '@opentelemetry/exporter-trace-otlp-proto',
   '@opentelemetry/exporter-metrics-otlp-http',
@@ -24,7 +25,7 @@ export const TELEMETRY_PEERS = ['@opentelemetry/sdk-node', ...PIPELINE] as const
  * What the `retryscope` CLI imports: its own libraries and the SDK pieces the
  * demo records with (not the Node SDK: the demo builds its own providers).
  */
-export const CLI_PEERS = ['commander', 'yaml', '@opentelemetry/resources', ...PIPELINE] as const;
+export const CLI_PEERS = ['commander', 'yaml', ...PIPELINE] as const;
 
 /** Loaded lazily by pre-flight validation; without it validation uses a cheap bound. */
 export const TOKENIZER_PEER = 'gpt-tokenizer';

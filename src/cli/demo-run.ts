@@ -1,51 +1,10 @@
 /** What `retryscope demo` does once its flags are parsed. */
 import { connect } from 'node:net';
-import type { DemoOptions } from '../demo/run.ts';
 import { redactUrl } from '../redact.ts';
+import type { TelemetrySettings } from '../telemetry/env.ts';
 import type { DemoFlags } from './demo.ts';
 import * as parse from './flags.ts';
 import { reportError, UsageError, warningLine } from './flags.ts';
-
-const ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
-const SIGNAL_ENDPOINTS = {
-  traces: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
-  metrics: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
-} as const;
-
-/** Where the demo exports: the `--otlp` base URL, or what the standard variables say, or nowhere. */
-interface ExportTarget {
-  options: Pick<DemoOptions, 'otlp' | 'otlpFromEnv'>;
-  /** Each URL to probe, with what set it (for the warning). */
-  endpoints: { url: string; source: string }[];
-}
-
-/**
- * Reads the endpoints only to check them up front (a typo is one line that
- * names the variable); the exporters themselves apply the variables, per
- * signal first, as the OpenTelemetry spec says.
- */
-function exportTarget(flag: string | undefined, env: NodeJS.ProcessEnv): ExportTarget | undefined {
-  if (flag !== undefined) {
-    const base = parse.httpUrl('--otlp', flag, 'http://localhost:4318');
-    return { options: { otlp: base }, endpoints: [{ url: base, source: '--otlp' }] };
-  }
-  const value = (name: string) => (env[name] ?? '').trim() || undefined;
-  const generic = value(ENDPOINT);
-  if (generic !== undefined) parse.httpUrl(ENDPOINT, generic, 'http://localhost:4318');
-  const endpoints: ExportTarget['endpoints'] = [];
-  for (const [signal, name] of Object.entries(SIGNAL_ENDPOINTS)) {
-    const own = value(name);
-    if (own !== undefined) {
-      endpoints.push({ url: parse.httpUrl(name, own, `http://localhost:4318/v1/${signal}`), source: name });
-    } else if (generic !== undefined) endpoints.push({ url: generic, source: ENDPOINT });
-  }
-  if (endpoints.length === 0) return undefined;
-  // A signal with no variable of its own goes to the exporter's default, localhost:4318.
-  if (endpoints.length < 2 && generic === undefined) {
-    endpoints.push({ url: 'http://localhost:4318', source: 'the default for the other signal' });
-  }
-  return { options: { otlpFromEnv: true }, endpoints };
-}
 
 export async function demo(flags: DemoFlags): Promise<number> {
   const options = {
@@ -62,19 +21,9 @@ export async function demo(flags: DemoFlags): Promise<number> {
       'set OPENAI_API_KEY, or drop --real: the simulator needs no key',
     );
   }
-  let target = exportTarget(flags.otlp, process.env);
-  for (const { url, source } of target?.endpoints ?? []) {
-    const problem = await unreachable(url);
-    if (problem) {
-      process.stderr.write(
-        warningLine(
-          `OTLP endpoint ${redactUrl(url)} (from ${source}) is unreachable (${problem}); running without export`,
-        ),
-      );
-      target = undefined;
-      break;
-    }
-  }
+  if (flags.otlp !== undefined) parse.httpUrl('--otlp', flags.otlp, 'http://localhost:4318');
+  const telemetry = await withoutUnreachable(await telemetryFromEnv(flags.otlp));
+  const exporting = telemetry.traces !== undefined || telemetry.metrics !== undefined;
 
   // Only now the OpenTelemetry SDK and the simulator: a mistake above is answered without them.
   const [{ runDemo }, { formatReport }, { ProgressRenderer }] = await Promise.all([
@@ -90,7 +39,7 @@ export async function demo(flags: DemoFlags): Promise<number> {
   try {
     const report = await runDemo({
       ...options,
-      ...(target?.options ?? {}),
+      telemetry,
       ...(flags.real && apiKey ? { real: { apiKey } } : {}),
       signal: interrupted.signal,
       ...(progress ? { onProgress: (state) => progress.update(state) } : {}),
@@ -98,7 +47,7 @@ export async function demo(flags: DemoFlags): Promise<number> {
     progress?.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else process.stdout.write(`${formatReport(report)}\n`);
-    if (!target) {
+    if (!exporting) {
       process.stderr.write(
         'Not exported. To see this run in Jaeger and Grafana: `retryscope stack` sets up the bundled stack, ' +
           'then rerun with --otlp http://localhost:4318 (or set OTEL_EXPORTER_OTLP_ENDPOINT).\n',
@@ -114,7 +63,56 @@ export async function demo(flags: DemoFlags): Promise<number> {
   }
 }
 
-/** A TCP connect to the endpoint, so a typo is reported once, up front, not as a stream of export errors. */
+/**
+ * The standard OTEL_* variables, read by the same function as startTelemetry()
+ * (per-signal endpoints, headers and protocols first); `--otlp` wins over the
+ * endpoint ones. A variable it cannot honour is a usage error naming it.
+ */
+async function telemetryFromEnv(otlp: string | undefined): Promise<TelemetrySettings> {
+  const [{ demoTelemetrySettings }, { RetryscopeConfigError }] = await Promise.all([
+    import('../telemetry/env.ts'),
+    import('../options.ts'),
+  ]);
+  try {
+    return demoTelemetrySettings(otlp !== undefined ? { otlp } : {});
+  } catch (error) {
+    if (error instanceof RetryscopeConfigError) {
+      throw new UsageError(error.message.replace(/\.$/, ''), 'correct it, or unset it');
+    }
+    throw error;
+  }
+}
+
+/**
+ * Drops each signal whose endpoint does not accept a TCP connection, with one
+ * warning per endpoint, so a typo is reported once, up front, not as a stream of export errors.
+ */
+async function withoutUnreachable(telemetry: TelemetrySettings): Promise<TelemetrySettings> {
+  const byOrigin = new Map<string, ('traces' | 'metrics')[]>();
+  for (const signal of ['traces', 'metrics'] as const) {
+    const target = telemetry[signal];
+    if (!target) continue;
+    const origin = new URL(target.url).origin;
+    byOrigin.set(origin, [...(byOrigin.get(origin) ?? []), signal]);
+  }
+  let out = telemetry;
+  for (const [origin, signals] of byOrigin) {
+    const problem = await unreachable(origin);
+    if (!problem) continue;
+    const sources = [...new Set(signals.map((s) => telemetry[s]!.source))].join(', ');
+    out = { ...out, ...Object.fromEntries(signals.map((s) => [s, undefined])) };
+    const none = out.traces === undefined && out.metrics === undefined;
+    process.stderr.write(
+      warningLine(
+        `OTLP endpoint ${redactUrl(origin)} (from ${sources}) is unreachable (${problem}); ` +
+          (none ? 'running without export' : `not exporting ${signals.join(' or ')}`),
+      ),
+    );
+  }
+  return out;
+}
+
+/** A TCP connect to the endpoint's host and port. */
 function unreachable(endpoint: string): Promise<string | undefined> {
   const u = new URL(endpoint);
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));

@@ -9,6 +9,7 @@ import { FALLBACK_KEY, NAMED_SCENARIOS } from '../simulator/index.ts';
 import { mulberry32 } from '../simulator/random.ts';
 import { startSimulator } from '../simulator/server.ts';
 import type { NamedScenario, Simulator, SimulatorOptions } from '../simulator/types.ts';
+import { demoTelemetrySettings, type TelemetrySettings } from '../telemetry/env.ts';
 import { otlpPipeline } from '../telemetry/pipeline.ts';
 import { SpanCollector } from './collector.ts';
 import type { ProgressState } from './progress.ts';
@@ -22,10 +23,8 @@ export interface DemoOptions {
   seed: number;
   /** Most calls in flight at once. */
   concurrency: number;
-  /** OTLP base URL (`/v1/traces` and `/v1/metrics` are appended). */
-  otlp?: string;
-  /** Export as the standard `OTEL_EXPORTER_OTLP_*` variables say (ignored when `otlp` is set). */
-  otlpFromEnv?: boolean;
+  /** Where to export and the resource, from demoTelemetrySettings(); `undefined` = no export. */
+  telemetry?: TelemetrySettings;
   /** Drive the real API with `apiKey` instead of the simulator. */
   real?: { apiKey: string };
   /** Simulator port; 0 = a free one. */
@@ -120,20 +119,17 @@ function realPlan(seed: number): PhasePlan[] {
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const collector = new SpanCollector();
   const reportReader = new ReportReader();
-  const otlp =
-    options.otlp !== undefined
-      ? otlpPipeline(options.otlp, 5_000)
-      : options.otlpFromEnv
-        ? otlpPipeline(undefined, 5_000)
-        : undefined;
-  const resource = resourceFromAttributes({ 'service.name': 'retryscope-demo' });
+  const telemetry = options.telemetry ?? demoTelemetrySettings({ otlp: false });
+  // The sampler thins what is exported only: the report counts every span.
+  const otlp = otlpPipeline(telemetry, { sampleExport: true });
+  const resource = telemetry.resource;
   const tracerProvider = new TracerProvider({
     resource,
-    spanProcessors: [collector, ...(otlp ? [otlp.spanProcessor] : []), ...(options.spanProcessors ?? [])],
+    spanProcessors: [collector, ...otlp.spanProcessors, ...(options.spanProcessors ?? [])],
   });
   const meterProvider = new MeterProvider({
     resource,
-    readers: [reportReader, ...(otlp ? [otlp.metricReader] : []), ...(options.metricReaders ?? [])],
+    readers: [reportReader, ...otlp.metricReaders, ...(options.metricReaders ?? [])],
   });
 
   const plans = options.real

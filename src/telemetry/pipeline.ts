@@ -1,3 +1,4 @@
+import { type Context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -11,76 +12,99 @@ import {
 import {
   BatchSpanProcessor,
   type ReadableSpan,
+  type Sampler,
+  SamplingDecision,
+  type Span,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import type { SignalTarget, TelemetrySettings } from './env.ts';
 import { EXPORT_WARNING, warnOnce } from './safely.ts';
 
 /**
- * OTLP/HTTP export of traces and metrics, guarded so that a backend that is
- * down, slow or answering errors costs one warning and bounded memory.
- * `base` is the OTLP base URL; `undefined` means the standard OTEL_* variables.
+ * OTLP/HTTP export of the signals `settings` point somewhere (see
+ * telemetrySettings()), guarded so that a backend that is down, slow or
+ * answering errors costs one warning and bounded memory.
+ *
+ * `sampleExport` applies `settings.sampler` to what is exported only, for a
+ * caller (the demo) whose own report must still see every span.
  */
 export function otlpPipeline(
-  base: string | undefined,
-  metricIntervalMs?: number,
-): { spanProcessor: SpanProcessor; metricReader: IMetricReader } {
-  const interval = metricIntervalMs ?? positiveInt(process.env.OTEL_METRIC_EXPORT_INTERVAL) ?? 15_000;
-  return {
+  settings: Pick<TelemetrySettings, 'traces' | 'metrics' | 'metricIntervalMs' | 'spanDelayMs' | 'sampler'>,
+  { sampleExport = false }: { sampleExport?: boolean } = {},
+): { spanProcessors: SpanProcessor[]; metricReaders: IMetricReader[] } {
+  const interval = settings.metricIntervalMs;
+  const spanProcessors: SpanProcessor[] = [];
+  const metricReaders: IMetricReader[] = [];
+  if (settings.traces) {
     // Bounded queue: an unreachable collector costs at most maxQueueSize spans of memory.
-    spanProcessor: new BatchSpanProcessor({
-      exporter: guardSpanExporter(createTraceExporter(base)),
+    const batch = new BatchSpanProcessor({
+      exporter: guardSpanExporter(createTraceExporter(settings.traces)),
       maxQueueSize: 2048,
-      scheduledDelayMillis: 1000,
-    }),
-    metricReader: new PeriodicExportingMetricReader({
-      exporter: guardMetricExporter(createMetricExporter(base)),
-      exportIntervalMillis: interval,
-      // The SDK insists an export never outlasts the interval.
-      exportTimeoutMillis: Math.min(5_000, interval),
-    }),
-  };
+      scheduledDelayMillis: settings.spanDelayMs,
+    });
+    spanProcessors.push(sampleExport ? new SampledOnly(batch, settings.sampler) : batch);
+  }
+  if (settings.metrics) {
+    metricReaders.push(
+      new PeriodicExportingMetricReader({
+        exporter: guardMetricExporter(createMetricExporter(settings.metrics)),
+        exportIntervalMillis: interval,
+        // The SDK insists an export never outlasts the interval.
+        exportTimeoutMillis: Math.min(settings.metrics.timeoutMs, interval),
+      }),
+    );
+  }
+  return { spanProcessors, metricReaders };
 }
 
-type Protocol = 'http/protobuf' | 'http/json';
-
-function protocolFor(signal: 'TRACES' | 'METRICS'): Protocol {
-  const value =
-    process.env[`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`] ?? process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
-  if (value === undefined || value === 'http/protobuf') return 'http/protobuf';
-  if (value === 'http/json') return 'http/json';
-  warnOnce(
-    `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`,
-    new Error(`unsupported protocol "${value}", using http/protobuf`),
-  );
-  return 'http/protobuf';
+function exporterConfig(target: SignalTarget) {
+  return { url: target.url, headers: target.headers, timeoutMillis: target.timeoutMs };
 }
 
-// The spec's 10 s default keeps a dead collector holding the process open at exit; 3 s is ample on a
-// local network, and OTEL_EXPORTER_OTLP_TIMEOUT still overrides it.
-const EXPORT_TIMEOUT_MS = positiveInt(process.env.OTEL_EXPORTER_OTLP_TIMEOUT) ?? 3_000;
-
-function createTraceExporter(base: string | undefined): SpanExporter {
-  const config = { timeoutMillis: EXPORT_TIMEOUT_MS, ...(base ? { url: joinUrl(base, 'v1/traces') } : {}) };
-  return protocolFor('TRACES') === 'http/json'
-    ? new OTLPTraceExporterJson(config)
-    : new OTLPTraceExporterProto(config);
+function createTraceExporter(target: SignalTarget): SpanExporter {
+  return target.protocol === 'http/json'
+    ? new OTLPTraceExporterJson(exporterConfig(target))
+    : new OTLPTraceExporterProto(exporterConfig(target));
 }
 
-function createMetricExporter(base: string | undefined): PushMetricExporter {
-  const config = { timeoutMillis: EXPORT_TIMEOUT_MS, ...(base ? { url: joinUrl(base, 'v1/metrics') } : {}) };
-  return protocolFor('METRICS') === 'http/json'
-    ? new OTLPMetricExporterJson(config)
-    : new OTLPMetricExporterProto(config);
+function createMetricExporter(target: SignalTarget): PushMetricExporter {
+  return target.protocol === 'http/json'
+    ? new OTLPMetricExporterJson(exporterConfig(target))
+    : new OTLPMetricExporterProto(exporterConfig(target));
 }
 
-function joinUrl(base: string, path: string): string {
-  return `${base.replace(/\/+$/, '')}/${path}`;
-}
-
-export function positiveInt(value: string | undefined): number | undefined {
-  const n = Number(value);
-  return value !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
+/**
+ * Forwards only the spans of traces `sampler` keeps. Every sampler the
+ * environment can name decides a root span on its trace id alone, so asking
+ * it about each span with no parent gives one answer per trace.
+ */
+class SampledOnly implements SpanProcessor {
+  private readonly inner: SpanProcessor;
+  private readonly sampler: Sampler;
+  constructor(inner: SpanProcessor, sampler: Sampler) {
+    this.inner = inner;
+    this.sampler = sampler;
+  }
+  private keeps(span: ReadableSpan): boolean {
+    const { decision } = this.sampler.shouldSample(
+      ROOT_CONTEXT,
+      span.spanContext().traceId,
+      span.name,
+      span.kind,
+      {},
+      [],
+    );
+    return decision === SamplingDecision.RECORD_AND_SAMPLED;
+  }
+  onStart(span: Span, parent: Context): void {
+    if (this.keeps(span)) this.inner.onStart(span, parent);
+  }
+  onEnd(span: ReadableSpan): void {
+    if (this.keeps(span)) this.inner.onEnd(span);
+  }
+  forceFlush = () => this.inner.forceFlush();
+  shutdown = () => this.inner.shutdown();
 }
 
 /**

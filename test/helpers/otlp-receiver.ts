@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { LoopbackServer, readBody } from './loopback-server.ts';
 
 export type ReceiverMode = 'ok' | 'error' | 'hang';
@@ -18,7 +18,7 @@ export interface OtlpSpan {
 
 /** A loopback OTLP/HTTP receiver: records what it is sent, answers as told (ok, 500, or never). */
 export class OtlpReceiver extends LoopbackServer {
-  readonly bodies: { path: string; contentType: string; body: Buffer }[] = [];
+  readonly bodies: { path: string; contentType: string; headers: IncomingHttpHeaders; body: Buffer }[] = [];
   mode: ReceiverMode = 'ok';
 
   async start(): Promise<this> {
@@ -30,12 +30,25 @@ export class OtlpReceiver extends LoopbackServer {
     return this.bodies.filter((b) => b.path === path).length;
   }
 
-  /** Every span received as OTLP/JSON, with attributes flattened to plain values. */
-  spans(): OtlpSpan[] {
+  /** The resource attributes of every OTLP/JSON trace batch received on `path`, flattened to plain values. */
+  resources(path = '/v1/traces'): Record<string, unknown>[] {
+    return this.jsonBodies(path).flatMap((payload) =>
+      (payload.resourceSpans ?? []).map((rs: { resource?: { attributes?: OtlpAttribute[] } }) =>
+        Object.fromEntries((rs.resource?.attributes ?? []).map((a) => [a.key, plain(a.value)])),
+      ),
+    );
+  }
+
+  private jsonBodies(path: string) {
+    return this.bodies
+      .filter((b) => b.path === path && b.contentType.includes('json'))
+      .map((b) => JSON.parse(b.body.toString('utf8')));
+  }
+
+  /** Every span received as OTLP/JSON on `path`, with attributes flattened to plain values. */
+  spans(path = '/v1/traces'): OtlpSpan[] {
     const out: OtlpSpan[] = [];
-    for (const { path, contentType, body } of this.bodies) {
-      if (path !== '/v1/traces' || !contentType.includes('json')) continue;
-      const payload = JSON.parse(body.toString('utf8'));
+    for (const payload of this.jsonBodies(path)) {
       for (const rs of payload.resourceSpans ?? []) {
         for (const ss of rs.scopeSpans ?? []) {
           for (const s of ss.spans ?? []) {
@@ -58,7 +71,12 @@ export class OtlpReceiver extends LoopbackServer {
 
   protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
-    this.bodies.push({ path: req.url ?? '', contentType: req.headers['content-type'] ?? '', body });
+    this.bodies.push({
+      path: req.url ?? '',
+      contentType: req.headers['content-type'] ?? '',
+      headers: req.headers,
+      body,
+    });
     if (this.mode === 'hang') {
       this.hang(res);
       return;

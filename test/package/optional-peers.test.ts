@@ -86,8 +86,8 @@ describe('retryscope/telemetry without the OpenTelemetry SDK', () => {
     );
   });
 
-  it('the install line names every package setup.ts and pipeline.ts import', () => {
-    const sources = ['setup.ts', 'pipeline.ts', 'console-tree.ts']
+  it('the install line names every package setup.ts, pipeline.ts and env.ts import', () => {
+    const sources = ['setup.ts', 'pipeline.ts', 'env.ts', 'console-tree.ts']
       .map((f) => readFileSync(join(ROOT, 'src/telemetry', f), 'utf8'))
       .join('\n');
     const imported = [...sources.matchAll(/from '(@opentelemetry\/[^'/]+)/g)].map((m) => m[1]!);

@@ -18,7 +18,7 @@ describe('stats', () => {
     expect((await post(sim, '/embeddings', { model: 'e' }, null)).status).toBe(401);
 
     const hanging = post(sim, '/chat/completions', { ...CHAT, model: 'hang-me' }).catch(() => 'aborted');
-    await vi.waitFor(() => expect(sim.stats().hangs).toBe(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(sim.stats().hangs).toBe(1), { timeout: 50_000 });
 
     expect(sim.stats()).toEqual({
       requests: 7,
@@ -38,7 +38,7 @@ describe('stats', () => {
   it('counts a request the moment it arrives', async () => {
     const sim = await simulator({ faults: [{ kind: 'slow', every: 1, delayMs: 60_000 }] });
     const slow = post(sim, '/chat/completions', CHAT).catch(() => 'closed');
-    await vi.waitFor(() => expect(sim.stats().requests).toBe(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(sim.stats().requests).toBe(1), { timeout: 50_000 });
     expect(sim.stats().byStatus).toEqual({});
     await sim.close();
     expect(await slow).toBe('closed');
@@ -76,7 +76,7 @@ describe('close', () => {
     const pending = Array.from({ length: 3 }, () =>
       post(sim, '/chat/completions', CHAT).catch(() => 'closed'),
     );
-    await vi.waitFor(() => expect(sim.stats().hangs).toBe(3), { timeout: 10_000 });
+    await vi.waitFor(() => expect(sim.stats().hangs).toBe(3), { timeout: 50_000 });
     await Promise.all([sim.close(), sim.close()]);
     expect(await Promise.all(pending)).toEqual(['closed', 'closed', 'closed']);
   });

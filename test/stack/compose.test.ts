@@ -12,10 +12,10 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type CollectorConfig, collectorConfigProblems } from './helpers/otel-config.ts';
-import { ROOT, toolOrSkip } from './helpers/tools.ts';
+import { ROOT, requireTool } from './helpers/tools.ts';
 
 const run = promisify(execFile);
-const composeBin = toolOrSkip('docker-compose');
+const composeBin = requireTool('docker-compose');
 
 interface Mount {
   type: 'bind' | 'volume';
@@ -52,7 +52,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 async function composeConfig(extraEnv: Record<string, string> = {}): Promise<Compose> {
   try {
     const { stdout } = await run(
-      composeBin.path!,
+      composeBin,
       ['-f', join(ROOT, 'docker-compose.yml'), 'config', '--format', 'json'],
       { cwd: ROOT, env: cleanEnv(extraEnv) },
     );
@@ -76,7 +76,7 @@ function hostPath(service: Service, containerPath: string): string {
 }
 const hostOf = (url: string) => new URL(url.includes('://') ? url : `tcp://${url}`);
 
-describe.skipIf(!composeBin.path)('docker-compose.yml', () => {
+describe('docker-compose.yml', () => {
   let compose: Compose;
   let tail: Compose;
   const svc = (name: string) => {

@@ -1,7 +1,10 @@
 /**
- * The feed: one run of `retryscope demo` against its built-in simulator,
- * exporting OTLP/HTTP protobuf to the engine under test (the demo exports
- * metrics every 5 s, and once more at shutdown), and its JSON report.
+ * The feed: one run of `retryscope demo` against its built-in simulator, with
+ * the signals split the way a real deployment often splits them, by the
+ * standard variables alone: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT to the metrics
+ * engine under test (OTLP/HTTP protobuf; the demo exports metrics every 5 s,
+ * and once more at shutdown), OTEL_EXPORTER_OTLP_ENDPOINT to a trace receiver.
+ * Returns the demo's JSON report.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -37,8 +40,15 @@ export interface DemoRun {
   stderr: string;
 }
 
-/** Runs the demo against `otlpBase` (it appends /v1/metrics and /v1/traces). */
-export async function feedFromDemo(otlpBase: string): Promise<DemoRun> {
+export interface FeedTargets {
+  /** Used as is, as the spec says of a per-signal endpoint. */
+  metricsEndpoint: string;
+  /** The generic endpoint: the demo appends /v1/traces (and would append /v1/metrics, were it not overridden). */
+  tracesBase: string;
+}
+
+/** Runs the demo with metrics and traces sent to different places. */
+export async function feedFromDemo(targets: FeedTargets): Promise<DemoRun> {
   const args = [
     join(ROOT, 'src/cli/main.ts'),
     'demo',
@@ -52,17 +62,19 @@ export async function feedFromDemo(otlpBase: string): Promise<DemoRun> {
     String(DEMO_CONCURRENCY),
     '--json',
     '--no-progress',
-    '--otlp',
-    otlpBase,
   ];
+  // A developer's shell must not redirect or reshape the export.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
   let out: { stdout: string; stderr: string };
   try {
     out = await run(process.execPath, args, {
       cwd: ROOT,
-      // VictoriaMetrics takes OTLP metrics as protobuf only; a developer's shell must not switch it.
       env: {
-        ...process.env,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        ...env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: targets.tracesBase,
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: targets.metricsEndpoint,
+        // JSON traces, which the receiver reads; protobuf metrics, the only kind VictoriaMetrics takes.
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
       },
       timeout: 120_000,

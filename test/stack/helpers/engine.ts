@@ -64,7 +64,8 @@ export async function spawnEngine(
     output += d;
   });
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // Generous: a loaded 2-core machine can take a while to start a Go binary and open its storage.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) {
       rmSync(dataDir, { recursive: true, force: true });
@@ -78,7 +79,7 @@ export async function spawnEngine(
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
-      throw new Error(`${name} not ready after 30s:\n${output}`);
+      throw new Error(`${name} not ready after 90s:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

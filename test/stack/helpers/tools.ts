@@ -23,14 +23,14 @@ export function findTool(name: string): string | undefined {
 }
 
 /**
- * A missing tool skips the suite on a developer's machine but fails in CI,
- * where install-test-deps.sh must have run: a silent skip there would hide it.
+ * The tool's path, or an error of one line naming it and how to get it. Never
+ * a skip: `npm test` installs the tools first (its pretest step), so a missing
+ * one means that step did not run or failed, and a silent skip would hide it.
  */
-export function toolOrSkip(name: string): { path?: string; skipReason?: string } {
+export function requireTool(name: string): string {
   const path = findTool(name);
-  if (path) return { path };
-  const message = `${name} not found in ${TOOL_DIR} or PATH: run bash scripts/install-test-deps.sh`;
-  if (process.env.CI) throw new Error(`CI is set and ${message}`);
-  console.warn(`SKIP: ${message}`);
-  return { skipReason: message };
+  if (path) return path;
+  throw new Error(
+    `${name} not found in .cache/test-deps/bin or PATH: run \`npm test\` (it installs the test tools first) or \`bash scripts/install-test-deps.sh\``,
+  );
 }
