@@ -63,15 +63,22 @@ install_redis() {
     -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root"
   )
   step "apt-get update for Debian $codename into $rapt (for redis-server)"
-  apt-get "${opts[@]}" -qq update
+  apt-get "${opts[@]}" -qq update ||
+    fail "redis-server: apt-get update for Debian $codename failed ($mirror); check the mirror (RETRYSCOPE_DEBIAN_MIRROR) or set RETRYSCOPE_REDIS_SERVER to a redis-server binary"
   rm -f "$rapt/debs/"*.deb
-  (cd "$rapt/debs" && apt-get "${opts[@]}" -qq download redis-server redis-tools libjemalloc2 liblzf1)
+  (cd "$rapt/debs" && apt-get "${opts[@]}" -qq download redis-server redis-tools libjemalloc2 liblzf1) ||
+    fail "redis-server: apt-get download of redis-server, libjemalloc2, liblzf1 ($codename) failed; set RETRYSCOPE_REDIS_SERVER to a redis-server binary instead"
   for deb in "$rapt/debs/"*.deb; do dpkg -x "$deb" "$dir"; done
-  LD_LIBRARY_PATH="$dir/usr/lib/x86_64-linux-gnu" "$dir/usr/bin/redis-server" --version >/dev/null
+  LD_LIBRARY_PATH="$dir/usr/lib/x86_64-linux-gnu" "$dir/usr/bin/redis-server" --version >/dev/null ||
+    fail "redis-server: the unpacked binary in $dir does not run; delete $dir and run again, or set RETRYSCOPE_REDIS_SERVER"
   step "redis-server unpacked into $dir"
 }
 mkdir -p "$cache"
-install_redis
+if [[ -n "${RETRYSCOPE_REDIS_SERVER:-}" ]]; then
+  step "redis-server from RETRYSCOPE_REDIS_SERVER=$RETRYSCOPE_REDIS_SERVER"
+else
+  install_redis
+fi
 
 missing=()
 for t in "${tools[@]}"; do
