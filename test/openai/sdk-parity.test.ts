@@ -189,20 +189,36 @@ describe('client.request()', () => {
     );
   });
 
-  test('a request whose body is a stream is sent once: it cannot be replayed', async () => {
-    const body = () =>
-      new ReadableStream({
-        start(controller) {
-          controller.enqueue(new TextEncoder().encode('streamed-content'));
-          controller.close();
-        },
-      });
-    const plain = await expectParity([rateLimited(1), { json: { a: 1 } }], (c) =>
-      c.request({ method: 'post', path: '/foo', body: body() }),
-    );
-    expect(plain.requests).toHaveLength(1);
-    expect(plain.outcome).toMatchObject({ rejected: { kind: 'RateLimitError', status: 429 } });
-  });
+  const streamedBodies: [string, () => unknown][] = [
+    [
+      'a ReadableStream',
+      () =>
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('streamed-content'));
+            controller.close();
+          },
+        }),
+    ],
+    [
+      'an async iterable',
+      () =>
+        (async function* () {
+          yield new TextEncoder().encode('streamed-content');
+        })(),
+    ],
+  ];
+
+  test.each(streamedBodies)(
+    'a request whose body is %s is sent once: it cannot be replayed',
+    async (_name, body) => {
+      const plain = await expectParity([rateLimited(1), { json: { a: 1 } }], (c) =>
+        c.request({ method: 'post', path: '/foo', body: body() }),
+      );
+      expect(plain.requests).toHaveLength(1);
+      expect(plain.outcome).toMatchObject({ rejected: { kind: 'RateLimitError', status: 429 } });
+    },
+  );
 });
 
 describe('constructor options', () => {
