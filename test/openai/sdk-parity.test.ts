@@ -65,6 +65,12 @@ async function settle(promise: Promise<unknown>) {
   }
 }
 
+/** A multipart body with its random boundary replaced, so that two sends of the same form compare equal. */
+function withoutBoundary(body: unknown, contentType: string | undefined): unknown {
+  const boundary = /boundary=([^;]+)/.exec(contentType ?? '')?.[1];
+  return boundary && typeof body === 'string' ? body.replaceAll(boundary, 'BOUNDARY') : body;
+}
+
 /** What one client did: the outcome, and every request the server received. */
 async function observe(client: OpenAI, replies: Reply[], call: Call) {
   server.reply(...replies);
@@ -73,7 +79,7 @@ async function observe(client: OpenAI, replies: Reply[], call: Call) {
     method: r.method,
     url: r.url,
     retryCount: r.headers['x-stainless-retry-count'],
-    body: r.body,
+    body: withoutBoundary(r.body, r.headers['content-type']),
   }));
   return { outcome, requests };
 }
@@ -169,6 +175,34 @@ describe('every Responses route besides create is sent as the SDK sends it', () 
     expect(plain.outcome).toMatchObject({ rejected: { kind: 'NotFoundError', status: 404 } });
     expect(plain.requests).toHaveLength(1);
   });
+});
+
+describe('bodies validation cannot read are sent untouched', () => {
+  const request = JSON.stringify({ model: 'gpt-4o-mini', input: 'hi' });
+  const bodies: [string, () => unknown][] = [
+    ['a JSON string', () => request],
+    [
+      'FormData',
+      () => {
+        const form = new FormData();
+        form.append('model', 'gpt-4o-mini');
+        form.append('input', 'hi');
+        return form;
+      },
+    ],
+    ['bytes', () => new TextEncoder().encode(request)],
+  ];
+
+  test.each(bodies)(
+    'POST /responses with %s as its body: one request, the server decides',
+    async (_name, body) => {
+      const plain = await expectParity([{ json: response() }], (c) =>
+        c.request({ method: 'post', path: '/responses', body: body() }),
+      );
+      expect(plain.requests).toHaveLength(1);
+      expect(plain.outcome).toHaveProperty('resolved');
+    },
+  );
 });
 
 describe('client.request()', () => {
