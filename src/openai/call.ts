@@ -38,7 +38,7 @@ import {
 import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
 import { type BucketLimiter, circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
-import { defaultHeadersOf, sdkRetries, withRetryCount } from './sdk-options.ts';
+import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
 import { failureOf } from './transport.ts';
 
 // An attempt needs at least this long; a send slot later than deadline minus this is useless.
@@ -214,7 +214,10 @@ export class Call {
     this.method = method;
     this.path = path;
     this.options = options;
-    this.hops = hops;
+    // A streamed request body is read by the first send; nothing can send it again, so it
+    // gets one attempt on one hop, as the SDK never retries it either.
+    const replayable = !hasStreamingBody(options.body);
+    this.hops = replayable ? hops : hops.slice(0, 1);
     this.startedAt = state.clock.now();
     this.info = describeRequest(method, path, options.body);
     // The SDK's own flag: set by create({ stream: true }) and by retrieve(id, { stream: true }) alike.
@@ -229,7 +232,7 @@ export class Call {
     this.source.promise.catch(() => {});
     // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
     const retries = sdkRetries(options.maxRetries);
-    this.maxAttempts = retries !== undefined ? retries + 1 : state.options.maxAttempts;
+    this.maxAttempts = !replayable ? 1 : retries !== undefined ? retries + 1 : state.options.maxAttempts;
     const info = this.info;
     this.op = state.telemetry.startOperation(
       {

@@ -41,3 +41,14 @@ function hasHeader(headers: unknown, name: string): boolean {
   const entries: unknown[] = Array.isArray(headers) ? headers : Object.keys(headers).map((k) => [k]);
   return entries.some((e) => Array.isArray(e) && typeof e[0] === 'string' && e[0].toLowerCase() === name);
 }
+
+/**
+ * The SDK's own test for a body it will not retry (client.js, `hasStreamingBody`): a
+ * ReadableStream, an async iterable, or an iterator, each consumed by the first send.
+ */
+export function hasStreamingBody(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true;
+  if (Symbol.asyncIterator in body) return true;
+  return Symbol.iterator in body && typeof (body as { next?: unknown }).next === 'function';
+}

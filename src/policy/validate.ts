@@ -46,10 +46,19 @@ export async function validateRequest(
     const endpoint = endpointOf(request.method, request.path);
     if (endpoint === undefined) return undefined;
     const body = request.body;
+    // Only a JSON body is ours to judge. A string, bytes, FormData or a stream (a signed or
+    // pre-serialized request, a provider's own encoding) is sent as is: the server decides.
+    if (body !== null && body !== undefined && !Array.isArray(body) && !isPlainObject(body)) return undefined;
     if (!isRecord(body)) return wrongType('body', 'an object', body);
     return FIELD_CHECKS[endpoint](body) ?? (await CONTEXT_CHECKS[endpoint]!(body, options));
   } catch {
     // A getter or a Proxy that throws: the server is the judge of such a body.
     return undefined;
   }
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
