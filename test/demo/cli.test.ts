@@ -90,14 +90,13 @@ describe('one wording for errors across commands', () => {
     ['OTEL_EXPORTER_OTLP_ENDPOINT', 'localhost:4318'],
     ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'not a url'],
     ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'ftp://example'],
-  ])('a bad %s is named, with its value and a fix', async (name, value) => {
+  ])('a bad %s is named, with a fix, and its value is not echoed', async (name, value) => {
     const { code, stderr } = await cli(['demo', '--duration', '1', '--no-progress'], { [name]: value });
     expect(code).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
-    expect(stderr.trim()).toMatch(
-      new RegExp(
-        `^retryscope: ${name} must be an http\\(s\\) URL, got "${value}" \\(e\\.g\\. http://localhost:4318.*, or unset it\\)$`,
-      ),
+    // An endpoint can carry credentials (userinfo, a query key), so the message names the variable, not its value.
+    expect(stderr.trim()).toBe(
+      `retryscope: ${name} must be an http(s) URL such as http://localhost:4318 (correct it, or unset it)`,
     );
   });
 
