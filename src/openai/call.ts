@@ -416,7 +416,10 @@ export class Call {
       let headers: Record<string, string> = {};
       try {
         const pending = otelContext.with(record.context, () => hop.send(this.attemptOptions(attempt, hop)));
-        const response = await pending.asResponse();
+        // A key from an `apiKey` function is known only once the SDK has resolved it for this send.
+        const response = await pending
+          .asResponse()
+          .finally(() => this.state.telemetry.protect(hop.client.apiKey));
         status = response.status;
         headers = pickHeaders(response.headers);
         const ok = {

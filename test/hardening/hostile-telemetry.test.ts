@@ -117,13 +117,22 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 describe('an echoing server: no canary in any span, metric or console line', () => {
-  test.each<Mode>(['error', 'success', 'stream', 'bare-key'])('%s', async (mode) => {
+  // `apiKey` as a function: the SDK resolves it only at the first send, after instrument().
+  test.each<[Mode, 'string key' | 'key function']>([
+    ['error', 'string key'],
+    ['success', 'string key'],
+    ['stream', 'string key'],
+    ['bare-key', 'string key'],
+    ['error', 'key function'],
+    ['bare-key', 'key function'],
+  ])('%s, %s', async (mode, keyKind) => {
     server.mode = mode;
     const t = pipeline();
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.message);
     process.on('warning', onWarning);
-    const openai = instrument(new OpenAI({ baseURL: server.url, apiKey: API_KEY, maxRetries: 0 }), {
+    const apiKey = keyKind === 'string key' ? API_KEY : async () => API_KEY;
+    const openai = instrument(new OpenAI({ baseURL: server.url, apiKey, maxRetries: 0 }), {
       tracerProvider: t.tracerProvider,
       meterProvider: t.meterProvider,
       clock: fakeClock().clock,
