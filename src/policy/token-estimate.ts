@@ -96,12 +96,16 @@ export async function tokensOver(
   if (!count) return undefined;
   // Stop as soon as the rest cannot change the answer.
   let unseenBytes = totalBytes;
-  const tokens = await countSliced(texts, count, slicer, (tokens, chunk) => {
+  // A chunk cut inside a piece can count more than the whole piece would:
+  // refuse only what is over even without what the cuts may have added.
+  let lowest = 0;
+  const tokens = await countSliced(texts, count, slicer, (tokens, chunk, hardCuts) => {
     unseenBytes -= chunk;
-    return tokens > budget || tokens + unseenBytes <= budget;
+    lowest = tokens - HARD_CUT_SLACK * hardCuts;
+    return lowest > budget || tokens + unseenBytes <= budget;
   });
-  if (tokens <= budget) return undefined;
-  return { tokens, atLeast: unseenBytes > 0 };
+  if (lowest <= budget) return undefined;
+  return { tokens: lowest, atLeast: unseenBytes > 0 || lowest < tokens };
 }
 
 /** Counts every token of `text`, in slices; `undefined` without a tokenizer. */
@@ -122,15 +126,17 @@ async function countSliced(
   texts: readonly string[],
   count: CountTokens,
   slicer: Slicer,
-  stop: (tokens: number, chunkBytes: number) => boolean,
+  stop: (tokens: number, chunkBytes: number, hardCuts: number) => boolean,
 ): Promise<number> {
   let tokens = 0;
+  let hardCuts = 0;
   for (const text of texts) {
     for (let start = 0; start < text.length; ) {
       const end = chunkEnd(text, start, Math.min(await slicer.room(), MAX_CHUNK));
       tokens += count(start === 0 && end === text.length ? text : text.slice(start, end));
       slicer.spend(end - start);
-      if (stop(tokens, utf8Bytes(text, start, end))) return tokens;
+      if (end < text.length && !isPieceStart(text, end)) hardCuts++;
+      if (stop(tokens, utf8Bytes(text, start, end), hardCuts)) return tokens;
       start = end;
     }
   }
@@ -214,6 +220,8 @@ function loadTokenizer(): Promise<CountTokens | undefined> {
 // reaches that length, about a token off per cut.
 const MAX_CHUNK = 4096;
 const MAX_PIECE = 64;
+/** Tokens one cut inside a piece may add (measured ~0.7 on 64-unit cuts of 'abcdefghij'…). */
+const HARD_CUT_SLACK = 2;
 
 function chunkEnd(text: string, start: number, max: number): number {
   const limit = Math.min(text.length, start + max);

@@ -389,17 +389,29 @@ describe('responses input', () => {
 
 describe('context window', () => {
   test('a prompt too long for the model, in the API words', async () => {
-    // 'ꙮ' is one letter piece whatever its length, but 3 tokens: only counting can tell;
-    // and this one is over the window only once the last of it is counted.
-    const text = 'ꙮ'.repeat(42_496); // 127,488 tokens
+    // 'ꙮ' is one letter piece whatever its length, but 3 tokens: only counting can tell. Counted in
+    // chunks cut inside that piece, the count may run a little high, so the refusal claims only
+    // what holds without what the cuts may add: "at least", and never more than the real count.
+    const text = 'ꙮ'.repeat(48_000); // 144,000 tokens
     const body = chat({ messages: [{ role: 'system', content: 'Be brief.' }, user(text)], max_tokens: 500 });
     const prompt = countTokens('Be brief.', AS_TEXT) + countTokens(text, AS_TEXT) + 2 * 4 + 3;
-    expect(await problem('chat.completions', body)).toEqual({
-      param: 'messages',
-      code: 'context_length_exceeded',
-      message: `This model's maximum context length is 128000 tokens. However, you requested about ${prompt + 500} tokens (${prompt} in the messages, 500 in the completion). Please reduce the length of the messages or completion.`,
-    });
+    const refused = await problem('chat.completions', body);
+    expect(refused).toMatchObject({ param: 'messages', code: 'context_length_exceeded' });
+    const [, total, inMessages] =
+      /^This model's maximum context length is 128000 tokens\. However, you requested at least (\d+) tokens \(at least (\d+) in the messages, 500 in the completion\)\./.exec(
+        refused!.message,
+      )!;
+    expect(Number(total)).toBeGreaterThan(128_000);
+    expect(Number(inMessages)).toBeLessThanOrEqual(prompt);
     expect(tokenizer.calls).toBeGreaterThan(0);
+  });
+
+  test('a prompt over the window by less than its chunk cuts may add is sent, not refused', async () => {
+    // The reviewer's case: 1,280 real tokens that counted chunk by chunk come to about 1,400.
+    const text = 'abcdefghij'.repeat(640);
+    const real = countTokens(text, AS_TEXT);
+    const over = await tokensOver([text], real + 20);
+    expect(over).toBeUndefined();
   });
 
   test('refused from a lower bound: "at least", and no tokenizer', async () => {
@@ -529,13 +541,13 @@ describe('context window', () => {
   });
 
   test('embeddings: each input against the per-input limit', async () => {
-    const long = 'ꙮ'.repeat(2_731); // 8193 tokens, one piece: counted
+    const long = 'ꙮ'.repeat(3_000); // 9000 tokens, one piece: counted
     const body = { model: 'text-embedding-3-large', input: ['short', long] };
-    expect(await problem('embeddings', body)).toEqual({
-      param: 'input[1]',
-      code: 'context_length_exceeded',
-      message: `This model's maximum context length is 8191 tokens. However, you requested about 8193 tokens (8193 in the input). Please reduce the length of the input.`,
-    });
+    const refused = await problem('embeddings', body);
+    expect(refused).toMatchObject({ param: 'input[1]', code: 'context_length_exceeded' });
+    const claimed = Number(/requested at least (\d+) tokens/.exec(refused!.message)?.[1]);
+    expect(claimed).toBeGreaterThan(8191);
+    expect(claimed).toBeLessThanOrEqual(9000);
     expect(
       await problem('embeddings', { model: 'text-embedding-3-small', input: Array(8_192).fill(7) }),
     ).toMatchObject({
@@ -586,9 +598,12 @@ describe('slicing: long prompts leave the event loop to other calls', () => {
   test('counting: no slice over SLICE_UNITS, and the count is exact', async () => {
     const { r, counting } = recorder();
     const text = 'ꙮ'.repeat(200_000); // 600k tokens in one piece: only counting tells
-    const over = await tokensOver([text], 600_000 - 1, counting);
-    expect(over).toEqual({ tokens: 600_000, atLeast: false });
-    expect(r.counted).toBe(text.length);
+    // Over only once nearly all of it is counted (each cut inside the piece costs 2 of slack).
+    const over = await tokensOver([text], 590_000, counting);
+    expect(over).toMatchObject({ atLeast: true });
+    expect(over!.tokens).toBeGreaterThan(590_000);
+    expect(over!.tokens).toBeLessThanOrEqual(600_000);
+    expect(r.counted).toBeGreaterThan(text.length * 0.98);
     expect(r.maxCountedInSlice).toBeLessThanOrEqual(SLICE_UNITS);
     expect(Math.max(...r.pauses)).toBeLessThanOrEqual(SLICE_UNITS);
     // The scan and the count each pass over the text once, in slices.
