@@ -111,7 +111,7 @@ function backoffWait() {
     );
   return graph(
     'Backoff wait p50 / p95 by source',
-    'How long the client waited before retrying, by where the wait came from: the server (retry-after-ms, retry-after) or its own exponential backoff.',
+    'How long the client waited before retrying, by who set the wait: the server (retry-after-ms, retry-after), the exponential backoff, or the client-side limiter holding the retry longer.',
     's',
   )
     .withTarget(q(0.5, 'A'))
