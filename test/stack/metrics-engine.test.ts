@@ -343,13 +343,14 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
         expect(total(samples)).toBeLessThanOrEqual(100);
       });
 
-      it('attempts per operation: at least one, at most the demo policy allows', async () => {
-        // How far above one it goes depends on how many attempts time out, which a loaded machine
-        // changes; the bounds below hold on any machine.
+      it('attempts per operation: more than none, at most the demo policy allows', async () => {
+        // How far it goes depends on how many attempts time out, which a loaded machine changes; and
+        // calls refused before sending (validation, an open circuit) have no attempt, so it can dip
+        // below one. The bounds below hold on any machine.
         const samples = await panel('Attempts per operation');
         expect(samples.length).toBeGreaterThan(0);
         for (const s of samples) {
-          expect(s.value).toBeGreaterThanOrEqual(1);
+          expect(s.value).toBeGreaterThan(0);
           expect(s.value).toBeLessThanOrEqual(DEMO_POLICY.maxAttempts);
         }
       });
