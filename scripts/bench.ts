@@ -22,10 +22,11 @@ import { type ArmRun, type BenchResult, runBench } from './bench/harness.ts';
 import { measureOverhead, type OverheadResult } from './bench/overhead.ts';
 import { goals, type Machine, renderOverhead, renderReport, renderTable } from './bench/report.ts';
 import { SCENARIO_IDS, scenarios } from './bench/scenarios.ts';
+import { SUITE_IDS, suites as selectSuites } from './bench/suites.ts';
 import { renderChart, successSeries } from './bench/svg.ts';
 
 const USAGE =
-  'usage: npm run bench -- [--quick] [--rounds N] [--window-ms MS] [--out FILE] [--svg FILE] [--save FILE] [--render FILE] [--scenarios a,b] [--arms a,b] [--no-overhead]';
+  'usage: npm run bench -- [--quick] [--rounds N] [--window-ms MS] [--out FILE] [--svg FILE] [--save FILE] [--render FILE] [--scenarios a,b] [--arms a,b] [--suites a,b|none] [--no-overhead]';
 const DEFAULT_SAVE = '.cache/bench/last-run.json';
 
 /** What `--save` writes and `--render` reads: everything the report needs, nothing it can rebuild. */
@@ -36,6 +37,8 @@ interface Saved {
   startedAt: string;
   finishedAt: string;
   overhead?: OverheadResult;
+  /** Pacing suites' results, by suite id. */
+  suites?: Record<string, unknown>;
   machine: Machine;
   command: string;
   quick: boolean;
@@ -60,6 +63,7 @@ function parse() {
       render: { type: 'string' },
       scenarios: { type: 'string' },
       arms: { type: 'string' },
+      suites: { type: 'string' },
       'no-overhead': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -73,7 +77,9 @@ try {
 }
 if (values.help) {
   console.log(USAGE);
-  console.log(`scenarios: ${SCENARIO_IDS.join(', ')}\narms: ${ARM_IDS.join(', ')}`);
+  console.log(
+    `scenarios: ${SCENARIO_IDS.join(', ')}\narms: ${ARM_IDS.join(', ')}\nsuites: ${SUITE_IDS.join(', ')} (or none)`,
+  );
   console.log(
     `--quick writes no report unless --out / --svg are given; the default run writes both. Raw results always go to --save (default ${DEFAULT_SAVE}).`,
   );
@@ -152,6 +158,12 @@ async function run(): Promise<Saved> {
         warmup: config.overheadWarmup,
         log,
       });
+  const suiteIds = values.suites === 'none' ? [] : list('suites', values.suites, SUITE_IDS);
+  const suiteResults: Record<string, unknown> = {};
+  for (const suite of selectSuites(suiteIds)) {
+    log(`bench: suite ${suite.id}: ${suite.title}`);
+    suiteResults[suite.id] = await suite.run({ quick: values.quick ?? false, log });
+  }
   const dirty = git('status', '--porcelain', '--', 'src', 'scripts/bench', 'scripts/bench.ts');
   return {
     config: result.config,
@@ -160,6 +172,7 @@ async function run(): Promise<Saved> {
     startedAt: result.startedAt.toISOString(),
     finishedAt: result.finishedAt.toISOString(),
     ...(overhead ? { overhead } : {}),
+    suites: suiteResults,
     machine: {
       cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
       cores: os.availableParallelism(),
@@ -213,8 +226,13 @@ if (svgPath && result.scenarios.some((s) => s.id === 'storm-3x')) {
   chartRef = relative(dirname(resolve(outPath ?? 'BENCHMARKS.md')), resolve(svgPath));
   log(`bench: wrote ${svgPath}`);
 }
+const suiteSections = Object.entries(saved.suites ?? {}).flatMap(([id, data]) => {
+  const suite = selectSuites([id])[0];
+  return suite ? [{ markdown: suite.render(data), goals: suite.goals(data) }] : [];
+});
 if (outPath) {
   const report = renderReport({
+    suites: suiteSections,
     result,
     ...(saved.overhead ? { overhead: saved.overhead } : {}),
     machine: saved.machine,
@@ -233,5 +251,5 @@ const table = rows(result);
 console.log(renderTable(result, table));
 if (saved.overhead) console.log(`\n${renderOverhead(saved.overhead)}`);
 console.log('');
-for (const g of goals(result, table, saved.overhead))
+for (const g of [...goals(result, table, saved.overhead), ...suiteSections.flatMap((s) => s.goals)])
   console.log(`${g.met ? 'MET    ' : 'NOT MET'} ${g.name}: ${g.detail}`);

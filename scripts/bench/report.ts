@@ -28,6 +28,8 @@ export interface ReportInput {
   command: string;
   quick: boolean;
   chartPath?: string;
+  /** Pacing suites' sections (markdown from their `## ` heading) and goals. */
+  suites?: { markdown: string; goals: Goal[] }[];
   /** Set when the report was written again from saved results (`--render`): by what. */
   rendered?: string;
 }
@@ -248,7 +250,7 @@ export function renderReport(input: ReportInput): string {
   const { result, overhead, machine } = input;
   const c = result.config;
   const rows = toRows(result);
-  const checks = goals(result, rows, overhead);
+  const checks = [...goals(result, rows, overhead), ...(input.suites ?? []).flatMap((s) => s.goals)];
   const minutes = (result.finishedAt.getTime() - result.startedAt.getTime()) / 60_000;
   const perRate = limitPerSec(c);
   const bucket = initialBucket(c);
@@ -323,6 +325,7 @@ export function renderReport(input: ReportInput): string {
       '',
     );
   }
+  for (const suite of input.suites ?? []) out.push(suite.markdown.trimEnd(), '');
   out.push('<details><summary>Per arm-run detail</summary>', '', renderRuns(result), '', '</details>', '');
   return out.join('\n');
 }
