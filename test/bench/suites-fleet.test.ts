@@ -54,6 +54,7 @@ function fleetRun(arm: FleetRun['arm'], fields: Partial<FleetRun>): FleetRun {
       streamErrors: 0,
     },
     warnings: [],
+    storeDown: 0,
     timeline: [],
     lost: 0,
     ...fields,

@@ -7,6 +7,7 @@
  * their order rotated per fleet size and round.
  */
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RespConnection } from '../../../src/openai/redis-store.ts';
@@ -91,6 +92,8 @@ export interface FleetRun {
   latenciesMs: number[];
   server: SimulatorStats;
   warnings: string[];
+  /** Processes that saw the Redis store not answer in time at least once (and paced alone meanwhile). */
+  storeDown: number;
   redis?: RedisSample;
   /** The simulator's cumulative counts every 500 ms from GO: where in the window the 429s fell. */
   timeline: { atMs: number; requests: number; rejected: number }[];
@@ -101,12 +104,16 @@ export interface FleetRun {
 export interface FleetResult {
   config: FleetConfig;
   runs: FleetRun[];
+  /** os.loadavg() (1, 5, 15 min) when the suite started and ended: 8 processes on a shared host feel it. */
+  load?: { start: number[]; end: number[] };
 }
 
 const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
 const SAFETY_MARGIN_MS = 30_000;
 const TICK_MS = 500;
+/** The start of a window, for the notes: the cold start and its first correction. */
+const START_MS = 2000;
 
 /** The simulator's view of the config, for the helpers the main table uses. */
 function benchConfig(c: FleetConfig): BenchConfig {
@@ -260,6 +267,7 @@ export async function runFleetArm(o: FleetArmOptions): Promise<FleetRun> {
       latenciesMs: reported.flatMap((r) => r.latenciesMs),
       server: sim.stats(),
       warnings: [...new Set(reported.flatMap((r) => r.warnings))],
+      storeDown: reported.filter((r) => r.warnings.some((w) => /did not answer/.test(w))).length,
       ...(conn ? { redis: await sampleRedis(conn, baseline) } : {}),
       timeline,
       lost: results.length - reported.length,
@@ -277,6 +285,7 @@ export async function runFleet(
 ): Promise<FleetResult> {
   const redis = await startRedis('fleet');
   const runs: FleetRun[] = [];
+  const start = os.loadavg();
   try {
     for (let round = 1; round <= config.rounds; round++) {
       for (const [s, processes] of config.sizes.entries()) {
@@ -301,7 +310,7 @@ export async function runFleet(
   } finally {
     await redis.kill();
   }
-  return { config, runs };
+  return { config, runs, load: { start, end: os.loadavg() } };
 }
 
 export interface FleetFigures {
@@ -396,8 +405,8 @@ export function renderFleet(result: FleetResult): string {
     '',
     ...FLEET_ARMS.map((a) => `- **${a.label}** (\`${a.id}\`): ${a.settings}.`),
     '',
-    '| Processes | Callers | Client | Calls | Goodput × limit | Requests / success | 429s | 429s / success | Errors surfaced to callers | p50 ms | p99 ms |',
-    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+    '| Processes | Callers | Client | Calls | Goodput × limit | Requests / success | 429s | 429s / success | Errors surfaced to callers | p50 ms | p99 ms | Processes that paced alone (Redis too slow) |',
+    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
   ];
   for (const processes of c.sizes) {
     for (const arm of FLEET_ARMS) {
@@ -408,12 +417,43 @@ export function renderFleet(result: FleetResult): string {
       const rounds =
         f.goodputByRound.length > 1 ? ` (${f.goodputByRound.map((g) => fixed(g)).join(', ')})` : '';
       lines.push(
-        `| ${processes} | ${processes * c.callersPerProcess} | ${arm.label} | ${f.calls} | ${fixed(f.goodput)}${rounds} | ${fixed(f.successes > 0 ? requests / f.successes : Number.POSITIVE_INFINITY)} | ${f.server429} | ${fixed(f.per429Success)} | ${f.errorCount === 0 ? '0' : `**${f.errorCount}**: ${errorList(f.errors)}`}${f.lost ? ` (${f.lost} worker(s) did not report)` : ''} | ${fixed(f.p50, 0)} | ${fixed(f.p99, 0)} |`,
+        `| ${processes} | ${processes * c.callersPerProcess} | ${arm.label} | ${f.calls} | ${fixed(f.goodput)}${rounds} | ${fixed(f.successes > 0 ? requests / f.successes : Number.POSITIVE_INFINITY)} | ${f.server429} | ${fixed(f.per429Success)} | ${f.errorCount === 0 ? '0' : `**${f.errorCount}**: ${errorList(f.errors)}`}${f.lost ? ` (${f.lost} worker(s) did not report)` : ''} | ${fixed(f.p50, 0)} | ${fixed(f.p99, 0)} | ${arm.id === 'redis' ? runs.map((r) => `${r.storeDown}/${r.processes}`).join(', ') : ''} |`,
       );
     }
   }
-  lines.push('', ...redisNotes(result));
+  lines.push('', ...startNotes(result), ...redisNotes(result));
+  if (result.load)
+    lines.push(
+      '',
+      `Load average (1/5/15 min) at the suite's start ${result.load.start.map((l) => l.toFixed(2)).join(' / ')}, at its end ${result.load.end.map((l) => l.toFixed(2)).join(' / ')}, on ${os.availableParallelism()} cores: every process of the fleet, the simulator and redis-server share them.`,
+    );
   return lines.join('\n');
+}
+
+/** The simulator's 429 count by `ms` into the window, from the run's timeline. */
+function rejectedBy(run: FleetRun, ms: number): number {
+  let n = 0;
+  for (const t of run.timeline) if (t.atMs <= ms) n = t.rejected;
+  return n;
+}
+
+/** Where in the window the retryscope arms' 429s fell: the start (before and just after the first headers) or later. */
+function startNotes(result: FleetResult): string[] {
+  const out: string[] = [];
+  for (const arm of FLEET_ARMS.filter((a) => a.id !== 'plain')) {
+    const parts = result.config.sizes.flatMap((processes) => {
+      const runs = runsOf(result, processes, arm.id);
+      const total = sum(runs.map((r) => r.server.byStatus['429'] ?? 0));
+      if (runs.length === 0 || total === 0) return [];
+      const early = sum(runs.map((r) => rejectedBy(r, START_MS)));
+      return [`${processes} processes ${early} of ${total}`];
+    });
+    if (parts.length > 0)
+      out.push(
+        `${arm.label}: 429s in the first ${START_MS / 1000} s of the window (sampled every ${TICK_MS} ms): ${parts.join('; ')}.`,
+      );
+  }
+  return out;
 }
 
 /** What the Redis arm cost Redis: operations per call, keys, memory. */

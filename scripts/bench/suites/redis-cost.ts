@@ -6,6 +6,7 @@
  * measurement), so `process.cpuUsage()` here is the client's; redis-server's
  * own CPU is read from its `INFO cpu` around each block.
  */
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { instrument } from '../../../src/index.ts';
@@ -62,6 +63,8 @@ export interface RedisCostResult {
   blocks: CostBlock[];
   /** retryscope warnings seen during the run (a store fallback would show here). */
   warnings: string[];
+  /** os.loadavg() (1, 5, 15 min) at the start and end. */
+  load?: { start: number[]; end: number[] };
 }
 
 const ARM_LABELS: Record<CostArmId, string> = {
@@ -84,6 +87,7 @@ export async function measureRedisCost(
     if (w.name === 'RetryscopeWarning') warnings.push(w.message);
   };
   process.on('warning', onWarning);
+  const start = os.loadavg();
   const server = await startServer();
   const redis = await startRedis('redis-cost');
   const conn = new RespConnection(redis.url);
@@ -146,6 +150,7 @@ export async function measureRedisCost(
       })),
       blocks,
       warnings: [...new Set(warnings)],
+      load: { start, end: os.loadavg() },
     };
   } finally {
     process.off('warning', onWarning);
@@ -241,6 +246,11 @@ export function renderRedisCost(result: RedisCostResult): string {
       `Redis adds **${ms(f.addedP50Us)} ms at p50 and ${ms(f.addedP99Us)} ms at p99** per call (pooled over all blocks; per round, p99 differences of ${f.addedP99UsByRound.map((d) => ms(d)).join(', ')} ms), **${us(f.addedCpuUs)} µs of client CPU** per call, and ${f.serverCpuUs.toFixed(1)} µs of redis-server CPU per call. Redis served ${f.scriptsPerCall.toFixed(2)} limiter-script calls (\`EVALSHA\`) per call: the one round trip on the hot path.${result.warnings.length ? ` **Warnings during the run:** ${result.warnings.join('; ')}.` : ' No call fell back to the local limiter.'}`,
     );
   }
+  if (result.load)
+    lines.push(
+      '',
+      `Load average (1/5/15 min) at the start ${result.load.start.map((l) => l.toFixed(2)).join(' / ')}, at the end ${result.load.end.map((l) => l.toFixed(2)).join(' / ')}, on ${os.availableParallelism()} cores. A loaded host shows in the tail: a process waiting for a core waits with its Redis reply in the socket.`,
+    );
   return lines.join('\n');
 }
 
