@@ -68,7 +68,14 @@ describe('fleet suite: report and goals', () => {
       config: CONFIG,
       runs: [
         fleetRun('redis', {
-          redis: { scriptCalls: 40, commands: 41, keys: 1, keyBytes: [168], usedMemoryDelta: 5000 },
+          redis: {
+            scriptCalls: 40,
+            commands: 41,
+            keys: 1,
+            keyBytes: [168],
+            scriptBytes: 2168,
+            luaVmBytes: 40960,
+          },
         }),
       ],
     };
@@ -80,6 +87,7 @@ describe('fleet suite: report and goals', () => {
     expect(text).toContain('| 8 | 80 | retryscope, Redis limiter | 40 | 1.00 |');
     expect(text).toContain('40 limiter-script calls');
     expect(text).toContain('168–168 bytes each');
+    expect(text).toContain('the cached script (2168 bytes');
   });
 
   test('each goal misses on its own figure; an unreported worker is an error', () => {

@@ -75,8 +75,9 @@ export interface RedisSample {
   keys: number;
   /** MEMORY USAGE of each key, bytes. */
   keyBytes: number[];
-  /** used_memory after the run minus after FLUSHALL, bytes (includes the cached script). */
-  usedMemoryDelta: number;
+  /** The cached script and Redis's Lua VM (used_memory_scripts_eval, used_memory_vm_eval), bytes. */
+  scriptBytes: number;
+  luaVmBytes: number;
 }
 
 export interface FleetRun {
@@ -165,7 +166,7 @@ function startWorker(spec: WorkerSpec, log: (line: string) => void): Child {
   };
 }
 
-async function sampleRedis(conn: RespConnection, baseline: number): Promise<RedisSample> {
+async function sampleRedis(conn: RespConnection): Promise<RedisSample> {
   const stats = String(await conn.command(['INFO', 'commandstats']));
   const all = [...stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)];
   const keys = (await conn.command(['KEYS', '*'])) as string[];
@@ -178,7 +179,8 @@ async function sampleRedis(conn: RespConnection, baseline: number): Promise<Redi
     commands: sum(all.filter(([, name]) => name !== 'info').map(([, , n]) => Number(n))),
     keys: keys.length,
     keyBytes,
-    usedMemoryDelta: info(memory, 'used_memory') - baseline,
+    scriptBytes: info(memory, 'used_memory_scripts_eval'),
+    luaVmBytes: info(memory, 'used_memory_vm_eval'),
   };
 }
 
@@ -213,11 +215,9 @@ export async function runFleetArm(o: FleetArmOptions): Promise<FleetRun> {
   const conn = o.arm === 'redis' && o.redisUrl ? new RespConnection(o.redisUrl) : undefined;
   const children: Child[] = [];
   try {
-    let baseline = 0;
     if (conn) {
       await conn.command(['FLUSHALL']);
       await conn.command(['SCRIPT', 'FLUSH']);
-      baseline = info(String(await conn.command(['INFO', 'memory'])), 'used_memory');
       await conn.command(['CONFIG', 'RESETSTAT']);
     }
     const spec: WorkerSpec = {
@@ -268,7 +268,7 @@ export async function runFleetArm(o: FleetArmOptions): Promise<FleetRun> {
       server: sim.stats(),
       warnings: [...new Set(reported.flatMap((r) => r.warnings))],
       storeDown: reported.filter((r) => r.warnings.some((w) => /did not answer/.test(w))).length,
-      ...(conn ? { redis: await sampleRedis(conn, baseline) } : {}),
+      ...(conn ? { redis: await sampleRedis(conn) } : {}),
       timeline,
       lost: results.length - reported.length,
     };
@@ -466,10 +466,9 @@ function redisNotes(result: FleetResult): string[] {
   const requests = sum(samples.map((r) => r.server.requests));
   const keyBytes = samples.flatMap((r) => r.redis!.keyBytes);
   const keys = [...new Set(samples.map((r) => r.redis!.keys))];
-  const deltas = samples.map((r) => r.redis!.usedMemoryDelta);
   const warned = samples.filter((r) => r.warnings.length > 0);
   return [
-    `Redis, over the ${samples.length} Redis arm-run${samples.length === 1 ? '' : 's'}: ${scripts} limiter-script calls (\`EVALSHA\`/\`EVAL\`) for ${calls} calls and ${requests} requests sent, ${fixed(scripts / Math.max(1, requests))} per request sent (${commands} commands in all, from \`INFO commandstats\`). Keys after each run: ${keys.join(' or ')} (\`DBSIZE\` of a Redis used by nothing else), ${keyBytes.length ? `${Math.min(...keyBytes)}–${Math.max(...keyBytes)} bytes each by \`MEMORY USAGE\`` : 'none'}; \`used_memory\` grew by ${Math.min(...deltas)}–${Math.max(...deltas)} bytes over the emptied server's (that includes the cached Lua script).${warned.length ? ` **The store did not always answer:** ${warned.length} run(s) logged a fallback warning (${warned[0]!.warnings[0]}).` : ' No process logged a store fallback.'}`,
+    `Redis, over the ${samples.length} Redis arm-run${samples.length === 1 ? '' : 's'}: ${scripts} limiter-script calls (\`EVALSHA\`/\`EVAL\`) for ${calls} calls and ${requests} requests sent, ${fixed(scripts / Math.max(1, requests))} per request sent (${commands} commands in all, from \`INFO commandstats\`). Keys after each run: ${keys.join(' or ')} (\`DBSIZE\` of a Redis used by nothing else), ${keyBytes.length ? `${Math.min(...keyBytes)}–${Math.max(...keyBytes)} bytes each by \`MEMORY USAGE\`` : 'none'}; besides, Redis held the cached script (${Math.max(...samples.map((r) => r.redis!.scriptBytes))} bytes, \`used_memory_scripts_eval\`) and its Lua VM (${Math.max(...samples.map((r) => r.redis!.luaVmBytes))} bytes, \`used_memory_vm_eval\`), once for the whole fleet.${warned.length ? ` **The store did not always answer:** ${warned.length} run(s) logged a fallback warning (${warned[0]!.warnings[0]}).` : ' No process logged a store fallback.'}`,
   ];
 }
 

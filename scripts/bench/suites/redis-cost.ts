@@ -243,7 +243,7 @@ export function renderRedisCost(result: RedisCostResult): string {
   if (f) {
     lines.push(
       '',
-      `Redis adds **${ms(f.addedP50Us)} ms at p50 and ${ms(f.addedP99Us)} ms at p99** per call (pooled over all blocks; per round, p99 differences of ${f.addedP99UsByRound.map((d) => ms(d)).join(', ')} ms), **${us(f.addedCpuUs)} µs of client CPU** per call, and ${f.serverCpuUs.toFixed(1)} µs of redis-server CPU per call. Redis served ${f.scriptsPerCall.toFixed(2)} limiter-script calls (\`EVALSHA\`) per call: the one round trip on the hot path.${result.warnings.length ? ` **Warnings during the run:** ${result.warnings.join('; ')}.` : ' No call fell back to the local limiter.'}`,
+      `Redis adds **${ms(f.addedP50Us)} ms at p50 and ${ms(f.addedP99Us)} ms at p99** per call (pooled over all blocks; per round, p99 differences of ${f.addedP99UsByRound.map((d) => ms(d)).join(', ')} ms), **${us(f.addedCpuUs)} µs of client CPU** per call, and ${f.serverCpuUs.toFixed(1)} µs of redis-server CPU per call. Redis served ${f.scriptsPerCall.toFixed(2)} limiter-script calls (\`EVALSHA\`) per call: 1 when every call booked with Redis, fewer when calls paced locally after a round trip missed \`redisTimeoutMs\`.${result.warnings.length ? ` **Warnings during the run:** ${result.warnings.join('; ')}.` : ' No call fell back to the local limiter.'}`,
     );
   }
   if (result.load)
