@@ -199,6 +199,8 @@ interface Booking {
   promised: number;
   /** When it actually left (set by `confirm`), else its slot. */
   sentAt: number;
+  /** Released from the cold-start hold: its caller wakes then, and may spend burst credit then. */
+  readonly wokenAt?: number;
 }
 
 /** A reservation made before the bucket heard from the server, beyond the probes: not yet in the queue. */
@@ -324,7 +326,15 @@ export class RateLimiter {
   /** Places a reservation in the queue under ticket `id`. */
   private book(at: number, cost: number, deadlineAt: number, id: number, wake = at): Reservation {
     const last = this.pending.at(-1);
-    const booking: Booking = { id, tokens: cost, deadlineAt, slot: 0, promised: wake, sentAt: 0 };
+    const booking: Booking = {
+      id,
+      tokens: cost,
+      deadlineAt,
+      slot: 0,
+      promised: wake,
+      sentAt: 0,
+      ...(wake > at ? { wokenAt: wake } : {}),
+    };
     const previous = last?.slot ?? this.ledger.at(-1)?.slot ?? Number.NEGATIVE_INFINITY;
     const slot = this.slotFor(this.tail, booking, at, previous);
     const waitMs = slot - at;
@@ -724,7 +734,8 @@ export class RateLimiter {
       // Burst credit is for sending now. A caller who waits anyway waits its
       // turn, one interval behind the one before: credit that built up while
       // something else held the queue back must not release it all at once.
-      if (slot > at) slot = Math.max(slot, previous + pace);
+      // A caller released from the cold-start hold sends "now" when it wakes.
+      if (slot > Math.max(at, booking.wokenAt ?? at)) slot = Math.max(slot, previous + pace);
     }
     return slot;
   }
