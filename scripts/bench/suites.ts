@@ -7,6 +7,9 @@
  * goals of BENCHMARKS.md.
  */
 import type { Goal } from './report.ts';
+import { coldStartSuite } from './suites/cold-start.ts';
+import { isolated429Suite } from './suites/isolated-429.ts';
+import { modelsSuite } from './suites/models.ts';
 
 export interface SuiteContext {
   /** `--quick`: shorter windows, fewer rounds; the figures are indicative only. */
@@ -27,7 +30,11 @@ export interface Suite<R = unknown> {
 }
 
 /** Registered suites, in report order. */
-export const SUITES: readonly Suite[] = [];
+export const SUITES: readonly Suite[] = [
+  modelsSuite as Suite,
+  coldStartSuite as Suite,
+  isolated429Suite as Suite,
+];
 
 export const SUITE_IDS = SUITES.map((s) => s.id);
 
