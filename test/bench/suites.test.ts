@@ -78,7 +78,13 @@ describe('pacing suites', () => {
     const good = modelsResult([
       run('rs-default', 1, {
         'gpt-4o-mini': model(225, { rejected429: 2, requests: 227 }),
-        'gpt-4o': model(45),
+        // 15 successes in the first 2 s, then 30 over the 6 s after: the model's own 5/s.
+        'gpt-4o': model(45, {
+          successTimesMs: [
+            ...Array.from({ length: 15 }, (_, i) => i * 100),
+            ...Array.from({ length: 30 }, (_, i) => 2000 + i * 200),
+          ],
+        }),
       }),
       run('rs-default', 2, {
         'gpt-4o-mini': model(216),
@@ -100,7 +106,8 @@ describe('pacing suites', () => {
     const section = modelsSuite.render(good);
     expect(section.startsWith('## Two models on one key\n')).toBe(true);
     expect(section).toContain(
-      '| retryscope, defaults | `gpt-4o` | 300 | 88 | 0.98 (1.00, 0.96) | 88 | 1 | 0.011 | 0 |',
+      // From 2 s on: 30 of round 1's 30 allowed, none of round 2's (its run kept no times).
+      '| retryscope, defaults | `gpt-4o` | 300 | 88 | 0.98 (1.00, 0.96) | 0.50 | 88 | 1 | 0.011 | 0 |',
     );
     expect(section).toContain('**7**: RateLimitError (rate_limit_exceeded) 7');
     // Arms that did not run have no rows.

@@ -17,6 +17,7 @@ import {
   renderCrowdTable,
   renderRunDetail,
   runLoad,
+  SETTLE_MS,
   SUITE_ARMS,
 } from './load.ts';
 
@@ -131,7 +132,7 @@ export function crowdSuite(spec: CrowdSuiteSpec): Suite<CrowdResult> {
         '',
         spec.intro(r),
         '',
-        `**Method.** One simulator key; ${r.models.map((m) => `\`${m.model}\` limited to ${m.rpm} RPM`).join(', ')}, in buckets of ${r.burstMs} ms of the limit (${buckets} requests, full at the start, refilling continuously) that are the model's own (the simulator's \`modelLimits\`: each answer's \`x-ratelimit-*\` headers describe the model asked, as OpenAI's do); \`countRejected: true\`; 20–60 ms answers. One client per arm-run, with ${r.models.map((m) => `${m.callers} closed-loop callers on \`${m.model}\``).join(' and ')}, all starting together, for a ${r.windowMs / 1000} s window; then every call is awaited (retryscope's deadline ${r.deadlineMs / 1000} s). ${r.rounds} round${r.rounds === 1 ? '' : 's'}, the client order rotated each round, a fresh simulator and client per arm-run. Requests and 429s are counted per model at the client's \`fetch\`, so the SDK's own retries count. **Goodput × its limit**: successes inside the window ÷ (the model's rate × the window + its initial bucket), so 1.00 is every request the server could admit.${r.quick ? ' A `--quick` run: short windows, figures indicative only.' : ''}`,
+        `**Method.** One simulator key; ${r.models.map((m) => `\`${m.model}\` limited to ${m.rpm} RPM`).join(', ')}, in buckets of ${r.burstMs} ms of the limit (${buckets} requests, full at the start, refilling continuously) that are the model's own (the simulator's \`modelLimits\`: each answer's \`x-ratelimit-*\` headers describe the model asked, as OpenAI's do); \`countRejected: true\`; 20–60 ms answers. One client per arm-run, with ${r.models.map((m) => `${m.callers} closed-loop callers on \`${m.model}\``).join(' and ')}, all starting together, for a ${r.windowMs / 1000} s window; then every call is awaited (retryscope's deadline ${r.deadlineMs / 1000} s). ${r.rounds} round${r.rounds === 1 ? '' : 's'}, the client order rotated each round, a fresh simulator and client per arm-run. Requests and 429s are counted per model at the client's \`fetch\`, so the SDK's own retries count. **Goodput × its limit**: successes inside the window ÷ (the model's rate × the window + its initial bucket), so 1.00 is every request the server could admit; the start's fixed costs (the hold until the first answer, the limiter's one request of slack, the last answers landing after the window) weigh more the smaller the bucket and the shorter the window. **From ${SETTLE_MS / 1000} s on**: successes from ${SETTLE_MS / 1000} s into the window to its end ÷ the model's rate over that time, the pace once running.${r.quick ? ' A `--quick` run: short windows, figures indicative only.' : ''}`,
         '',
         'Clients:',
         '',

@@ -235,6 +235,9 @@ export function admissibleFor(limit: ModelLimit, windowMs: number): number {
   return (limit.rpm / 60) * (windowMs / 1000) + bucket;
 }
 
+/** Settled goodput counts successes from this far into the window: past the cold start and the initial bucket. */
+export const SETTLE_MS = 2000;
+
 /** One client's figures for one model, pooled over rounds. */
 export interface CrowdRow {
   arm: string;
@@ -245,6 +248,8 @@ export interface CrowdRow {
   /** Successes in the windows over what the server could admit in them. */
   goodput: number;
   goodputByRound: number[];
+  /** Successes from SETTLE_MS to the window's end over the model's rate in that time: pacing once running. */
+  settledGoodput: number;
   requests: number;
   rejected429: number;
   per429Success: number;
@@ -266,6 +271,14 @@ export function crowdRows(
       const successes = total((m) => m.successes);
       const rejected429 = total((m) => m.rejected429);
       const allowed = per.reduce((n, p) => n + admissibleFor(limit, p.run.windowMs), 0);
+      const later = per.reduce(
+        (n, p) => n + p.m.successTimesMs.filter((t) => t >= SETTLE_MS && t < p.run.windowMs).length,
+        0,
+      );
+      const laterAllowed = per.reduce(
+        (n, p) => n + ((limit.rpm / 60) * Math.max(0, p.run.windowMs - SETTLE_MS)) / 1000,
+        0,
+      );
       out.push({
         arm,
         model: limit.model,
@@ -274,6 +287,7 @@ export function crowdRows(
         successes,
         goodput: total((m) => m.successesInWindow) / allowed,
         goodputByRound: per.map((p) => p.m.successesInWindow / admissibleFor(limit, p.run.windowMs)),
+        settledGoodput: laterAllowed > 0 ? later / laterAllowed : Number.NaN,
         requests: total((m) => m.requests),
         rejected429,
         per429Success: successes > 0 ? rejected429 / successes : Number.POSITIVE_INFINITY,
@@ -286,14 +300,14 @@ export function crowdRows(
 
 export function renderCrowdTable(rows: readonly CrowdRow[], label: (arm: string) => string): string {
   const lines = [
-    '| Client | Model | Limit RPM | Calls | Goodput × its limit (per round) | Requests | 429s | 429s / success | Errors surfaced to callers |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| Client | Model | Limit RPM | Calls | Goodput × its limit (per round) | From ${SETTLE_MS / 1000} s on | Requests | 429s | 429s / success | Errors surfaced to callers |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of rows) {
     const rounds =
       r.goodputByRound.length > 1 ? ` (${r.goodputByRound.map((g) => fixed(g)).join(', ')})` : '';
     lines.push(
-      `| ${label(r.arm)} | \`${r.model}\` | ${r.rpm} | ${r.calls} | ${fixed(r.goodput)}${rounds} | ${r.requests} | ${r.rejected429} | ${fixed(r.per429Success, 3)} | ${errorsCell(r.errors)} |`,
+      `| ${label(r.arm)} | \`${r.model}\` | ${r.rpm} | ${r.calls} | ${fixed(r.goodput)}${rounds} | ${fixed(r.settledGoodput)} | ${r.requests} | ${r.rejected429} | ${fixed(r.per429Success, 3)} | ${errorsCell(r.errors)} |`,
     );
   }
   return lines.join('\n');
