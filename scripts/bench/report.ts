@@ -45,7 +45,8 @@ const OVERHEAD_GOAL = 0.05;
 /** Notes look at successes from this far into the window on, once the initial bucket is spent. */
 const SETTLE_MS = 2000;
 
-const fixed = (n: number, digits = 2) =>
+/** A figure as the report writes it: NaN as —, Infinity as ∞. */
+export const fixed = (n: number, digits = 2) =>
   Number.isFinite(n) ? n.toFixed(digits) : Number.isNaN(n) ? '—' : '∞';
 const ms = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '—');
 

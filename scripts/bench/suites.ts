@@ -7,7 +7,10 @@
  * goals of BENCHMARKS.md.
  */
 import type { Goal } from './report.ts';
+import { coldStartSuite } from './suites/cold-start.ts';
 import { fleetSuite } from './suites/fleet.ts';
+import { isolated429Suite } from './suites/isolated-429.ts';
+import { modelsSuite } from './suites/models.ts';
 import { redisCostSuite } from './suites/redis-cost.ts';
 
 export interface SuiteContext {
@@ -29,7 +32,13 @@ export interface Suite<R = unknown> {
 }
 
 /** Registered suites, in report order. */
-export const SUITES: readonly Suite[] = [fleetSuite as Suite, redisCostSuite as Suite];
+export const SUITES: readonly Suite[] = [
+  modelsSuite as Suite,
+  coldStartSuite as Suite,
+  isolated429Suite as Suite,
+  fleetSuite as Suite,
+  redisCostSuite as Suite,
+];
 
 export const SUITE_IDS = SUITES.map((s) => s.id);
 

@@ -49,7 +49,15 @@ import {
 } from './responses.ts';
 import { modelIdFromPath, resolveRoute } from './routes.ts';
 import { chatStreamFrames, malformedStream, responseStreamFrames, type StreamCut } from './sse.ts';
-import type { Clock, FaultSpec, KeyConfig, RateLimits, RouteId, ScenarioDefinition } from './types.ts';
+import type {
+  Clock,
+  FaultSpec,
+  KeyConfig,
+  ModelLimits,
+  RateLimits,
+  RouteId,
+  ScenarioDefinition,
+} from './types.ts';
 
 export const DEFAULT_LIMITS: RateLimits = { rpm: 600, tpm: 200_000 };
 export const DEFAULT_STREAM_CHUNK_DELAY_MS = 10;
@@ -80,6 +88,7 @@ export interface EngineConfig {
   countRejected: boolean;
   acceptAnyKey: boolean;
   limits: Partial<RateLimits>;
+  modelLimits: ModelLimits;
   keys: Record<string, KeyConfig>;
   quotaTokens: number | undefined;
   unavailableModels: readonly string[];
@@ -173,29 +182,54 @@ export class Engine {
     };
   }
 
-  #limits(key: string, current: CurrentPhase): BucketLimits {
+  /**
+   * The limits a model's own entry sets under `key`, or undefined when the model shares the key's
+   * buckets. Later sources win per field: the scenario, the options, the key's own.
+   */
+  #modelLimits(key: string, model: string | undefined): Partial<RateLimits> | undefined {
+    if (model === undefined) return undefined;
+    const sources = [
+      this.#config.scenario.modelLimits,
+      this.#config.modelLimits,
+      this.#keyConfig(key).modelLimits,
+    ].filter((limits) => limits !== undefined && Object.hasOwn(limits, model));
+    if (sources.length === 0) return undefined;
+    return Object.assign({}, ...sources.map((limits) => limits![model]));
+  }
+
+  /** Which buckets a request spends from: the model's own, if it has limits of its own, else the key's. */
+  #bucketId(key: string, model: string | undefined): string {
+    return this.#modelLimits(key, model) === undefined ? key : `${key}\u0000${model}`;
+  }
+
+  #limits(key: string, current: CurrentPhase, model?: string): BucketLimits {
     const base: BucketLimits = {
       ...DEFAULT_LIMITS,
       ...this.#config.scenario.limits,
       ...this.#config.limits,
       ...this.#keyConfig(key).limits,
+      ...this.#modelLimits(key, model),
     };
     const burstMs = current.phase.burstMs ?? this.#config.scenario.burstMs;
     if (burstMs !== undefined) base.burstMs = burstMs;
     return scaleLimits(base, current.phase.limitsScale ?? 1);
   }
 
-  #bucketsOf(key: string): KeyBuckets {
-    let buckets = this.#buckets.get(key);
+  #bucketsOf(id: string): KeyBuckets {
+    let buckets = this.#buckets.get(id);
     if (!buckets) {
       buckets = emptyBuckets(this.#config.clock.now());
-      this.#buckets.set(key, buckets);
+      this.#buckets.set(id, buckets);
     }
     return buckets;
   }
 
-  #peek(key: string, current: CurrentPhase): RateLimitSnapshot {
-    return snapshot(this.#bucketsOf(key), this.#limits(key, current), this.#config.clock.now());
+  #peek(key: string, current: CurrentPhase, model?: string): RateLimitSnapshot {
+    return snapshot(
+      this.#bucketsOf(this.#bucketId(key, model)),
+      this.#limits(key, current, model),
+      this.#config.clock.now(),
+    );
   }
 
   #quotaBudget(key: string, current: CurrentPhase): QuotaBudget {
@@ -225,8 +259,9 @@ export class Engine {
   plan(arrival: Arrival, request: IncomingRequest): Plan {
     const { current } = arrival;
     const route = resolveRoute(request.method, request.pathname);
-    // Headers for answers that do not touch the buckets still report them.
-    const peekHeaders = () => rateLimitHeaders(this.#peek(request.key ?? '', current));
+    // Headers for answers that do not touch the buckets still report them: the model's, once it is known.
+    let asked: string | undefined;
+    const peekHeaders = () => rateLimitHeaders(this.#peek(request.key ?? '', current, asked));
 
     if (!route) return errorPlan(notFound(request.method, request.pathname), peekHeaders());
     const { key } = request;
@@ -253,6 +288,7 @@ export class Engine {
     if (!parsed.ok) return errorPlan(parsed.error, peekHeaders());
     const { info } = parsed;
     const model = info.model;
+    asked = model;
 
     const unavailable = [
       ...this.#config.unavailableModels,
@@ -269,12 +305,13 @@ export class Engine {
       this.#counters,
       current.visit,
     );
-    const limits = this.#limits(key, current);
+    const limits = this.#limits(key, current, model);
     const estimate = info.promptTokens + info.maxOutputTokens;
     if (fault && isPreAdmission(fault.kind)) {
       if (fault.kind === '401') return errorPlan(invalidApiKey(key), peekHeaders());
       if (fault.kind === '429') {
-        // As if the key's request bucket were empty: a short, exact hint a client can honour.
+        // A gateway's refusal with a short, exact hint a client can honour; by default its headers
+        // say the bucket is empty, `advertise` makes them tell the truth or say nothing.
         const error = rateLimited(
           model ?? 'unknown',
           'requests',
@@ -283,11 +320,13 @@ export class Engine {
           1,
           FAULT_RETRY_AFTER_MS,
         );
-        return errorPlan(error, {
-          ...peekHeaders(),
-          'x-ratelimit-remaining-requests': '0',
-          ...retryAfterHeaders(FAULT_RETRY_AFTER_MS),
-        });
+        const advertised =
+          fault.advertise === 'none'
+            ? {}
+            : fault.advertise === 'actual'
+              ? peekHeaders()
+              : { ...peekHeaders(), 'x-ratelimit-remaining-requests': '0' };
+        return errorPlan(error, { ...advertised, ...retryAfterHeaders(FAULT_RETRY_AFTER_MS) });
       }
       if (fault.kind === '400') {
         const param = route === 'chat.completions' ? 'messages' : 'input';
@@ -309,10 +348,11 @@ export class Engine {
     if (quotaLeft <= 0) return errorPlan(insufficientQuota(), peekHeaders());
 
     const now = this.#config.clock.now();
-    const admission = admit(this.#bucketsOf(key), limits, estimate, now, {
+    const bucketId = this.#bucketId(key, model);
+    const admission = admit(this.#bucketsOf(bucketId), limits, estimate, now, {
       countRejected: this.#config.countRejected,
     });
-    this.#buckets.set(key, admission.buckets);
+    this.#buckets.set(bucketId, admission.buckets);
     const headers = rateLimitHeaders(admission.snapshot);
     if (!admission.allowed) {
       if (admission.reason === 'too_large') {

@@ -9,7 +9,7 @@
  *
  * Serves `POST /v1/chat/completions`, `/v1/responses` (JSON and SSE),
  * `/v1/embeddings` and `GET /v1/models`. Any API key works unless
- * `acceptAnyKey: false`. Per key, a real RPM/TPM limiter answers 429 with
+ * `acceptAnyKey: false`. Per key (and per model, with `modelLimits`), a real RPM/TPM limiter answers 429 with
  * `retry-after`, and a spend quota answers `insufficient_quota`. Scenarios
  * (`steady`, `storm`, `outage`, `quota`, `mixed`, or your own YAML) add
  * seeded faults by phase. In `quota` and `mixed`, the key `sk-sim-fallback`
@@ -28,11 +28,14 @@ export { FALLBACK_KEY, NAMED_SCENARIOS, OUTAGE_MODEL } from './scenarios.ts';
 export { startSimulator } from './server.ts';
 export {
   type Clock,
+  FAULT_ADVERTISE,
   FAULT_KINDS,
+  type FaultAdvertise,
   type FaultKind,
   type FaultSpec,
   type KeyConfig,
   type LatencyRange,
+  type ModelLimits,
   type NamedScenario,
   type PhaseDefinition,
   type RateLimits,

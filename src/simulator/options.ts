@@ -3,7 +3,7 @@
  * at start-up with a message instead of as odd behaviour mid-test.
  */
 import type { EngineConfig } from './engine.ts';
-import { validateFaults, validateKeys, validateScenario } from './scenario-schema.ts';
+import { validateFaults, validateKeys, validateModelLimits, validateScenario } from './scenario-schema.ts';
 import { isNamedScenario, NAMED_SCENARIOS } from './scenarios.ts';
 import type { RateLimits, ScenarioDefinition, SimulatorOptions, WireTimeouts } from './types.ts';
 import { DEFAULT_WIRE_TIMEOUTS } from './wire-guard.ts';
@@ -95,6 +95,10 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     countRejected: options.countRejected ?? true,
     acceptAnyKey: options.acceptAnyKey ?? true,
     limits: resolveLimits(options.limits),
+    modelLimits:
+      options.modelLimits === undefined
+        ? {}
+        : validateModelLimits(options.modelLimits, 'the modelLimits option'),
     keys: options.keys === undefined ? {} : validateKeys(options.keys, 'the keys option'),
     quotaTokens,
     unavailableModels: [...(options.unavailableModels ?? [])],

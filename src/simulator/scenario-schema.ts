@@ -9,11 +9,14 @@
  * what is wrong, because the person reading them is editing a YAML file.
  */
 import {
+  FAULT_ADVERTISE,
   FAULT_KINDS,
+  type FaultAdvertise,
   type FaultKind,
   type FaultSpec,
   type KeyConfig,
   type LatencyRange,
+  type ModelLimits,
   type PhaseDefinition,
   type RateLimits,
   ROUTE_IDS,
@@ -164,6 +167,24 @@ function limitsField(value: unknown, path: string, issues: Issues): Partial<Rate
   return limits;
 }
 
+function modelLimitsField(value: unknown, path: string, issues: Issues): ModelLimits | undefined {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) {
+    issues.push({ path, message: `must be an object of model -> { rpm, tpm } (got ${describe(value)})` });
+    return undefined;
+  }
+  const out: ModelLimits = {};
+  for (const [model, limits] of Object.entries(value)) {
+    if (model === '') {
+      issues.push({ path, message: 'has an empty model name' });
+      continue;
+    }
+    const parsed = limitsField(limits, join(path, model), issues);
+    if (parsed !== undefined) out[model] = parsed;
+  }
+  return out;
+}
+
 function quotaField(value: unknown, path: string, issues: Issues): number | undefined {
   if (value === UNLIMITED) return Number.POSITIVE_INFINITY;
   if (typeof value === 'string') {
@@ -204,6 +225,7 @@ export const FAULT_FIELDS = [
   'models',
   'delayMs',
   'afterChunks',
+  'advertise',
 ] as const;
 
 function faultField(value: unknown, path: string, issues: Issues): FaultSpec | undefined {
@@ -252,6 +274,21 @@ function faultField(value: unknown, path: string, issues: Issues): FaultSpec | u
       message: `only applies to kind stream_error (this fault is ${kind})`,
     });
   }
+  let advertise: FaultAdvertise | undefined;
+  if (raw.advertise !== undefined) {
+    if ((FAULT_ADVERTISE as readonly unknown[]).includes(raw.advertise))
+      advertise = raw.advertise as FaultAdvertise;
+    else
+      issues.push({
+        path: join(path, 'advertise'),
+        message: `must be one of: ${FAULT_ADVERTISE.join(', ')} (got ${describe(raw.advertise)})`,
+      });
+    if (kind !== undefined && kind !== '429')
+      issues.push({
+        path: join(path, 'advertise'),
+        message: `only applies to kind 429 (this fault is ${kind})`,
+      });
+  }
   if (probability !== undefined) fault.probability = probability;
   if (every !== undefined) fault.every = every;
   if (burst !== undefined) fault.burst = burst;
@@ -259,6 +296,7 @@ function faultField(value: unknown, path: string, issues: Issues): FaultSpec | u
   if (models !== undefined) fault.models = models;
   if (delayMs !== undefined) fault.delayMs = delayMs;
   if (afterChunks !== undefined) fault.afterChunks = afterChunks;
+  if (advertise !== undefined) fault.advertise = advertise;
   return issues.length === before ? fault : undefined;
 }
 
@@ -311,13 +349,15 @@ function keysField(value: unknown, path: string, issues: Issues): Record<string,
   const keys: Record<string, KeyConfig> = {};
   for (const [name, settings] of Object.entries(value)) {
     const keyPath = join(path, name);
-    const raw = record(settings ?? {}, keyPath, ['quotaTokens', 'limits'], issues);
+    const raw = record(settings ?? {}, keyPath, ['quotaTokens', 'limits', 'modelLimits'], issues);
     if (!raw) continue;
     const config: KeyConfig = {};
     const quotaTokens = quotaField(raw.quotaTokens, join(keyPath, 'quotaTokens'), issues);
     const limits = limitsField(raw.limits, join(keyPath, 'limits'), issues);
     if (quotaTokens !== undefined) config.quotaTokens = quotaTokens;
+    const modelLimits = modelLimitsField(raw.modelLimits, join(keyPath, 'modelLimits'), issues);
     if (limits !== undefined) config.limits = limits;
+    if (modelLimits !== undefined) config.modelLimits = modelLimits;
     keys[name] = config;
   }
   return keys;
@@ -328,6 +368,7 @@ export const SCENARIO_FIELDS = [
   'name',
   'description',
   'limits',
+  'modelLimits',
   'burstMs',
   'keys',
   'unavailableModels',
@@ -356,6 +397,7 @@ export function validateScenario(value: unknown, source = 'scenario'): ScenarioD
     else issues.push({ path: 'description', message: `must be a string (got ${describe(description)})` });
   }
   const limits = limitsField(raw.limits, 'limits', issues);
+  const modelLimits = modelLimitsField(raw.modelLimits, 'modelLimits', issues);
   const burstMs = numberField(raw.burstMs, 'burstMs', BURST_RULE, issues);
   const keys = keysField(raw.keys, 'keys', issues);
   const unavailableModels = stringList(raw.unavailableModels, 'unavailableModels', issues);
@@ -366,6 +408,7 @@ export function validateScenario(value: unknown, source = 'scenario'): ScenarioD
     issues,
   );
   if (limits !== undefined) scenario.limits = limits;
+  if (modelLimits !== undefined) scenario.modelLimits = modelLimits;
   if (burstMs !== undefined) scenario.burstMs = burstMs;
   if (keys !== undefined) scenario.keys = keys;
   if (unavailableModels !== undefined) scenario.unavailableModels = unavailableModels;
@@ -425,6 +468,13 @@ const limits = {
     tpm: { ...positive, description: 'Tokens per minute.' },
   },
 } as const;
+const modelLimits = {
+  type: 'object',
+  description:
+    "Models with limits (and buckets) of their own, by model name; a field left out comes from the key's limits.",
+  propertyNames: { minLength: 1 },
+  additionalProperties: limits,
+} as const;
 
 export const SCENARIO_JSON_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -437,6 +487,7 @@ export const SCENARIO_JSON_SCHEMA = {
     name: { type: 'string', minLength: 1 },
     description: { type: 'string' },
     limits: { ...limits, description: 'Base per-key limits.' },
+    modelLimits,
     burstMs: burst,
     keys: {
       type: 'object',
@@ -444,7 +495,7 @@ export const SCENARIO_JSON_SCHEMA = {
       additionalProperties: {
         type: 'object',
         additionalProperties: false,
-        properties: { quotaTokens: quota, limits },
+        properties: { quotaTokens: quota, limits, modelLimits },
       },
     },
     unavailableModels: { ...models, description: 'Models that always answer 503.' },
@@ -504,6 +555,11 @@ export const SCENARIO_JSON_SCHEMA = {
         models,
         delayMs: { type: 'number', minimum: 0, maximum: 600_000, description: 'kind slow only.' },
         afterChunks: { type: 'integer', minimum: 0, description: 'kind stream_error only.' },
+        advertise: {
+          enum: [...FAULT_ADVERTISE],
+          description:
+            'kind 429 only: its x-ratelimit-* headers say the bucket is empty (default), as it really is, or nothing.',
+        },
       },
     },
   },
@@ -521,6 +577,14 @@ export function validateFaults(value: unknown, source: string): FaultSpec[] {
   });
   if (issues.length > 0) throw new ScenarioValidationError(source, issues, 'faults');
   return faults;
+}
+
+/** Validates per-model limits on their own (the `modelLimits` option). */
+export function validateModelLimits(value: unknown, source: string): ModelLimits {
+  const issues: Issues = [];
+  const out = modelLimitsField(value, '', issues) ?? {};
+  if (issues.length > 0) throw new ScenarioValidationError(source, issues, 'modelLimits');
+  return out;
 }
 
 /** Validates per-key settings on their own (the `keys` option). */

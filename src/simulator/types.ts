@@ -40,7 +40,24 @@ export interface FaultSpec {
   delayMs?: number;
   /** `stream_error`: how many content chunks go out before the error. */
   afterChunks?: number;
+  /**
+   * `429`: what its `x-ratelimit-*` headers say. `empty`: no requests remaining, as if the
+   * bucket were spent; `actual`: the bucket as it really is (a 429 that is not about load);
+   * `none`: no rate-limit headers at all.
+   * @default 'empty'
+   */
+  advertise?: FaultAdvertise;
 }
+
+export const FAULT_ADVERTISE = ['empty', 'actual', 'none'] as const;
+export type FaultAdvertise = (typeof FAULT_ADVERTISE)[number];
+
+/**
+ * Limits of their own for some models, by model name. OpenAI scopes its
+ * limits per model: each listed model has its own buckets under a key, and
+ * its answers' headers describe them. Models not listed share the key's.
+ */
+export type ModelLimits = Record<string, Partial<RateLimits>>;
 
 export interface RateLimits {
   /** Requests per minute. */
@@ -79,6 +96,8 @@ export interface KeyConfig {
   quotaTokens?: number;
   /** Overrides the base limits for this key (phases still scale them). */
   limits?: Partial<RateLimits>;
+  /** Per-model limits under this key, over the scenario's and the options' (phases still scale them). */
+  modelLimits?: ModelLimits;
 }
 
 export interface ScenarioDefinition {
@@ -86,6 +105,11 @@ export interface ScenarioDefinition {
   description?: string;
   /** Base per-key limits; the options' `limits` override them. */
   limits?: Partial<RateLimits>;
+  /**
+   * Models with limits (and buckets) of their own under every key; a field left out
+   * comes from the key's limits. `{ 'gpt-4o': { rpm: 500 } }`.
+   */
+  modelLimits?: ModelLimits;
   /**
    * How much of a minute's limit a key may spend at once, as milliseconds of
    * refill (OpenAI may enforce 600 RPM as 10 per second). Default 60 000:
@@ -144,6 +168,8 @@ export interface SimulatorOptions {
   durationMs?: number;
   /** Base per-key limits (override the scenario's). Default 600 rpm, 200 000 tpm. */
   limits?: Partial<RateLimits>;
+  /** Per-model limits under every key (override the scenario's, per model and field). */
+  modelLimits?: ModelLimits;
   /** Rejected requests still consume a request from the RPM bucket. Default true. */
   countRejected?: boolean;
   keys?: Record<string, KeyConfig>;
