@@ -8,6 +8,7 @@
  * Errors name the field by path (`phases[1].faults[0].probability`) and say
  * what is wrong, because the person reading them is editing a YAML file.
  */
+import { isRecord } from '../policy/is-record.ts';
 import {
   FAULT_KINDS,
   type FaultKind,
@@ -57,10 +58,6 @@ function describe(value: unknown): string {
 function join(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   return path ? `${path}.${key}` : key;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Reads an object and flags fields it does not know, which are almost always typos. */
