@@ -98,7 +98,23 @@ export interface RetryscopeOptions {
    * Exponential backoff between attempts when the server gives no Retry-After.
    * @default { initialMs: 500, maxMs: 20_000, jitter: 'full' }
    */
-  backoff?: { initialMs?: number; maxMs?: number; jitter?: Jitter };
+  backoff?: {
+    /**
+     * The cap of the first retry's wait; each retry doubles it.
+     * @default 500
+     */
+    initialMs?: number;
+    /**
+     * No computed wait is longer (a server's Retry-After may be, up to `maxRetryAfterMs`).
+     * @default 20_000
+     */
+    maxMs?: number;
+    /**
+     * How the wait is randomised under its cap: one of `JITTERS` (src/policy/types.ts).
+     * @default 'full'
+     */
+    jitter?: Jitter;
+  };
   /**
    * The largest server-requested wait honoured; a longer one means giving up now.
    * @default 60_000

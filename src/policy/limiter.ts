@@ -279,19 +279,20 @@ export class RateLimiter {
   private readonly refused = new Map<number, number>();
   private dirty = false;
 
+  /** Trusts its options: resolveOptions (src/options.ts) has checked each against its range. */
   constructor(options: LimiterOptions = {}) {
-    this.maxQueue = Math.max(0, options.maxQueue ?? DEFAULT_MAX_QUEUE);
-    this.maxSleepMs = Math.max(1, options.maxSleepMs ?? DEFAULT_MAX_SLEEP_MS);
-    this.burstMs = Math.max(0, options.burstMs ?? DEFAULT_BURST_MS);
-    this.margin = clamp(options.safetyMargin ?? DEFAULT_SAFETY_MARGIN, 0, 0.5);
-    this.beta = clamp(options.beta ?? DEFAULT_BETA, 0.05, 1);
-    this.scale = Math.max(1e-6, options.cubicScale ?? DEFAULT_CUBIC_SCALE);
-    this.minRate = Math.max(1e-6, options.minRatePerSec ?? DEFAULT_MIN_RATE_PER_SEC);
-    this.cooldownMs = Math.max(0, options.cutCooldownMs ?? DEFAULT_CUT_COOLDOWN_MS);
-    this.coldProbes = Math.max(0, Math.floor(options.coldStartProbes ?? DEFAULT_COLD_START_PROBES));
-    this.coldHoldMs = Math.max(0, options.coldStartHoldMs ?? DEFAULT_COLD_START_HOLD_MS);
-    this.rpm = positive(options.initialRpm);
-    this.tpm = positive(options.initialTpm);
+    this.maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
+    this.maxSleepMs = options.maxSleepMs ?? DEFAULT_MAX_SLEEP_MS;
+    this.burstMs = options.burstMs ?? DEFAULT_BURST_MS;
+    this.margin = options.safetyMargin ?? DEFAULT_SAFETY_MARGIN;
+    this.beta = options.beta ?? DEFAULT_BETA;
+    this.scale = options.cubicScale ?? DEFAULT_CUBIC_SCALE;
+    this.minRate = options.minRatePerSec ?? DEFAULT_MIN_RATE_PER_SEC;
+    this.cooldownMs = options.cutCooldownMs ?? DEFAULT_CUT_COOLDOWN_MS;
+    this.coldProbes = options.coldStartProbes ?? DEFAULT_COLD_START_PROBES;
+    this.coldHoldMs = options.coldStartHoldMs ?? DEFAULT_COLD_START_HOLD_MS;
+    this.rpm = options.initialRpm;
+    this.tpm = options.initialTpm;
     // A seeded limit is the user's word for what the server would say: no need to ask first.
     this.cold = this.rpm === undefined && this.tpm === undefined && this.coldHoldMs > 0;
   }
@@ -831,10 +832,6 @@ function rescale(tat: number, at: number, from: number, to: number): number {
 
 function positive(value: number | undefined): number | undefined {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : undefined;
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
 }
 
 function indexById(bookings: readonly Booking[], id: number): number {
