@@ -1,3 +1,4 @@
+// size: the public option types (mostly their docs, with @default) beside the one rules table that checks them.
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
 import {

@@ -1,3 +1,4 @@
+// size: the validator and the JSON Schema of one shape side by side, so they change together.
 /**
  * Validation of scenario definitions, and the JSON Schema that editors use
  * for the same shape (`scenarios/scenario.schema.json` is generated from
