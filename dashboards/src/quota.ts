@@ -166,18 +166,24 @@ function queueTime() {
 }
 
 /**
- * A pacing gauge, by model: each call reports the state of the limiter and
- * budget it went through, labelled with its model. One limiter paces a whole
- * API key, so adding models up would count the same queue once per model.
+ * A pacing gauge: each call reports the state of what paced it. The limiter's
+ * gauges are per bucket (a model, or a `modelGroups` pool, never the key), so
+ * models that share a pool show one line, not the same queue once per model;
+ * the retry budget is per client, shown by the model of the call that read it.
  */
-function pacingGauge(title: string, description: string, agg: 'max' | 'min', metric: string, unit: string) {
+function pacingGauge(
+  title: string,
+  description: string,
+  agg: 'max' | 'min',
+  metric: string,
+  unit: string,
+  by: 'bucket' | 'model',
+) {
+  const label = by === 'bucket' ? 'retryscope_limiter_bucket' : 'gen_ai_request_model';
   return graph(title, description, unit)
     .min(0)
     .withTarget(
-      query(
-        `${agg} by (service_name, gen_ai_request_model) (${metric}{${S}})`,
-        '{{service_name}} {{gen_ai_request_model}}',
-      ),
+      query(`${agg} by (service_name, ${label}) (${metric}{${S}})`, `{{service_name}} {{${label}}}`),
     );
 }
 
@@ -229,10 +235,11 @@ export function quotaDashboard(): dashboard.Dashboard {
     .withPanel(
       pacingGauge(
         'Queue depth',
-        'Calls waiting in the client-side limiter queue, as last seen by a call to each model. One limiter paces one API key: models on the same key share its queue.',
+        'Calls waiting in the client-side limiter queue, per limiter bucket: one bucket per model (or `modelGroups` pool) on each upstream and credential, as OpenAI scopes its limits.',
         'max',
         M.queueDepth,
         'short',
+        'bucket',
       )
         .span(6)
         .height(7),
@@ -240,10 +247,11 @@ export function quotaDashboard(): dashboard.Dashboard {
     .withPanel(
       pacingGauge(
         'Limiter rate',
-        "The client-side limiter's send rate (requests/s), as last seen by a call to each model: learned from x-ratelimit headers, cut by 429s.",
+        "The client-side limiter's send rate (requests/s) per limiter bucket: learned from the x-ratelimit headers of that model's answers, cut by storms of 429s.",
         'max',
         M.limiterRate,
         'reqps',
+        'bucket',
       )
         .span(6)
         .height(7),
@@ -255,6 +263,7 @@ export function quotaDashboard(): dashboard.Dashboard {
         'min',
         M.retryBudget,
         'short',
+        'model',
       )
         .span(6)
         .height(7),

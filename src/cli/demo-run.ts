@@ -26,7 +26,7 @@ export async function demo(flags: DemoFlags): Promise<number> {
   const exporting = telemetry.traces !== undefined || telemetry.metrics !== undefined;
 
   // Only now the OpenTelemetry SDK and the simulator: a mistake above is answered without them.
-  const [{ runDemo }, { formatReport }, { ProgressRenderer }] = await Promise.all([
+  const [{ runDemo }, { formatReport, wrap }, { ProgressRenderer }] = await Promise.all([
     import('../demo/run.ts'),
     import('../demo/format.ts'),
     import('../demo/progress.ts'),
@@ -48,10 +48,10 @@ export async function demo(flags: DemoFlags): Promise<number> {
     if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else process.stdout.write(`${formatReport(report)}\n`);
     if (!exporting) {
-      process.stderr.write(
+      const hint =
         'Not exported. To see this run in Jaeger and Grafana: `retryscope stack` sets up the bundled stack, ' +
-          'then rerun with --otlp http://localhost:4318 (or set OTEL_EXPORTER_OTLP_ENDPOINT).\n',
-      );
+        'then rerun with --otlp http://localhost:4318 (or set OTEL_EXPORTER_OTLP_ENDPOINT).';
+      process.stderr.write(`${wrap(hint).join('\n')}\n`);
     }
     return report.partial ? 130 : 0;
   } catch (error) {

@@ -4,6 +4,7 @@
  * mistake the same way: `retryscope: <what is wrong> (<how to fix>)`.
  * Imports nothing heavy: `--help` loads this file.
  */
+import { redactUrlsIn } from '../redact.ts';
 import { parseGoDuration } from '../simulator/go-duration.ts';
 import { isNamedScenario, NAMED_SCENARIOS } from '../simulator/scenarios.ts';
 import type { NamedScenario } from '../simulator/types.ts';
@@ -38,7 +39,8 @@ export function reportError(error: unknown, fallbackFix?: string): number {
     process.stderr.write(errorLine(error.message, error.fix));
     return EXIT_USAGE;
   }
-  const message = error instanceof Error ? error.message : String(error);
+  // An unexpected error may quote a URL the user passed, credentials and all.
+  const message = redactUrlsIn(error instanceof Error ? error.message : String(error));
   process.stderr.write(errorLine(message, fallbackFix));
   return EXIT_FAILURE;
 }

@@ -1,6 +1,23 @@
 import type { ArmSummary, DemoReport, StormComparison, TraceView } from './report.ts';
 
-const WIDTH = 48;
+/** Columns of a waterfall's time axis: leaves room for the attempt's label in an 80-column terminal. */
+const WIDTH = 32;
+/** The report's prose and tables fit a classic terminal. */
+const COLUMNS = 80;
+
+/** Breaks prose at spaces so no line is wider than COLUMNS; continuation lines get `indent`. */
+export function wrap(text: string, indent = ''): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > COLUMNS) {
+      lines.push(line);
+      line = indent + word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
 
 /** The report as text for a terminal. */
 export function formatReport(report: DemoReport): string {
@@ -12,8 +29,8 @@ export function formatReport(report: DemoReport): string {
     '',
     title,
     `scenario ${report.scenario}, seed ${report.seed}, ${report.durationSec}s planned, ` +
-      `finished in ${report.elapsedSec}s; up to ${report.policy.maxAttempts} attempts per call, ` +
-      `${formatMs(report.policy.deadlineMs)} deadline`,
+      `finished in ${report.elapsedSec}s`,
+    `policy: up to ${report.policy.maxAttempts} attempts per call, ${formatMs(report.policy.deadlineMs)} deadline`,
     '',
   );
 
@@ -46,13 +63,18 @@ export function formatReport(report: DemoReport): string {
   const { p50, p95, p99 } = report.latencyMs;
   out.push(`Latency per operation: p50 ${formatMs(p50)}  p95 ${formatMs(p95)}  p99 ${formatMs(p99)}`);
   out.push(
-    `Metrics pipeline agrees: operations ${report.metrics.operations}, attempts ${report.metrics.attempts}, quota events ${report.metrics.quotaExhausted}`,
+    ...wrap(
+      `Metrics pipeline agrees: operations ${report.metrics.operations}, attempts ${report.metrics.attempts}, quota events ${report.metrics.quotaExhausted}`,
+      '  ',
+    ),
   );
 
   if (report.traces.length > 0) {
     out.push(
       '',
-      "Telling traces (█ attempt ok, ▓ attempt failed, · backoff wait, ░ queued in the client's limiter):",
+      ...wrap(
+        "Telling traces (█ attempt ok, ▓ attempt failed, · backoff wait, ░ queued in the client's limiter):",
+      ),
     );
     for (const trace of report.traces) out.push(...waterfall(trace), '');
   }
@@ -62,15 +84,15 @@ export function formatReport(report: DemoReport): string {
 /** Per phase: the planned calls, what became of them, and how long the phase took here. */
 function phaseTable(report: DemoReport): string[] {
   const lines = [
-    'Phases (calls planned from the seed and duration; each phase ends when its last call does):',
-    `  ${'phase'.padEnd(10)} ${'calls'.padStart(6)} ${'success'.padStart(8)} ${'retried'.padStart(8)} ${'fallback'.padStart(8)} ${'failed'.padStart(7)} ${'attempts'.padStart(9)} ${'429s'.padStart(6)} ${'quota'.padStart(6)} ${'took'.padStart(7)}`,
+    ...wrap('Phases (calls planned from the seed and duration; each phase ends when its last call does):'),
+    `  ${'phase'.padEnd(8)} ${'calls'.padStart(5)} ${'success'.padStart(7)} ${'retried'.padStart(7)} ${'fallback'.padStart(8)} ${'failed'.padStart(6)} ${'attempts'.padStart(8)} ${'429s'.padStart(5)} ${'quota'.padStart(5)} ${'took'.padStart(7)}`,
   ];
   for (const p of report.phases) {
     const success = p.byOutcome.success ?? 0;
     const fallback = p.byOutcome.fallback ?? 0;
     const failed = p.operations - success - fallback;
     lines.push(
-      `  ${p.name.padEnd(10)} ${String(p.plannedCalls).padStart(6)} ${String(success).padStart(8)} ${String(p.successAfterRetries).padStart(8)} ${String(fallback).padStart(8)} ${String(failed).padStart(7)} ${String(p.attempts).padStart(9)} ${String(p.rateLimited).padStart(6)} ${String(p.quotaExhaustedEvents).padStart(6)} ${formatMs(p.elapsedMs).padStart(7)}`,
+      `  ${p.name.padEnd(8)} ${String(p.plannedCalls).padStart(5)} ${String(success).padStart(7)} ${String(p.successAfterRetries).padStart(7)} ${String(fallback).padStart(8)} ${String(failed).padStart(6)} ${String(p.attempts).padStart(8)} ${String(p.rateLimited).padStart(5)} ${String(p.quotaExhaustedEvents).padStart(5)} ${formatMs(p.elapsedMs).padStart(7)}`,
     );
   }
   return lines;
@@ -82,16 +104,24 @@ function stormSection(storm: StormComparison): string[] {
   const wo = storm.withoutLimiter;
   const failed = (a: ArmSummary) => a.operations - (a.byOutcome.success ?? 0) - (a.byOutcome.fallback ?? 0);
   const line = (label: string, a: ArmSummary) =>
-    `  ${label.padEnd(22)} ${String(a.requests).padStart(8)} ${String(a.rateLimited).padStart(6)} ${String(a.retryAfterWaits).padStart(12)} ${String(a.queuedCalls).padStart(7)} ${String(a.byOutcome.success ?? 0).padStart(8)} ${String(failed(a)).padStart(7)} ${formatMs(a.latencyMs.p95).padStart(8)}`;
+    `  ${label.padEnd(16)} ${String(a.requests).padStart(8)} ${String(a.rateLimited).padStart(5)} ${String(a.retryAfterWaits).padStart(11)} ${String(a.queuedCalls).padStart(6)} ${String(a.byOutcome.success ?? 0).padStart(7)} ${String(failed(a)).padStart(6)} ${formatMs(a.latencyMs.p95).padStart(7)}`;
   const lines = [
-    `The ${storm.phase} phase, measured both ways: its ${storm.calls} planned calls, each run against its own simulator:`,
-    `  ${''.padEnd(22)} ${'requests'.padStart(8)} ${'429s'.padStart(6)} ${'Retry-After'.padStart(12)} ${'queued'.padStart(7)} ${'success'.padStart(8)} ${'failed'.padStart(7)} ${'p95'.padStart(8)}`,
+    ...wrap(
+      `The ${storm.phase} phase, measured both ways: its ${storm.calls} planned calls, each run against its own simulator:`,
+    ),
+    `  ${''.padEnd(16)} ${'requests'.padStart(8)} ${'429s'.padStart(5)} ${'Retry-After'.padStart(11)} ${'queued'.padStart(6)} ${'success'.padStart(7)} ${'failed'.padStart(6)} ${'p95'.padStart(7)}`,
     line('with the limiter', w),
     line('limiter: false', wo),
-    `  Without the limiter this phase sent ${wo.requests} requests and got ${wo.rateLimited} 429s; ` +
-      `with it, ${w.requests} and ${w.rateLimited}.`,
-    `  Retry-After: ${wo.retryAfterWaits} waits of ${formatMs(wo.retryAfterWaitMs)} in all were the server's own hint, ` +
-      `taken as given; the limiter held ${w.queuedCalls} calls for ${formatMs(w.queuedMs)} in all instead.`,
+    ...wrap(
+      `  Without the limiter this phase sent ${wo.requests} requests and got ${wo.rateLimited} 429s; ` +
+        `with it, ${w.requests} and ${w.rateLimited}.`,
+      '  ',
+    ),
+    ...wrap(
+      `  Retry-After: ${wo.retryAfterWaits} waits of ${formatMs(wo.retryAfterWaitMs)} in all were the server's own hint, ` +
+        `taken as given; the limiter held ${w.queuedCalls} calls for ${formatMs(w.queuedMs)} in all instead.`,
+      '  ',
+    ),
   ];
   if (storm.retryAfterTrace)
     lines.push('', '  A call without the limiter:', ...waterfall(storm.retryAfterTrace).map((l) => `  ${l}`));

@@ -80,17 +80,24 @@ export class Fleet {
 
   private bounded<T>(work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no answer in ${this.options.timeoutMs} ms`)),
-        this.options.timeoutMs,
-      );
+      let settled = false;
+      const timer = setTimeout(() => {
+        // After a stall of the event loop (a busy or descheduled process) the timer and the
+        // reply are due together, and timers run before I/O: give a reply that has already
+        // arrived one turn of the loop to be read before calling the store down.
+        setImmediate(() => {
+          if (!settled) reject(new Error(`no answer in ${this.options.timeoutMs} ms`));
+        });
+      }, this.options.timeoutMs);
       timer.unref?.();
       work.then(
         (v) => {
+          settled = true;
           clearTimeout(timer);
           resolve(v);
         },
         (e) => {
+          settled = true;
           clearTimeout(timer);
           reject(e);
         },

@@ -163,6 +163,11 @@ const DEFAULT_COLD_START_PROBES = 2;
 // A non-streamed completion's headers come when it is done: most answer within seconds. The hold
 // is paid once per bucket per process; past it, guessing beats waiting (a caller's deadline ends it sooner).
 const DEFAULT_COLD_START_HOLD_MS = 10_000;
+// A held caller looks again after a quarter of the time the hold has lasted so far (at least 20 ms):
+// a first answer that comes fast releases the crowd within a fraction of its own latency, not a whole
+// maxSleepMs later, and a long hold still costs each caller only a few dozen wake-ups.
+const COLD_POLL_SHARE = 0.25;
+const COLD_POLL_MIN_MS = 20;
 // Below this send rate (requests/s) a 429 pauses the caller but does not cut its rate.
 const MIN_RATE_TO_CUT = 3;
 // After a cut, the rate takes at least this many of its own intervals to climb back.
@@ -203,6 +208,8 @@ interface Held {
   readonly deadlineAt: number;
   /** When it goes if no answer has come: the hold's end, or its own deadline if sooner. */
   readonly until: number;
+  /** When its caller next wakes: released before that, it cannot leave sooner. */
+  wake: number;
 }
 
 /** Per constraint, the time its bucket would be empty (GCRA's theoretical arrival time). */
@@ -316,9 +323,9 @@ export class RateLimiter {
   }
 
   /** Places a reservation in the queue under ticket `id`. */
-  private book(at: number, cost: number, deadlineAt: number, id: number): Reservation {
+  private book(at: number, cost: number, deadlineAt: number, id: number, wake = at): Reservation {
     const last = this.pending.at(-1);
-    const booking: Booking = { id, tokens: cost, deadlineAt, slot: 0, promised: at, sentAt: 0 };
+    const booking: Booking = { id, tokens: cost, deadlineAt, slot: 0, promised: wake, sentAt: 0 };
     const previous = last?.slot ?? this.ledger.at(-1)?.slot ?? Number.NEGATIVE_INFINITY;
     const slot = this.slotFor(this.tail, booking, at, previous);
     const waitMs = slot - at;
@@ -341,9 +348,16 @@ export class RateLimiter {
     if (this.pending.length + this.held.length >= this.maxQueue)
       return { ok: false, reason: 'queue_full', waitMs: until - at };
     const id = this.nextId++;
-    this.held.push({ id, tokens: cost, deadlineAt, until });
     const waitMs = until - at;
-    return { ok: true, waitMs, sleepMs: Math.min(waitMs, this.maxSleepMs), ticket: id };
+    const sleepMs = this.heldSleepMs(at, waitMs);
+    this.held.push({ id, tokens: cost, deadlineAt, until, wake: at + sleepMs });
+    return { ok: true, waitMs, sleepMs, ticket: id };
+  }
+
+  /** How long a held caller sleeps before it looks again: see COLD_POLL_SHARE. */
+  private heldSleepMs(at: number, waitMs: number): number {
+    const held = at - (this.coldSince ?? at);
+    return Math.min(waitMs, this.maxSleepMs, Math.max(COLD_POLL_MIN_MS, held * COLD_POLL_SHARE));
   }
 
   /** A held reservation joins the queue, under a fresh id so the queue stays in ticket order. */
@@ -351,7 +365,9 @@ export class RateLimiter {
     const id = this.nextId++;
     this.renamed.set(held.id, id);
     if (this.renamed.size > LEDGER_SIZE) this.renamed.delete(this.renamed.keys().next().value as number);
-    const placed = this.book(at, held.tokens, held.deadlineAt, id);
+    // Its caller is asleep until `wake`: a slot before that would be counted as sent when it is not,
+    // and the queue it released would leave together at the wake-up, as a burst.
+    const placed = this.book(at, held.tokens, held.deadlineAt, id, Math.max(at, held.wake));
     if (!placed.ok) this.refused.set(id, at + placed.waitMs);
     return placed.ok ? { ...placed, ticket: held.id } : placed;
   }
@@ -386,7 +402,9 @@ export class RateLimiter {
       const held = this.held[heldIndex]!;
       if (at < held.until) {
         const waitMs = held.until - at;
-        return { ok: true, waitMs, sleepMs: Math.min(waitMs, this.maxSleepMs), ticket: given };
+        const sleepMs = this.heldSleepMs(at, waitMs);
+        held.wake = at + sleepMs;
+        return { ok: true, waitMs, sleepMs, ticket: given };
       }
       // No answer in time: it goes now, as best the queue allows.
       this.held.splice(heldIndex, 1);

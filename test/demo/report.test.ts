@@ -7,7 +7,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
-import { formatReport, waterfall } from '../../src/demo/format.ts';
+import { formatReport, waterfall, wrap } from '../../src/demo/format.ts';
 import { failureClasses, progressLine } from '../../src/demo/progress.ts';
 import { buildReport, type ReportMeta } from '../../src/demo/report.ts';
 import { tallyOf } from '../../src/demo/tally.ts';
@@ -83,7 +83,7 @@ describe('the report', () => {
 
   test('says the planned duration, and what the run took', () => {
     const text = formatReport(buildReport([], [], meta()));
-    expect(text).toContain('5s planned, finished in 5.4s; up to 4 attempts per call');
+    expect(text).toContain('5s planned, finished in 5.4s\npolicy: up to 4 attempts per call, 12.0s deadline');
   });
 
   test('"after retries" has one definition: the progress tally and the report count the same', () => {
@@ -247,10 +247,25 @@ describe('the report', () => {
     });
     expect(report.storm!.retryAfterTrace?.attempts).toHaveLength(3);
     const text = formatReport(report);
-    expect(text).toContain(
+    // Prose wraps at 80 columns: read it with the line breaks taken out.
+    expect(text.replace(/\n +/g, ' ')).toContain(
       'Without the limiter this phase sent 3 requests and got 2 429s; with it, 1 and 0.',
     );
     expect(text).toMatch(/#3 \|.*\| 200 ok after 20ms retry-after-ms/);
+  });
+
+  test('prose and tables fit 80 columns; only a trace row with a long label may run past', () => {
+    const spans = record([
+      {
+        attrs: op('success', 1),
+        endMs: 5,
+        attempts: [[attempt(1, { [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: 200 }), 0, 5]],
+      },
+    ]);
+    const text = formatReport(buildReport(spans, [], meta()));
+    const wide = text.split('\n').filter((l) => [...l].length > 80 && !/^\s+#\d+ \|/.test(l));
+    expect(wide).toEqual([]);
+    expect(wrap('a '.repeat(100).trim(), '  ').every((l) => l.length <= 80)).toBe(true);
   });
 });
 

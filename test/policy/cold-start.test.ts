@@ -39,6 +39,46 @@ function rejectedBy(limit: number, sends: number[]): number {
   return rejected;
 }
 
+/**
+ * The adapter's loop over a fake clock, for every ticket at once and in time order: each caller
+ * sleeps the `sleepMs` it was told, then confirms; `answers` are fed in at their times. Returns
+ * when each ticket was sent.
+ */
+function drive(
+  limiter: RateLimiter,
+  first: Reservation[],
+  answers: { at: number; apply: () => void }[],
+): number[] {
+  const sends: number[] = [];
+  let wakes = first.map((r, i) => ({ at: ok(r).waitMs === 0 ? 0 : ok(r).sleepMs, ticket: ok(r).ticket, i }));
+  for (const r of first) if (ok(r).waitMs === 0) sends.push(0);
+  wakes = wakes.filter((w) => ok(first[w.i]!).waitMs > 0);
+  const due = [...answers];
+  while (wakes.length > 0) {
+    wakes.sort((a, b) => a.at - b.at);
+    const next = wakes.shift()!;
+    while (due.length > 0 && due[0]!.at <= next.at) due.shift()!.apply();
+    const r = ok(limiter.confirm(next.at, next.ticket));
+    if (r.waitMs === 0) sends.push(next.at);
+    else wakes.push({ ...next, at: next.at + r.sleepMs });
+  }
+  return sends;
+}
+
+/** A server bucket of `capacity` requests refilling at `perSec`, full at the start: how many it refuses. */
+function refusedByBurst(capacity: number, perSec: number, sends: number[]): number {
+  let used = 0;
+  let at = 0;
+  let refused = 0;
+  for (const t of [...sends].sort((a, b) => a - b)) {
+    used = Math.max(0, used - ((t - at) * perSec) / 1000);
+    at = t;
+    if (used + 1 > capacity + 1e-9) refused++;
+    else used += 1;
+  }
+  return refused;
+}
+
 describe('cold start', () => {
   test('40 callers at once against a 5-request bucket: two probes, the rest held, then paced: no 429', () => {
     const limiter = new RateLimiter();
@@ -120,5 +160,57 @@ describe('cold start', () => {
   test('coldStartProbes: 0 holds even the first caller until the hold ends', () => {
     const limiter = new RateLimiter({ coldStartProbes: 0, coldStartHoldMs: 2000 });
     expect(ok(limiter.reserve(0, 1)).waitMs).toBe(2000);
+  });
+  test('held callers look again soon: a fast first answer releases them within a fraction of its latency, paced from when they wake', () => {
+    // 300 RPM in a 1 s bucket (5 requests, 5 a second), 25 callers at once; the first answer at 300 ms.
+    const limiter = new RateLimiter();
+    const first = Array.from({ length: 25 }, () => limiter.reserve(0, 10));
+    // Held callers are told to look again well before maxSleepMs (1000 ms).
+    for (const r of first.slice(2)) expect(ok(r).sleepMs).toBeLessThanOrEqual(20);
+    const sends = drive(limiter, first, [
+      {
+        at: 300,
+        apply: () =>
+          limiter.observe(
+            300,
+            { limitRequests: 300, remainingRequests: 3, resetRequestsMs: 400 },
+            ok(first[0]!).ticket,
+          ),
+      },
+    ]);
+    expect(sends).toHaveLength(25);
+    const released = sends.slice(2).sort((a, b) => a - b);
+    // Before, they slept a whole second and left together at its end; now within a quarter of the hold so far.
+    expect(released[0]).toBeGreaterThanOrEqual(300);
+    expect(released[0]).toBeLessThanOrEqual(300 + 300 * 0.25 + 20);
+    // Booked from when each caller wakes, the sends never outrun the server's bucket.
+    expect(refusedByBurst(5, 5, sends)).toBe(0);
+  });
+
+  test('a released caller is booked from its wake-up: callers asleep at the first answer do not leave as a burst', () => {
+    const limiter = new RateLimiter();
+    const probes = [limiter.reserve(0, 10), limiter.reserve(0, 10)];
+    // Four seconds into the hold, a held caller looks again only after a quarter of that: 1000 ms.
+    const late = Array.from({ length: 12 }, () => limiter.reserve(4000, 10));
+    for (const r of late) expect(ok(r).sleepMs).toBe(1000);
+    // The first answer comes at 4100, while they sleep until 5000.
+    limiter.observe(
+      4100,
+      { limitRequests: 300, remainingRequests: 3, resetRequestsMs: 400 },
+      ok(probes[0]!).ticket,
+    );
+    const sends = late.map((r) => {
+      let now = 4000 + ok(r).sleepMs;
+      let c = ok(limiter.confirm(now, ok(r).ticket));
+      while (c.waitMs > 0) {
+        now += c.sleepMs;
+        c = ok(limiter.confirm(now, ok(r).ticket));
+      }
+      return now;
+    });
+    expect(Math.min(...sends)).toBe(5000);
+    // Laid out from 4100 they would all be due at 5000 (eight of them); from 5000, a bucketful and then the pace.
+    expect(sends.filter((t) => t === 5000).length).toBeLessThanOrEqual(5);
+    expect(refusedByBurst(5, 5, [0, 0, ...sends])).toBe(0);
   });
 });

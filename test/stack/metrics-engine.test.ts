@@ -458,7 +458,17 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
         for (const s of await panel('Circuit breaker state')) expect([0, 1, 2]).toContain(s.value);
       });
 
-      it('pacing gauges: one limiter per key, so per-model values never exceed its limits', async () => {
+      it('pacing gauges: one line per limiter bucket (a model, never the key), each within its limits', async () => {
+        // The demo calls several models on each key: each is its own bucket, named by its model.
+        const models = labels(
+          await raw('sum by (gen_ai_request_model) (gen_ai_client_operation_duration_seconds_count)'),
+          'gen_ai_request_model',
+        );
+        const buckets = labels(await panel('Limiter rate'), 'retryscope_limiter_bucket');
+        expect(buckets.length).toBeGreaterThan(1);
+        for (const b of buckets) expect(models).toContain(b);
+        for (const b of labels(await peakOf('Queue depth'), 'retryscope_limiter_bucket'))
+          expect(models).toContain(b);
         const [p50, p95] = await Promise.all(['A', 'B'].map((r) => panel('Queue time p50 / p95', r)));
         expect(p50![0]!.value).toBeGreaterThanOrEqual(0);
         expect(p50![0]!.value).toBeLessThanOrEqual(p95![0]!.value);
