@@ -133,21 +133,22 @@ const MAX_LINES = 300;
  * JSDoc, so it documents the file and not its first declaration.
  */
 const SIZE_MARKER = /^\/\/ size: .{20,}/;
-// Being split on other branches of issue 14; each entry goes when its split lands.
-const SPLIT_PENDING = new Set(['src/openai/call.ts', 'src/telemetry/recorder.ts', 'src/policy/limiter.ts']);
+const lineCount = (text: string) => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+// Being split on branch house-call (issue 14); each entry goes when its split lands.
+const SPLIT_PENDING = new Set(['src/openai/call.ts', 'src/telemetry/recorder.ts']);
 
 test(`no file in src/ is over ${MAX_LINES} lines without its reason at its top`, () => {
   const long = sources
     .filter((f) => !SPLIT_PENDING.has(f))
     .filter((f) => {
       const text = readFileSync(f, 'utf8');
-      return text.split('\n').length > MAX_LINES && !SIZE_MARKER.test(text);
+      return lineCount(text) > MAX_LINES && !SIZE_MARKER.test(text);
     });
   expect(long).toEqual([]);
   // A marker on a short file is a stale one.
   const stale = sources.filter((f) => {
     const text = readFileSync(f, 'utf8');
-    return SIZE_MARKER.test(text) && text.split('\n').length <= MAX_LINES;
+    return SIZE_MARKER.test(text) && lineCount(text) <= MAX_LINES;
   });
   expect(stale).toEqual([]);
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { type LimiterOptions, RateLimiter } from '../../src/policy/limiter.ts';
+import { type LimiterOptions, RateLimiter, type Slot } from '../../src/policy/limiter.ts';
 import { parseRateLimitHeaders, type RateLimitHeadroom } from '../../src/policy/ratelimit-headers.ts';
 import { parseRetryAfter } from '../../src/policy/retry-after.ts';
 import { rateLimitHeaders, retryAfterHeaders } from '../../src/simulator/headers.ts';
@@ -697,8 +697,8 @@ describe('RateLimiter', () => {
             initialRpm === null ? { coldStartHoldMs: 0 } : { initialRpm, maxQueue: 20 },
           );
           /** Waiting callers, in reservation order, with when each was told to wake. */
-          let waiting: { ticket: number; promise: number }[] = [];
-          const all: number[] = [];
+          let waiting: { slot: Slot; promise: number }[] = [];
+          const all: Slot[] = [];
           const pick = (n: number) => (all.length ? all[n % all.length] : undefined);
           let now = 0;
           for (const { dt, op } of steps) {
@@ -706,16 +706,16 @@ describe('RateLimiter', () => {
             if (op.kind === 'reserve') {
               const r = limiter.reserve(now, op.tokens, op.deadline === null ? undefined : now + op.deadline);
               if (r.ok) {
-                all.push(r.ticket);
-                if (r.waitMs > 0) waiting.push({ ticket: r.ticket, promise: now + r.sleepMs });
+                all.push(r.slot);
+                if (r.waitMs > 0) waiting.push({ slot: r.slot, promise: now + r.sleepMs });
               } else if (r.reason === 'deadline' && op.deadline !== null) {
                 expect(now + r.waitMs).toBeGreaterThan(now + op.deadline);
               }
             } else if (op.kind === 'release') {
-              const ticket = pick(op.pick);
-              if (ticket !== undefined) {
-                limiter.release(now, ticket);
-                waiting = waiting.filter((w) => w.ticket !== ticket);
+              const slot = pick(op.pick);
+              if (slot !== undefined) {
+                limiter.release(now, slot);
+                waiting = waiting.filter((w) => w.slot !== slot);
               }
             } else if (op.kind === 'observe') {
               limiter.observe(
@@ -737,17 +737,21 @@ describe('RateLimiter', () => {
             let previousStart = Number.NEGATIVE_INFINITY;
             const still: typeof waiting = [];
             for (const w of waiting) {
-              const c = limiter.confirm(now, w.ticket);
+              const c = limiter.confirm(now, w.slot);
               if (!c.ok) continue; // pushed past its deadline: refused, gone
               const start = now + c.waitMs;
-              expect(start, `ticket ${w.ticket} overtaken`).toBeGreaterThanOrEqual(previousStart);
-              expect(start, `ticket ${w.ticket} moved before its promise`).toBeGreaterThanOrEqual(w.promise);
+              expect(start, `slot ${w.slot.ticket} overtaken`).toBeGreaterThanOrEqual(previousStart);
+              expect(start, `slot ${w.slot.ticket} moved before its promise`).toBeGreaterThanOrEqual(
+                w.promise,
+              );
               previousStart = start;
-              if (c.waitMs > 0) still.push({ ticket: w.ticket, promise: now + c.sleepMs });
+              if (c.waitMs > 0) still.push({ slot: w.slot, promise: now + c.sleepMs });
             }
             waiting = still;
             const snapshot = limiter.snapshot(now);
             expect(snapshot.queueDepth).toBe(waiting.length);
+            // The slot says where it stands, without asking the limiter.
+            for (const w of waiting) expect(w.slot.state).toBe('waiting');
             expect(snapshot.ratePerSec).toBeGreaterThan(0);
           }
         },
