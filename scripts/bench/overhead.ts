@@ -44,7 +44,8 @@ export interface OverheadOptions {
 const SERVER = fileURLToPath(new URL('./overhead-server.ts', import.meta.url));
 const START_TIMEOUT_MS = 15_000;
 
-async function startServer(): Promise<{ child: ChildProcess; url: string }> {
+/** The loopback 200 server, as a child process (its CPU is not the client's). */
+export async function startServer(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [SERVER], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const timer = setTimeout(() => child.kill(), START_TIMEOUT_MS);
@@ -59,7 +60,7 @@ async function startServer(): Promise<{ child: ChildProcess; url: string }> {
   }
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
+export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = once(child, 'exit');
   child.stdin?.end();

@@ -7,6 +7,8 @@
  * goals of BENCHMARKS.md.
  */
 import type { Goal } from './report.ts';
+import { fleetSuite } from './suites/fleet.ts';
+import { redisCostSuite } from './suites/redis-cost.ts';
 
 export interface SuiteContext {
   /** `--quick`: shorter windows, fewer rounds; the figures are indicative only. */
@@ -27,7 +29,7 @@ export interface Suite<R = unknown> {
 }
 
 /** Registered suites, in report order. */
-export const SUITES: readonly Suite[] = [];
+export const SUITES: readonly Suite[] = [fleetSuite as Suite, redisCostSuite as Suite];
 
 export const SUITE_IDS = SUITES.map((s) => s.id);
 

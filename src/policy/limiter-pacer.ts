@@ -76,9 +76,9 @@ export class CubicPacer {
 
   /**
    * The earliest start at or after `start` the pacer allows, one interval behind `previous`
-   * (the slot before it) when it has to wait anyway.
+   * (the slot before it) when its caller has to wait anyway: past `now`, when it is ready to send.
    */
-  earliest(tokens: number, start: number, at: number, previous: number): number {
+  earliest(tokens: number, start: number, now: number, previous: number): number {
     const pace = this.interval(tokens);
     if (pace <= 0) return start;
     let slot = Math.max(
@@ -88,7 +88,7 @@ export class CubicPacer {
     // Burst credit is for sending now. A caller who waits anyway waits its
     // turn, one interval behind the one before: credit that built up while
     // something else held the queue back must not release it all at once.
-    if (slot > at) slot = Math.max(slot, previous + pace);
+    if (slot > now) slot = Math.max(slot, previous + pace);
     return slot;
   }
 

@@ -95,6 +95,7 @@ export class SlotQueue {
   private book(at: number, slot: Slot, wake: number): Reservation {
     const previous = this.pending.at(-1)?.start ?? this.ledger.at(-1)?.start ?? Number.NEGATIVE_INFINITY;
     slot.promised = wake;
+    slot.wokenAt = wake > at ? wake : undefined;
     const start = this.planner.earliest(slot, at, previous);
     const waitMs = start - at;
     if (start > slot.deadlineAt) return { ok: false, reason: 'deadline', waitMs };

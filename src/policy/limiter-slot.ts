@@ -26,6 +26,8 @@ export class Slot {
   promised = 0;
   /** When it actually left (set by `confirm`), else its start. */
   sentAt = 0;
+  /** Released from the cold-start hold: its caller wakes then, and may spend burst credit then. */
+  wokenAt: number | undefined;
 
   constructor(seq: number, tokens: number, deadlineAt: number) {
     this.seq = seq;

@@ -1,6 +1,5 @@
 import { BucketMirror } from './limiter-mirror.ts';
 import { type LimiterOptions, type LimiterSnapshot, withDefaults } from './limiter-options.ts';
-
 import { CubicPacer } from './limiter-pacer.ts';
 import { LEDGER_SIZE, type Planner, SlotQueue } from './limiter-queue.ts';
 import { type Reservation, Slot } from './limiter-slot.ts';
@@ -234,7 +233,8 @@ export class RateLimiter implements Planner {
 
   earliest(slot: Slot, at: number, previous: number): number {
     const start = Math.max(at, this.pausedUntil, previous, slot.promised, this.mirror.earliest(slot.tokens));
-    return this.pacer.earliest(slot.tokens, start, at, previous);
+    // A caller released from the cold-start hold sends "now" when it wakes.
+    return this.pacer.earliest(slot.tokens, start, Math.max(at, slot.wokenAt ?? at), previous);
   }
 
   book(slot: Slot, start: number): void {

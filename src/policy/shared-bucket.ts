@@ -55,17 +55,23 @@ export function admitShared(
     return { admission: { ok: false, reason: 'quota', untilMs: state.quotaUntil }, state };
   const reqCost = input.rpm > 0 ? MINUTE_MS / input.rpm : 0;
   const tokCost = input.tpm > 0 ? (Math.max(0, input.tokens) * MINUTE_MS) / input.tpm : 0;
+  const reqBurst = Math.max(input.burstMs, reqCost);
+  const tokBurst = Math.max(input.burstMs, tokCost);
+  // A storm's pause ends on an empty bucket: the server said no room, so its end brings one
+  // request's worth, not a burst (booked to the hilt, the whole fleet would leave at once).
+  const reqTat = Math.max(state.reqTat, state.pausedUntil + reqBurst - reqCost);
+  const tokTat = Math.max(state.tokTat, state.pausedUntil + tokBurst - tokCost);
   let slot = Math.max(now, state.pausedUntil);
-  if (reqCost > 0) slot = Math.max(slot, state.reqTat - Math.max(input.burstMs, reqCost) + reqCost);
-  if (tokCost > 0) slot = Math.max(slot, state.tokTat - Math.max(input.burstMs, tokCost) + tokCost);
+  if (reqCost > 0) slot = Math.max(slot, reqTat - reqBurst + reqCost);
+  if (tokCost > 0) slot = Math.max(slot, tokTat - tokBurst + tokCost);
   const waitMs = slot - now;
   if (waitMs > input.maxWaitMs) return { admission: { ok: false, reason: 'deadline', waitMs }, state };
   return {
     admission: { ok: true, waitMs },
     state: {
       ...state,
-      reqTat: reqCost > 0 ? Math.max(state.reqTat, slot) + reqCost : state.reqTat,
-      tokTat: tokCost > 0 ? Math.max(state.tokTat, slot) + tokCost : state.tokTat,
+      reqTat: reqCost > 0 ? Math.max(reqTat, slot) + reqCost : state.reqTat,
+      tokTat: tokCost > 0 ? Math.max(tokTat, slot) + tokCost : state.tokTat,
     },
   };
 }
@@ -119,9 +125,13 @@ local reqCost = 0
 if rpm > 0 then reqCost = 60000 / rpm end
 local tokCost = 0
 if tpm > 0 then tokCost = math.max(0, tokens) * 60000 / tpm end
+local reqBurst = math.max(burst, reqCost)
+local tokBurst = math.max(burst, tokCost)
+reqTat = math.max(reqTat, paused + reqBurst - reqCost)
+tokTat = math.max(tokTat, paused + tokBurst - tokCost)
 local slot = math.max(now, paused)
-if reqCost > 0 then slot = math.max(slot, reqTat - math.max(burst, reqCost) + reqCost) end
-if tokCost > 0 then slot = math.max(slot, tokTat - math.max(burst, tokCost) + tokCost) end
+if reqCost > 0 then slot = math.max(slot, reqTat - reqBurst + reqCost) end
+if tokCost > 0 then slot = math.max(slot, tokTat - tokBurst + tokCost) end
 local wait = slot - now
 if wait > maxWait then return {2, tostring(wait)} end
 if reqCost > 0 then redis.call('HSET', KEYS[1], 'r', tostring(math.max(reqTat, slot) + reqCost)) end
