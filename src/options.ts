@@ -1,12 +1,28 @@
+// size: the public option types (mostly their docs, with @default) beside the one rules table that checks them.
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import {
+  boolean,
+  type Check,
+  checkFields,
+  fail,
+  fields,
+  fn,
+  kindOf,
+  mechanism,
+  number,
+  oneOf,
+  RetryscopeConfigError,
+  type Rules,
+} from './option-checks.ts';
 import { type ModelGroups, modelGroupsProblem } from './policy/buckets.ts';
 import { type CircuitBreakerOptions, DEFAULT_OPEN_MS } from './policy/circuit-breaker.ts';
 import type { Clock } from './policy/clock.ts';
 import type { LimiterOptions } from './policy/limiter.ts';
 import type { RetryBudgetOptions } from './policy/retry-budget.ts';
-import type { RetryPolicyOptions } from './policy/retry-policy.ts';
-import type { Jitter, Outcome } from './policy/types.ts';
+import { FAILURE_OUTCOMES, JITTERS, type Jitter, type Outcome } from './policy/types.ts';
+
+export { RetryscopeConfigError };
 
 /** The limiter's options, and whether clients with the same API key share one. */
 export type LimiterSetting = LimiterOptions & {
@@ -83,7 +99,23 @@ export interface RetryscopeOptions {
    * Exponential backoff between attempts when the server gives no Retry-After.
    * @default { initialMs: 500, maxMs: 20_000, jitter: 'full' }
    */
-  backoff?: { initialMs?: number; maxMs?: number; jitter?: Jitter };
+  backoff?: {
+    /**
+     * The cap of the first retry's wait; each retry doubles it.
+     * @default 500
+     */
+    initialMs?: number;
+    /**
+     * No computed wait is longer (a server's Retry-After may be, up to `maxRetryAfterMs`).
+     * @default 20_000
+     */
+    maxMs?: number;
+    /**
+     * How the wait is randomised under its cap: one of `JITTERS` (src/policy/types.ts).
+     * @default 'full'
+     */
+    jitter?: Jitter;
+  };
   /**
    * The largest server-requested wait honoured; a longer one means giving up now.
    * @default 60_000
@@ -154,20 +186,26 @@ export interface RetryscopeOptions {
   random?: () => number;
 }
 
-export interface ResolvedOptions extends RetryPolicyOptions {
-  validate: false | ValidateSetting;
-  limiter: false | LimiterSetting;
-  retryBudget: false | RetryBudgetOptions;
-  circuitBreaker: false | CircuitBreakerOptions;
-  fallbacks: FallbackTarget[];
-  fallbackOn: Outcome[];
-  degrade?: (context: DegradeContext) => unknown;
-  tracerProvider?: TracerProvider;
-  meterProvider?: MeterProvider;
-  captureContent: boolean;
-  clock?: Clock;
-  random?: () => number;
-}
+/** Names `K` of `T`, checked: a misspelt or removed option is a compile error. */
+type KeysOf<T, K extends keyof T> = K;
+
+/** The mechanisms: `false` off, `true` on with defaults, or their options. */
+type Mechanism = KeysOf<RetryscopeOptions, 'validate' | 'limiter' | 'retryBudget' | 'circuitBreaker'>;
+/** The other options `resolveOptions` always fills in. */
+type Filled = KeysOf<
+  RetryscopeOptions,
+  'maxAttempts' | 'maxRetryAfterMs' | 'captureContent' | 'fallbacks' | 'fallbackOn'
+>;
+
+/**
+ * The options as the mechanisms get them, derived from the public type: every
+ * defaulted option present, a mechanism's `true` read as `{}`, backoff complete.
+ */
+export type ResolvedOptions = Omit<RetryscopeOptions, Filled | Mechanism | 'backoff'> & {
+  [K in Filled]-?: NonNullable<RetryscopeOptions[K]>;
+} & { [K in Mechanism]-?: Exclude<RetryscopeOptions[K], true | undefined> } & {
+  backoff: Required<NonNullable<RetryscopeOptions['backoff']>>;
+};
 
 export const DEFAULTS = {
   maxAttempts: 4,
@@ -177,45 +215,7 @@ export const DEFAULTS = {
   fallbackOn: ['retries_exhausted', 'quota_exhausted', 'deadline_exceeded', 'circuit_open'] as Outcome[],
 } as const;
 
-const OUTCOMES: readonly Outcome[] = [
-  'retries_exhausted',
-  'non_retryable',
-  'quota_exhausted',
-  'deadline_exceeded',
-  'aborted',
-  'invalid_request',
-  'circuit_open',
-  'queue_full',
-];
-
-const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
-
 // --- the one source of what each option may be ---
-
-/** Checks one value; throws RetryscopeConfigError naming the option. */
-type Check = (name: string, value: unknown) => void;
-/** A check for every key of T, and no other: the compiler keeps this in step with the types. */
-type Rules<T> = { readonly [K in keyof Required<T>]: Check };
-
-// Top-level options are resolved one by one below; this lists them for the unknown-key check.
-const OPTION_KEYS = {
-  maxAttempts: true,
-  backoff: true,
-  maxRetryAfterMs: true,
-  deadlineMs: true,
-  tracerProvider: true,
-  meterProvider: true,
-  captureContent: true,
-  validate: true,
-  limiter: true,
-  retryBudget: true,
-  circuitBreaker: true,
-  fallbacks: true,
-  fallbackOn: true,
-  degrade: true,
-  clock: true,
-  random: true,
-} as const satisfies { readonly [K in keyof Required<RetryscopeOptions>]: true };
 
 const BACKOFF_RULES = {
   initialMs: number({ min: 0 }),
@@ -223,7 +223,8 @@ const BACKOFF_RULES = {
   jitter: oneOf(JITTERS),
 } as const satisfies Rules<NonNullable<RetryscopeOptions['backoff']>>;
 
-// Each range is exactly what the mechanism's constructor works with: nothing it would clamp is accepted.
+// Each range is exactly what the mechanism's constructor works with: the constructors trust
+// these options and clamp nothing, so nothing out of range may get through.
 const LIMITER_RULES = {
   initialRpm: number({ above: 0 }),
   initialTpm: number({ above: 0 }),
@@ -298,19 +299,55 @@ const FALLBACK_RULES = {
   },
 } as const satisfies Rules<FallbackTarget>;
 
-/** Thrown by `instrument()` for options it cannot honour. Nothing is half-configured. */
-export class RetryscopeConfigError extends TypeError {
-  override name = 'RetryscopeConfigError';
-}
+const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
+
+// The top level: every key of RetryscopeOptions has its check here, and no other key does.
+const OPTION_RULES = {
+  maxAttempts: number({ min: 1, integer: true }),
+  backoff: fields(BACKOFF_RULES),
+  maxRetryAfterMs: number({ min: 0 }),
+  deadlineMs: (name, ms) => {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || !(ms > 0))
+      fail(name, 'must be a positive number of milliseconds', ms);
+  },
+  tracerProvider: provider('getTracer'),
+  meterProvider: provider('getMeter'),
+  captureContent: boolean,
+  validate: mechanism(VALIDATE_RULES),
+  limiter: mechanism(LIMITER_RULES),
+  retryBudget: mechanism(RETRY_BUDGET_RULES),
+  circuitBreaker: mechanism(CIRCUIT_BREAKER_RULES),
+  fallbacks: (name, list) => {
+    if (!Array.isArray(list)) fail(name, 'must be an array of { model?, client? }', list);
+    list.forEach((f: unknown, i) => {
+      const at = `${name}[${i}]`;
+      checkFallback(at, f);
+      const { model, client } = f as FallbackTarget;
+      if (model === undefined && client === undefined) fail(at, 'needs a model, a client, or both');
+    });
+  },
+  fallbackOn: (name, list) => {
+    const known: readonly string[] = FAILURE_OUTCOMES;
+    if (!Array.isArray(list)) fail(name, `must be an array of outcomes (${known.join(', ')})`, list);
+    list.forEach((outcome, i) => {
+      if (!known.includes(outcome))
+        fail(`${name}[${i}]`, `is not an outcome; known: ${known.join(', ')}`, outcome);
+    });
+  },
+  degrade: fn,
+  clock: (name, clock) => {
+    const c = clock as { now?: unknown; sleep?: unknown } | null;
+    if (typeof c?.now !== 'function' || typeof c.sleep !== 'function')
+      fail(name, 'must have now() and sleep(ms, signal)');
+  },
+  random: fn,
+} as const satisfies Rules<RetryscopeOptions>;
 
 /** Validates and fills in defaults; throws `RetryscopeConfigError` naming the bad option. */
 export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOptions): ResolvedOptions {
-  if (input === null || typeof input !== 'object') fail('options', 'must be an object', input);
-  checkKeys('', input, OPTION_KEYS);
-  const backoffIn = input.backoff ?? {};
-  if (backoffIn === null || typeof backoffIn !== 'object') fail('backoff', 'must be an object', backoffIn);
-  checkFields('backoff', backoffIn, BACKOFF_RULES);
-
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    fail('options', 'must be an object', input);
+  checkFields('', input, OPTION_RULES);
   const prev: ResolvedOptions = base ?? {
     ...DEFAULTS,
     backoff: { ...DEFAULTS.backoff },
@@ -322,54 +359,14 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     retryBudget: {},
     circuitBreaker: {},
   };
-  const maxAttempts = input.maxAttempts ?? prev.maxAttempts;
-  number({ min: 1, integer: true })('maxAttempts', maxAttempts);
-
-  const initialMs = backoffIn.initialMs ?? prev.backoff.initialMs;
-  const maxMs = backoffIn.maxMs ?? prev.backoff.maxMs;
-  const jitter = backoffIn.jitter ?? prev.backoff.jitter;
-  if (maxMs < initialMs) fail('backoff.maxMs', `must be >= backoff.initialMs (${initialMs})`, maxMs);
-
-  const maxRetryAfterMs = input.maxRetryAfterMs ?? prev.maxRetryAfterMs;
-  number({ min: 0 })('maxRetryAfterMs', maxRetryAfterMs);
-
-  const deadlineMs = 'deadlineMs' in input ? input.deadlineMs : prev.deadlineMs;
-  if (deadlineMs !== undefined && (!Number.isFinite(deadlineMs) || !(deadlineMs > 0)))
-    fail('deadlineMs', 'must be a positive number of milliseconds', deadlineMs);
-  const captureContent = input.captureContent ?? prev.captureContent;
-  boolean('captureContent', captureContent);
-  if (
-    input.clock !== undefined &&
-    (typeof input.clock?.now !== 'function' || typeof input.clock.sleep !== 'function')
-  ) {
-    fail('clock', 'must have now() and sleep(ms, signal)');
-  }
-  if (input.random !== undefined && typeof input.random !== 'function') fail('random', 'must be a function');
-  const fallbacks = input.fallbacks ?? prev.fallbacks;
-  if (!Array.isArray(fallbacks)) fail('fallbacks', 'must be an array of { model?, client? }', fallbacks);
-  fallbacks.forEach((f: unknown, i) => {
-    const at = `fallbacks[${i}]`;
-    if (f === null || typeof f !== 'object') fail(at, 'must be an object { model?, client? }', f);
-    const { model, client } = f as FallbackTarget;
-    if (model === undefined && client === undefined) fail(at, 'needs a model, a client, or both');
-    checkFields(at, f, FALLBACK_RULES);
-  });
-  const fallbackOn = input.fallbackOn ?? prev.fallbackOn;
-  if (!Array.isArray(fallbackOn))
-    fail('fallbackOn', `must be an array of outcomes (${OUTCOMES.join(', ')})`, fallbackOn);
-  fallbackOn.forEach((outcome, i) => {
-    if (!OUTCOMES.includes(outcome))
-      fail(`fallbackOn[${i}]`, `is not an outcome; known: ${OUTCOMES.join(', ')}`, outcome);
-  });
-  const validate = mechanism('validate', input.validate, prev.validate, VALIDATE_RULES);
-  const limiter = mechanism('limiter', input.limiter, prev.limiter, LIMITER_RULES);
-  const retryBudget = mechanism('retryBudget', input.retryBudget, prev.retryBudget, RETRY_BUDGET_RULES);
-  const circuitBreaker = mechanism(
-    'circuitBreaker',
-    input.circuitBreaker,
-    prev.circuitBreaker,
-    CIRCUIT_BREAKER_RULES,
-  );
+  const backoff = {
+    initialMs: input.backoff?.initialMs ?? prev.backoff.initialMs,
+    maxMs: input.backoff?.maxMs ?? prev.backoff.maxMs,
+    jitter: input.backoff?.jitter ?? prev.backoff.jitter,
+  };
+  if (backoff.maxMs < backoff.initialMs)
+    fail('backoff.maxMs', `must be >= backoff.initialMs (${backoff.initialMs})`, backoff.maxMs);
+  const circuitBreaker = setting(input.circuitBreaker, prev.circuitBreaker);
   if (circuitBreaker && circuitBreaker.maxOpenMs !== undefined) {
     const openMs = circuitBreaker.openMs ?? DEFAULT_OPEN_MS;
     if (circuitBreaker.maxOpenMs < openMs)
@@ -379,24 +376,21 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
         circuitBreaker.maxOpenMs,
       );
   }
-  const degrade = input.degrade ?? prev.degrade;
-  if (degrade !== undefined && typeof degrade !== 'function') fail('degrade', 'must be a function');
-  checkProvider('tracerProvider', input.tracerProvider, 'getTracer');
-  checkProvider('meterProvider', input.meterProvider, 'getMeter');
-
+  // An explicit `deadlineMs: undefined` clears an inherited deadline.
+  const deadlineMs = 'deadlineMs' in input ? input.deadlineMs : prev.deadlineMs;
   return {
-    maxAttempts,
-    backoff: { initialMs, maxMs, jitter },
-    maxRetryAfterMs,
-    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
-    captureContent,
-    validate,
-    limiter,
-    retryBudget,
+    maxAttempts: input.maxAttempts ?? prev.maxAttempts,
+    backoff,
+    maxRetryAfterMs: input.maxRetryAfterMs ?? prev.maxRetryAfterMs,
+    ...pick('deadlineMs', deadlineMs),
+    captureContent: input.captureContent ?? prev.captureContent,
+    validate: setting<ValidateSetting>(input.validate, prev.validate),
+    limiter: setting(input.limiter, prev.limiter),
+    retryBudget: setting(input.retryBudget, prev.retryBudget),
     circuitBreaker,
-    fallbacks,
-    fallbackOn,
-    ...pick('degrade', degrade),
+    fallbacks: input.fallbacks ?? prev.fallbacks,
+    fallbackOn: input.fallbackOn ?? prev.fallbackOn,
+    ...pick('degrade', input.degrade ?? prev.degrade),
     ...pick('tracerProvider', input.tracerProvider ?? prev.tracerProvider),
     ...pick('meterProvider', input.meterProvider ?? prev.meterProvider),
     ...pick('clock', input.clock ?? prev.clock),
@@ -421,122 +415,20 @@ export function isOpenAIClient(value: unknown): value is OpenAI {
   );
 }
 
-/** A mechanism's setting: `false` (off), or its options (on); `true` means on with defaults. */
-function mechanism<T extends object>(
-  name: string,
-  value: false | T | true | undefined,
-  previous: false | T,
-  rules: { readonly [key: string]: Check },
-): false | T {
+/** A checked mechanism setting, resolved: unset keeps the previous one, `true` is on with defaults. */
+function setting<T extends object>(value: false | T | true | undefined, previous: false | T): false | T {
   if (value === undefined) return previous;
-  if (value === false) return false;
   if (value === true) return {} as T;
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    fail(name, 'must be false (off), true (on) or an options object', value);
-  checkFields(name, value, rules);
   return value;
-}
-
-/** Rejects keys with no rule, then checks each key that is set. */
-function checkFields(name: string, value: object, rules: { readonly [key: string]: Check }): void {
-  checkKeys(name, value, rules);
-  for (const [key, v] of Object.entries(value)) {
-    if (v !== undefined) rules[key]!(`${name}.${key}`, v);
-  }
-}
-
-function checkKeys(name: string, value: object, known: object): void {
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(known, key))
-      fail(name ? `${name}.${key}` : key, `is not an option (known: ${Object.keys(known).join(', ')})`);
-  }
-}
-
-function number(spec: { min?: number; above?: number; max?: number; integer?: boolean }): Check {
-  const kind = spec.integer ? 'an integer' : 'a finite number';
-  const bounds =
-    spec.min !== undefined && spec.max !== undefined
-      ? [`from ${spec.min} to ${spec.max}`]
-      : [
-          spec.above !== undefined ? `> ${spec.above}` : undefined,
-          spec.min !== undefined ? `>= ${spec.min}` : undefined,
-          spec.max !== undefined ? `<= ${spec.max}` : undefined,
-        ].filter((b) => b !== undefined);
-  const why = `must be ${kind}${bounds.length ? ` ${bounds.join(' and ')}` : ''}`;
-  return (name, value) => {
-    if (
-      typeof value !== 'number' ||
-      !Number.isFinite(value) ||
-      (spec.integer && !Number.isInteger(value)) ||
-      (spec.above !== undefined && !(value > spec.above)) ||
-      (spec.min !== undefined && !(value >= spec.min)) ||
-      (spec.max !== undefined && !(value <= spec.max))
-    )
-      fail(name, why, value);
-  };
-}
-
-function boolean(name: string, value: unknown): void {
-  if (typeof value !== 'boolean') fail(name, 'must be a boolean', value);
-}
-
-function oneOf(values: readonly string[]): Check {
-  return (name, value) => {
-    if (!values.includes(value as string)) fail(name, `must be one of ${values.join(', ')}`, value);
-  };
 }
 
 function pick<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-function checkProvider(name: string, value: unknown, method: string): void {
-  if (value === undefined) return;
-  if (value === null || typeof (value as Record<string, unknown>)[method] !== 'function') {
-    fail(name, `must be an OpenTelemetry ${name} (with ${method}())`);
-  }
-}
-
-// A marker for values shown by what they are, not by their contents (clients hold keys).
-class Kind {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-}
-
-function kindOf(value: unknown): Kind {
-  if (value === null) return new Kind('null');
-  if (typeof value !== 'object') return new Kind(typeof value);
-  return new Kind(`an object of class ${(value as object).constructor?.name ?? 'none'}`);
-}
-
-function fail(name: string, why: string, ...value: unknown[]): never {
-  const shown = value.length > 0 ? ` (got ${show(value[0])})` : '';
-  throw new RetryscopeConfigError(`retryscope: option "${name}" ${why}${shown}`);
-}
-
-/** A value as the error shows it: NaN and Infinity by name (JSON would say null), long ones cut. */
-function show(value: unknown): string {
-  if (value instanceof Kind) return value.text;
-  switch (typeof value) {
-    case 'number':
-      return Object.is(value, -0) ? '-0' : String(value);
-    case 'bigint':
-      return `${value}n`;
-    case 'function':
-      return 'a function';
-    case 'symbol':
-      return value.toString();
-    case 'undefined':
-      return 'undefined';
-  }
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // circular, or a throwing toJSON
-  }
-  text ??= Object.prototype.toString.call(value);
-  return text.length <= 80 ? text : `${text.slice(0, 80)}…`;
+function provider(method: string): Check {
+  return (name, value) => {
+    if (value === null || typeof (value as Record<string, unknown>)[method] !== 'function')
+      fail(name, `must be an OpenTelemetry ${name} (with ${method}())`);
+  };
 }

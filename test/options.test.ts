@@ -211,3 +211,82 @@ test('withRetryOptions() checks overrides the same way', () => {
     RetryscopeConfigError,
   );
 });
+
+describe('every option is checked in src/options.ts, and the mechanisms trust what it passes', () => {
+  test.each<[unknown, RegExp]>([
+    [{ limiter: { initialTpm: 0 } }, /"limiter.initialTpm" must be a finite number > 0 \(got 0\)/],
+    [{ limiter: { burstMs: -1 } }, /"limiter.burstMs" must be a finite number >= 0 \(got -1\)/],
+    [{ limiter: { cutCooldownMs: -1 } }, /"limiter.cutCooldownMs" must be a finite number >= 0/],
+    [{ limiter: { coldStartProbes: 1.5 } }, /"limiter.coldStartProbes" must be an integer >= 0/],
+    [{ limiter: { coldStartHoldMs: Number.NaN } }, /"limiter.coldStartHoldMs" .* \(got NaN\)/],
+    [{ limiter: { redisTimeoutMs: 0 } }, /"limiter.redisTimeoutMs" must be a finite number > 0/],
+    [{ limiter: { quotaCooldownMs: -1 } }, /"limiter.quotaCooldownMs" must be a finite number >= 0/],
+    [{ circuitBreaker: { openMs: -1 } }, /"circuitBreaker.openMs" must be a finite number >= 0/],
+    [{ circuitBreaker: { probeLeaseMs: -1 } }, /"circuitBreaker.probeLeaseMs" must be a finite number >= 0/],
+    [
+      { retryBudget: { timeoutRetryCost: -1 } },
+      /"retryBudget.timeoutRetryCost" must be a finite number >= 0/,
+    ],
+    [{ retryBudget: { successRefund: Infinity } }, /"retryBudget.successRefund" .* \(got Infinity\)/],
+    [{ retryBudget: { rateLimitedRetryCost: -1 } }, /"retryBudget.rateLimitedRetryCost"/],
+    [{ backoff: { jitter: 'some' } }, /"backoff.jitter" must be one of full, equal, decorrelated, none/],
+    [{ backoff: [] }, /"backoff" must be an object \(got \[\]\)/],
+    [{ maxAttempts: 0 }, /"maxAttempts" must be an integer >= 1 \(got 0\)/],
+    [{ deadlineMs: 0 }, /"deadlineMs" must be a positive number of milliseconds \(got 0\)/],
+    [{ clock: { now: () => 0 } }, /"clock" must have now\(\) and sleep\(ms, signal\)/],
+    [{ fallbacks: [{}] }, /"fallbacks\[0\]" needs a model, a client, or both/],
+    [{ fallbacks: [null] }, /"fallbacks\[0\]" must be an object \{ model\?, client\? \} \(got null\)/],
+  ])('%j', (options, message) => expectRefused(options, message));
+
+  test('fallbackOn knows every failure outcome, and only those', async () => {
+    const { FAILURE_OUTCOMES } = await import('../src/policy/types.ts');
+    expect(refusal({ fallbackOn: [...FAILURE_OUTCOMES] })).toBeUndefined();
+    expectRefused({ fallbackOn: ['success'] }, /is not an outcome; known: retries_exhausted, non_retryable/);
+    expectRefused({ fallbackOn: ['fallback'] }, /is not an outcome/);
+  });
+});
+
+test('@default is written on every option in the type docs, nested ones included', async () => {
+  const ts = (await import('typescript')).default;
+  const program = ts.createProgram(['src/options.ts'], {
+    allowImportingTsExtensions: true,
+    noEmit: true,
+    strict: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    skipLibCheck: true,
+  });
+  const checker = program.getTypeChecker();
+  const file = program.getSourceFile('src/options.ts')!;
+  const root = checker
+    .getExportsOfModule(checker.getSymbolAtLocation(file)!)
+    .find((s) => s.name === 'RetryscopeOptions')!;
+  const missing: string[] = [];
+  const shaped = (t: import('typescript').Type) =>
+    (t.flags & (ts.TypeFlags.Object | ts.TypeFlags.Intersection)) !== 0;
+  const seen = new Set<unknown>();
+  // Object-shaped options (backoff, limiter, retryBudget, circuitBreaker, validate, fallbacks[i]) are walked
+  // too; providers, clients, clocks and functions are values, not option objects.
+  const opaque = /Provider|OpenAI|Clock|=>|ModelGroups|Record<|Readonly</;
+  const walk = (type: import('typescript').Type, path: string) => {
+    for (const member of checker.getPropertiesOfType(type)) {
+      const name = `${path}${member.name}`;
+      if (!member.getJsDocTags(checker).some((t) => t.name === 'default')) missing.push(name);
+      const declared = checker.getTypeOfSymbol(member);
+      for (const part of declared.isUnion() ? declared.types : [declared]) {
+        const text = checker.typeToString(part);
+        if (opaque.test(text) || !shaped(part) || seen.has(part)) continue;
+        seen.add(part);
+        const element = checker.isArrayType(part)
+          ? checker.getTypeArguments(part as import('typescript').TypeReference)[0]
+          : part;
+        if (element && shaped(element) && !opaque.test(checker.typeToString(element)))
+          walk(element, `${name}.`);
+      }
+    }
+  };
+  walk(checker.getDeclaredTypeOfSymbol(root), '');
+  expect(missing).toEqual([]);
+  // The walk reached the nested options, so an undocumented one there would have been caught.
+  expect(seen.size).toBeGreaterThanOrEqual(6);
+}, 60_000);

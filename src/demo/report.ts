@@ -1,3 +1,4 @@
+// size: one report: the view types and the one fold of spans and metrics into them; split by section, one data shape would be scattered.
 import type { MetricData } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import * as A from '../telemetry/attributes.ts';

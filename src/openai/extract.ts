@@ -4,6 +4,7 @@
  * that knows what the `openai` package's objects look like.
  */
 import OpenAI from 'openai';
+import { isRecord } from '../policy/is-record.ts';
 import type { AttemptFailure } from '../policy/types.ts';
 import { MAX_FINISH_REASONS, type Usage } from '../telemetry/recorder.ts';
 
@@ -215,8 +216,4 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 
 function num(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

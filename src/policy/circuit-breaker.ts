@@ -50,8 +50,8 @@ export interface CircuitBreakerOptions {
    */
   openMs?: number;
   /**
-   * Upper bound for the doubling open time.
-   * @default 60_000
+   * Upper bound for the doubling open time; at least `openMs`.
+   * @default 60_000, or `openMs` if that is longer
    */
   maxOpenMs?: number;
   /**
@@ -117,17 +117,16 @@ export class CircuitBreaker {
   /** Start times of the probes in flight while half open. */
   private probesInFlight: number[] = [];
 
+  /** Trusts its options: resolveOptions (src/options.ts) has checked each against its range. */
   constructor(options: CircuitBreakerOptions = {}) {
-    this.threshold = Math.min(
-      1,
-      Math.max(Number.EPSILON, options.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD),
-    );
-    this.bucketMs = Math.max(1, options.windowMs ?? DEFAULT_WINDOW_MS) / BUCKETS;
-    this.minimumCalls = Math.max(1, options.minimumCalls ?? DEFAULT_MINIMUM_CALLS);
-    this.baseOpenMs = Math.max(0, options.openMs ?? DEFAULT_OPEN_MS);
-    this.maxOpenMs = Math.max(this.baseOpenMs, options.maxOpenMs ?? DEFAULT_MAX_OPEN_MS);
-    this.probes = Math.max(1, Math.floor(options.halfOpenProbes ?? DEFAULT_HALF_OPEN_PROBES));
-    this.leaseMs = Math.max(0, options.probeLeaseMs ?? DEFAULT_PROBE_LEASE_MS);
+    this.threshold = options.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD;
+    this.bucketMs = (options.windowMs ?? DEFAULT_WINDOW_MS) / BUCKETS;
+    this.minimumCalls = options.minimumCalls ?? DEFAULT_MINIMUM_CALLS;
+    this.baseOpenMs = options.openMs ?? DEFAULT_OPEN_MS;
+    // Unset, the cap is the default or the base, whichever is longer (a set cap is checked >= the base).
+    this.maxOpenMs = options.maxOpenMs ?? Math.max(this.baseOpenMs, DEFAULT_MAX_OPEN_MS);
+    this.probes = options.halfOpenProbes ?? DEFAULT_HALF_OPEN_PROBES;
+    this.leaseMs = options.probeLeaseMs ?? DEFAULT_PROBE_LEASE_MS;
     this.openMs = this.baseOpenMs;
   }
 

@@ -1,6 +1,11 @@
-/** Time as the adapter sees it; tests swap in a fake one. */
-export interface Clock {
+/** What reads the time and never waits: the simulator's clock. */
+export interface TimeSource {
+  /** Milliseconds since the epoch, or since any fixed origin a fake clock picks. */
   now(): number;
+}
+
+/** Time as the adapter sees it; tests swap in a fake one. */
+export interface Clock extends TimeSource {
   /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
   sleep(ms: number, signal?: AbortSignal | null): Promise<void>;
 }

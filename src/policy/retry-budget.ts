@@ -72,12 +72,13 @@ export class RetryBudget {
   private readonly rateLimitedRetryCost: number;
   private tokens: number;
 
+  /** Trusts its options: resolveOptions (src/options.ts) has checked each is a finite number >= 0. */
   constructor(options: RetryBudgetOptions = {}) {
-    this.capacity = nonNegative(options.capacity, DEFAULT_CAPACITY);
-    this.retryCost = nonNegative(options.retryCost, DEFAULT_RETRY_COST);
-    this.timeoutRetryCost = nonNegative(options.timeoutRetryCost, DEFAULT_TIMEOUT_RETRY_COST);
-    this.successRefund = nonNegative(options.successRefund, DEFAULT_SUCCESS_REFUND);
-    this.rateLimitedRetryCost = nonNegative(options.rateLimitedRetryCost, DEFAULT_RATE_LIMITED_RETRY_COST);
+    this.capacity = options.capacity ?? DEFAULT_CAPACITY;
+    this.retryCost = options.retryCost ?? DEFAULT_RETRY_COST;
+    this.timeoutRetryCost = options.timeoutRetryCost ?? DEFAULT_TIMEOUT_RETRY_COST;
+    this.successRefund = options.successRefund ?? DEFAULT_SUCCESS_REFUND;
+    this.rateLimitedRetryCost = options.rateLimitedRetryCost ?? DEFAULT_RATE_LIMITED_RETRY_COST;
     this.tokens = this.capacity;
   }
 
@@ -116,8 +117,4 @@ export class RetryBudget {
   remaining(): number {
     return this.tokens;
   }
-}
-
-function nonNegative(value: number | undefined, fallback: number): number {
-  return value !== undefined && Number.isFinite(value) && value >= 0 ? value : fallback;
 }

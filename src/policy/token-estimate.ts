@@ -1,3 +1,4 @@
+// size: one algorithm (cheap bounds, sliced scans, chunked counting) whose parts share its invariants; the header comment is its proof.
 /**
  * Decides whether texts fit a token budget, as cheaply as it can, without
  * ever blocking the event loop for long.

@@ -1,17 +1,24 @@
 /** Shared vocabulary of the policy layer: plain data, no I/O, no SDK, no OTel. */
 
+/**
+ * How a call can fail, in the order the docs and error messages list them. A tuple, not
+ * only a union: option checks (`fallbackOn`) and their messages read the same list.
+ */
+export const FAILURE_OUTCOMES = [
+  'retries_exhausted',
+  'non_retryable',
+  'quota_exhausted',
+  'deadline_exceeded',
+  'aborted',
+  'invalid_request',
+  'circuit_open',
+  'queue_full',
+] as const;
+
 /** How a whole call ended: `retryscope.outcome` on the operation span. */
-export type Outcome =
-  | 'success'
-  | 'retries_exhausted'
-  | 'non_retryable'
-  | 'quota_exhausted'
-  | 'deadline_exceeded'
-  | 'aborted'
-  | 'invalid_request'
-  | 'fallback'
-  | 'circuit_open'
-  | 'queue_full';
+export const OUTCOMES = ['success', 'fallback', ...FAILURE_OUTCOMES] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+export type FailureOutcome = (typeof FAILURE_OUTCOMES)[number];
 
 /**
  * Who set the wait before an attempt: `retryscope.backoff_source`. The server's
@@ -47,7 +54,9 @@ export type ErrorCategory =
   | 'malformed_response'
   | 'unknown';
 
-export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
+/** How a computed backoff is randomised (see backoff.ts). */
+export const JITTERS = ['full', 'equal', 'decorrelated', 'none'] as const;
+export type Jitter = (typeof JITTERS)[number];
 
 export interface BackoffOptions {
   /** Base of the exponential: the cap of the first retry's wait. */

@@ -1,6 +1,7 @@
 import { contextWindowFor } from './context-windows.ts';
+import { isRecord } from './is-record.ts';
 import { type TokenCounting, type TokensOver, tokensOver } from './token-estimate.ts';
-import { type Body, isRecord, type Problem, type ValidationProblem } from './validation-problem.ts';
+import type { Body, Problem, ValidationProblem } from './validation-problem.ts';
 
 export interface ContextOptions {
   /** Context windows merged over `CONTEXT_WINDOWS`. */

@@ -1,10 +1,10 @@
+import { isRecord } from './is-record.ts';
 import {
   type Body,
   clip,
   emptyArray,
   emptyString,
   invalidValue,
-  isRecord,
   missing,
   type Problem,
   wrongType,

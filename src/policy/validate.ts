@@ -1,8 +1,9 @@
+import { isRecord } from './is-record.ts';
 import type { TokenCounting } from './token-estimate.ts';
 import { CONTEXT_CHECKS } from './validate-context.ts';
 import { FIELD_CHECKS } from './validate-fields.ts';
 import { endpointOf } from './validate-routes.ts';
-import { isRecord, type ValidationProblem, wrongType } from './validation-problem.ts';
+import { type ValidationProblem, wrongType } from './validation-problem.ts';
 
 export type { ValidationProblem } from './validation-problem.ts';
 

@@ -1,3 +1,4 @@
+// size: the gateway's gates in the order a request meets them; reading them in one place is the point (each gate's logic lives in its own module).
 /**
  * Decides what to answer. Given a request, the engine walks the same gates
  * a real gateway does, in order, and returns a `Plan` for the HTTP layer to

@@ -4,6 +4,8 @@
  * `1m30.5s`, `1h0m0s`.
  */
 
+import { readGoDuration } from '../policy/go-duration.ts';
+
 const NS_PER_MS = 1e6;
 const NS_PER_S = 1e9;
 
@@ -34,30 +36,9 @@ function fraction(value: number, unit: number): string {
   return `${whole}.${String(rest).padStart(digits, '0').replace(/0+$/, '')}`;
 }
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
 /** Parses a Go duration (`1m30.5s`, `20ms`, `0`) to milliseconds; throws on anything else. */
 export function parseGoDuration(text: string): number {
-  if (text === '0') return 0;
-  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  let index = 0;
-  while (index < text.length) {
-    part.lastIndex = index;
-    const match = part.exec(text);
-    if (!match) throw new SyntaxError(`Not a Go duration: "${text}"`);
-    total += Number(match[1]) * UNIT_MS[match[2]!]!;
-    index = part.lastIndex;
-  }
-  if (index === 0) throw new SyntaxError(`Not a Go duration: "${text}"`);
-  return total;
+  const ms = readGoDuration(text);
+  if (ms === undefined) throw new SyntaxError(`Not a Go duration: "${text}"`);
+  return ms;
 }

@@ -1,3 +1,4 @@
+// size: the validator and the JSON Schema of one shape side by side, so they change together.
 /**
  * Validation of scenario definitions, and the JSON Schema that editors use
  * for the same shape (`scenarios/scenario.schema.json` is generated from
@@ -8,6 +9,7 @@
  * Errors name the field by path (`phases[1].faults[0].probability`) and say
  * what is wrong, because the person reading them is editing a YAML file.
  */
+import { isRecord } from '../policy/is-record.ts';
 import {
   FAULT_ADVERTISE,
   FAULT_KINDS,
@@ -60,10 +62,6 @@ function describe(value: unknown): string {
 function join(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   return path ? `${path}.${key}` : key;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Reads an object and flags fields it does not know, which are almost always typos. */

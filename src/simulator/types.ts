@@ -1,5 +1,7 @@
 /** Shared vocabulary of the simulator: plain data, no I/O. */
 
+import type { TimeSource } from '../policy/clock.ts';
+
 /** The endpoints the simulator serves; also what a fault's `routes` filter names. */
 export const ROUTE_IDS = ['chat.completions', 'responses', 'embeddings', 'models'] as const;
 export type RouteId = (typeof ROUTE_IDS)[number];
@@ -126,9 +128,8 @@ export interface ScenarioDefinition {
   phases: PhaseDefinition[];
 }
 
-export interface Clock {
-  now(): number;
-}
+/** The simulator only reads the time: the policy's clock without `sleep`. */
+export type Clock = TimeSource;
 
 export type NamedScenario = 'steady' | 'storm' | 'outage' | 'quota' | 'mixed';
 

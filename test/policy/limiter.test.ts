@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { type LimiterOptions, RateLimiter } from '../../src/policy/limiter.ts';
+import { type LimiterOptions, RateLimiter, type Slot } from '../../src/policy/limiter.ts';
 import { parseRateLimitHeaders, type RateLimitHeadroom } from '../../src/policy/ratelimit-headers.ts';
 import { parseRetryAfter } from '../../src/policy/retry-after.ts';
 import { rateLimitHeaders, retryAfterHeaders } from '../../src/simulator/headers.ts';
@@ -218,7 +218,8 @@ interface CrowdResult {
   /** Goodput from the second minute on, once the server's initially full bucket no longer flatters it. */
   steadyGoodput: number;
   firstHeaderAt: number;
-  minWaitMs: number;
+  /** Sends that left more than a timer's lateness before a send reserved earlier: FIFO says none. */
+  overtakes: number;
   successTimes: number[];
   throttleTimes: number[];
   limiter: RateLimiter;
@@ -254,24 +255,23 @@ function runCrowd(options: CrowdOptions): CrowdResult {
     throttles: 0,
     errors: 0,
     firstHeaderAt: Number.POSITIVE_INFINITY,
-    minWaitMs: Number.POSITIVE_INFINITY,
     successTimes: [] as number[],
     throttleTimes: [] as number[],
   };
 
+  /** Every send, by the ticket it was reserved under. */
+  const sends: { ticket: number; at: number }[] = [];
   const think = (now: number) => agenda.add(now - meanThinkMs * Math.log(1 - random()), startCall);
   const startCall = (now: number) => attempt(now, now + deadlineMs, 1);
 
   const attempt = (now: number, deadlineAt: number, n: number) => {
     const r = limiter.reserve(now, tokens, deadlineAt);
-    result.minWaitMs = Math.min(result.minWaitMs, r.waitMs);
     if (!r.ok) {
       result.errors++;
       return think(now);
     }
     const wake = (at: number) => {
       const c = limiter.confirm(at, r.ticket);
-      result.minWaitMs = Math.min(result.minWaitMs, c.waitMs);
       if (!c.ok) {
         result.errors++;
         return think(at);
@@ -279,7 +279,10 @@ function runCrowd(options: CrowdOptions): CrowdResult {
       if (c.waitMs > 0) return agenda.add(at + c.sleepMs + lateMs * random(), wake);
       send(at);
     };
-    const send = (at: number) => agenda.add(at + wireMs * random(), arrive);
+    const send = (at: number) => {
+      sends.push({ ticket: r.ticket, at });
+      agenda.add(at + wireMs * random(), arrive);
+    };
     const arrive = (at: number) => {
       const answer = server.admit(at, tokens);
       // A 429 comes back from the front door; an answer takes 20-60 ms.
@@ -334,8 +337,18 @@ function runCrowd(options: CrowdOptions): CrowdResult {
     };
   };
   const until = options.measureUntil ?? durationMs;
+  // A caller wakes at its slot, up to lateMs late; a later reservation's slot is no earlier. Callers
+  // held at the cold start included: released while asleep, their slots wait for their wake-up (before
+  // ba96e8c they did not, and this check failed at 3000 RPM).
+  let overtakes = 0;
+  let laterSend = Number.POSITIVE_INFINITY;
+  for (const { at } of sends.sort((a, b) => b.ticket - a.ticket)) {
+    if (at > laterSend + lateMs) overtakes++;
+    laterSend = Math.min(laterSend, at);
+  }
   return {
     ...result,
+    overtakes,
     ...goodputBetween(options.measureFrom ?? result.firstHeaderAt, until),
     steadyGoodput: goodputBetween(Math.max(MINUTE_MS, options.measureFrom ?? 0), until).goodput,
     limiter,
@@ -362,11 +375,11 @@ describe('RateLimiter under a 429 storm (discrete-event, 50 callers)', () => {
     ({ rpm, load }) => {
       const run = runCrowd({ server: new TinyServer(rpm), rpm, load });
       show(run);
+      expect(run.overtakes).toBe(0);
       expect(run.goodput).toBeGreaterThanOrEqual(0.95);
       expect(run.steadyGoodput).toBeGreaterThanOrEqual(0.95);
       expect(run.throttlesPerSuccess).toBeLessThanOrEqual(0.1);
       expect(run.errors).toBe(0);
-      expect(run.minWaitMs).toBeGreaterThanOrEqual(0);
     },
   );
 
@@ -641,14 +654,21 @@ describe('RateLimiter', () => {
     expect(first.waitMs).toBe(1000);
   });
 
-  test('reserve and confirm never return a negative wait, whatever happens', () => {
+  /**
+   * Whatever happens (reservations, releases, headers dated by any request, throttles, successes,
+   * a new limit), with every waiting caller waking at each step, as a crowd does:
+   * - FIFO: the starts callers are told are in reservation order, so no one overtakes;
+   * - a start never comes before the wake-up its caller was promised (slots never go backwards);
+   * - the queue depth is exactly the callers still told to wait.
+   */
+  test('slots are first come first served, never earlier than promised, and the queue depth counts the waiting', () => {
+    const reserve = fc.record({
+      kind: fc.constant('reserve' as const),
+      tokens: fc.nat(5000),
+      deadline: fc.option(fc.nat(30_000)),
+    });
     const op = fc.oneof(
-      fc.record({
-        kind: fc.constant('reserve' as const),
-        tokens: fc.nat(5000),
-        deadline: fc.option(fc.nat(30_000)),
-      }),
-      fc.record({ kind: fc.constant('confirm' as const), pick: fc.nat() }),
+      { arbitrary: reserve, weight: 4 },
       fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }),
       fc.record({
         kind: fc.constant('observe' as const),
@@ -666,27 +686,37 @@ describe('RateLimiter', () => {
     );
     fc.assert(
       fc.property(
-        fc.array(fc.record({ dt: fc.nat(2000), op }), { maxLength: 120 }),
-        fc.option(fc.integer({ min: 1, max: 1000 })),
+        // Steps mostly shorter than a wake-up, so news lands while callers sleep; low limits, so queues form.
+        fc.array(fc.record({ dt: fc.oneof(fc.constant(0), fc.nat(100), fc.nat(2000)), op }), {
+          maxLength: 120,
+        }),
+        fc.option(fc.integer({ min: 1, max: 300 })),
         (steps, initialRpm) => {
-          const limiter = new RateLimiter(initialRpm === null ? {} : { initialRpm, maxQueue: 20 });
-          const tickets: number[] = [];
-          const pick = (n: number) => (tickets.length ? tickets[n % tickets.length] : undefined);
+          // No cold-start hold: a held caller may be let go sooner than it was told, which is no harm.
+          const limiter = new RateLimiter(
+            initialRpm === null ? { coldStartHoldMs: 0 } : { initialRpm, maxQueue: 20 },
+          );
+          /** Waiting callers, in reservation order, with when each was told to wake. */
+          let waiting: { slot: Slot; promise: number }[] = [];
+          const all: Slot[] = [];
+          const pick = (n: number) => (all.length ? all[n % all.length] : undefined);
           let now = 0;
           for (const { dt, op } of steps) {
             now += dt;
             if (op.kind === 'reserve') {
               const r = limiter.reserve(now, op.tokens, op.deadline === null ? undefined : now + op.deadline);
-              expect(r.waitMs).toBeGreaterThanOrEqual(0);
-              if (r.ok) tickets.push(r.ticket);
-              else if (r.reason === 'deadline' && op.deadline !== null)
+              if (r.ok) {
+                all.push(r.slot);
+                if (r.waitMs > 0) waiting.push({ slot: r.slot, promise: now + r.sleepMs });
+              } else if (r.reason === 'deadline' && op.deadline !== null) {
                 expect(now + r.waitMs).toBeGreaterThan(now + op.deadline);
-            } else if (op.kind === 'confirm') {
-              const ticket = pick(op.pick);
-              if (ticket !== undefined) expect(limiter.confirm(now, ticket).waitMs).toBeGreaterThanOrEqual(0);
+              }
             } else if (op.kind === 'release') {
-              const ticket = pick(op.pick);
-              if (ticket !== undefined) limiter.release(now, ticket);
+              const slot = pick(op.pick);
+              if (slot !== undefined) {
+                limiter.release(now, slot);
+                waiting = waiting.filter((w) => w.slot !== slot);
+              }
             } else if (op.kind === 'observe') {
               limiter.observe(
                 now,
@@ -702,12 +732,31 @@ describe('RateLimiter', () => {
             } else {
               limiter.onSuccess(now);
             }
+
+            // Everyone waiting wakes and asks.
+            let previousStart = Number.NEGATIVE_INFINITY;
+            const still: typeof waiting = [];
+            for (const w of waiting) {
+              const c = limiter.confirm(now, w.slot);
+              if (!c.ok) continue; // pushed past its deadline: refused, gone
+              const start = now + c.waitMs;
+              expect(start, `slot ${w.slot.ticket} overtaken`).toBeGreaterThanOrEqual(previousStart);
+              expect(start, `slot ${w.slot.ticket} moved before its promise`).toBeGreaterThanOrEqual(
+                w.promise,
+              );
+              previousStart = start;
+              if (c.waitMs > 0) still.push({ slot: w.slot, promise: now + c.sleepMs });
+            }
+            waiting = still;
             const snapshot = limiter.snapshot(now);
-            expect(snapshot.queueDepth).toBeGreaterThanOrEqual(0);
+            expect(snapshot.queueDepth).toBe(waiting.length);
+            // The slot says where it stands, without asking the limiter.
+            for (const w of waiting) expect(w.slot.state).toBe('waiting');
             expect(snapshot.ratePerSec).toBeGreaterThan(0);
           }
         },
       ),
+      { numRuns: 300 },
     );
   });
 });
