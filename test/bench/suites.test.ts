@@ -71,7 +71,7 @@ function modelsResult(runs: LoadRun[]): CrowdResult {
 
 describe('pacing suites', () => {
   test('are registered in report order', () => {
-    expect(SUITE_IDS).toEqual(['models', 'cold-start', 'isolated-429']);
+    expect(SUITE_IDS).toEqual(['models', 'cold-start', 'isolated-429', 'fleet', 'redis-cost']);
   });
 
   test('two models: goodput against each model’s own limit, pooled and per round; the goals per model', () => {
