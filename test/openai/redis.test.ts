@@ -151,7 +151,9 @@ function client(limiter: LimiterSetting, redisUrl = () => redis.url, apiKey = KE
     random: () => 0.5,
     maxAttempts: 1,
     circuitBreaker: false,
-    limiter: { redis: redisUrl(), coldStartHoldMs: 0, ...limiter },
+    // A timeout no loaded machine trips, unless a test sets its own: these tests are about what
+    // the fleet shares, and a healthy Redis that answers late must not turn them into fallback tests.
+    limiter: { redis: redisUrl(), coldStartHoldMs: 0, redisTimeoutMs: 10_000, ...limiter },
   });
   const ops = async () => (await t.spans()).filter((s) => s.attributes['retryscope.outcome'] !== undefined);
   return { openai, ops, t };
