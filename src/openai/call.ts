@@ -1,20 +1,28 @@
 import { type Context, context as otelContext } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { Stream } from 'openai/core/streaming';
+import type { CallObserver } from '../observer.ts';
 import type { ResolvedOptions } from '../options.ts';
 import type { CircuitBreaker } from '../policy/circuit-breaker.ts';
 import { classify } from '../policy/classify.ts';
 import type { Clock } from '../policy/clock.ts';
+import { Deadline } from '../policy/deadline.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
-import { parseRetryAfter } from '../policy/retry-after.ts';
-import { decide } from '../policy/retry-policy.ts';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
 import { validateRequest } from '../policy/validate.ts';
+import {
+  afterFailure,
+  afterStreamFailure,
+  attemptLimit,
+  creditWait,
+  fallsBack,
+  type RetryWait,
+  refusalOutcome,
+} from '../policy/verdict.ts';
 import { redactUrl } from '../redact.ts';
-import * as A from '../telemetry/attributes.ts';
-import type { OperationRecord, PacingState, Telemetry } from '../telemetry/recorder.ts';
+import type { Telemetry } from '../telemetry/recorder.ts';
 import {
   type AttemptSummary,
   CircuitOpenError,
@@ -37,12 +45,10 @@ import {
 } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
-import { type BucketLimiter, circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
+import { type BucketLimiter, estimateRequestTokens, type Pacing } from './pacing.ts';
 import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
 import { failureOf } from './transport.ts';
 
-// An attempt needs at least this long; a send slot later than deadline minus this is useless.
-const MIN_ATTEMPT_MS = 50;
 // setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -171,8 +177,8 @@ export class Call {
   private readonly options: RequestOptions;
   private readonly hops: Hop[];
   private readonly info: RequestInfo;
-  private readonly op: OperationRecord;
-  private readonly startedAt: number;
+  private readonly observer: CallObserver;
+  private readonly deadline: Deadline;
   private readonly maxAttempts: number;
   private readonly facts: ResponseFacts = {};
   private readonly history: AttemptSummary[] = [];
@@ -182,8 +188,6 @@ export class Call {
   /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
   private storeMode: 'redis' | 'local' | 'local-fallback' | undefined;
   private quotaFromFleet = false;
-  /** The pacing state last read, for the operation span. */
-  private pacingState: PacingState = {};
   private outputContent: string | undefined;
   /** Set once the call is served by a fallback or by `degrade`. */
   private served: { index: number; reason: Outcome; model?: string } | undefined;
@@ -218,7 +222,7 @@ export class Call {
     // gets one attempt on one hop, as the SDK never retries it either.
     const replayable = !hasStreamingBody(options.body);
     this.hops = replayable ? hops : hops.slice(0, 1);
-    this.startedAt = state.clock.now();
+    this.deadline = new Deadline(state.clock.now(), state.options.deadlineMs);
     this.info = describeRequest(method, path, options.body);
     // The SDK's own flag: set by create({ stream: true }) and by retrieve(id, { stream: true }) alike.
     this.isStream = options.stream === true || this.info.stream;
@@ -230,11 +234,13 @@ export class Call {
       this.signal = options.signal ?? undefined;
     }
     this.source.promise.catch(() => {});
-    // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
-    const retries = sdkRetries(options.maxRetries);
-    this.maxAttempts = !replayable ? 1 : retries !== undefined ? retries + 1 : state.options.maxAttempts;
+    this.maxAttempts = attemptLimit({
+      replayable,
+      maxRetries: sdkRetries(options.maxRetries),
+      maxAttempts: state.options.maxAttempts,
+    });
     const info = this.info;
-    this.op = state.telemetry.startOperation(
+    this.observer = state.telemetry.startOperation(
       {
         operationName: info.operationName,
         api: info.api,
@@ -283,20 +289,17 @@ export class Call {
     }
     let last: HopFailed | undefined;
     for (const hop of this.hops) {
-      if (last && (!fallbackOn.includes(last.outcome) || this.deadlineLeft() <= 0)) break;
+      if (last && !fallsBack(last.outcome, fallbackOn, this.deadlineLeft())) break;
       try {
-        if (last)
-          this.served = {
-            index: hop.index,
-            reason: last.outcome,
-            ...(hop.model ? { model: hop.model } : {}),
-          };
+        if (last) {
+          this.served = { index: hop.index, reason: last.outcome, model: hop.model };
+          this.observer.hopChanged(this.served);
+        }
         return await this.runHop(hop);
       } catch (error) {
         if (!(error instanceof HopFailed)) throw error;
         this.served = undefined;
         last = error;
-        if (last.outcome === 'aborted') break;
       }
     }
     if (!last) throw new Error('retryscope: a call with no hop to send it to');
@@ -369,14 +372,12 @@ export class Call {
     let previousDelayMs: number | undefined;
     let retriedFor: ErrorCategory | undefined;
     /** The failed attempt this one retries: when it ended, and who chose the wait. */
-    let retry:
-      | { failedAt: number; delayMs: number; source: BackoffSource; reason: ErrorCategory }
-      | undefined;
+    let retry: RetryWait | undefined;
     for (let attempt = 1; ; attempt++) {
       // Aborted before it could be sent: no request, so no attempt span.
       if (this.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
       if (breaker && !breaker.allow(clock.now())) {
-        this.op.recordRejected('circuit_open');
+        this.observer.refused('circuit_open');
         const where = `${redactUrl(hop.client.baseURL)}${model ? ` (${model})` : ''}`;
         throw new HopFailed(
           new CircuitOpenError({
@@ -389,14 +390,11 @@ export class Call {
       const queued = limiter ? await this.waitForSlot(limiter, tokens, bucket) : undefined;
       const attemptStarted = clock.now();
       if (retry) {
-        // One wait, one truth: what passed between the failure and this send, the policy's
-        // sleep and the limiter's hold alike, credited to whichever held it longer.
-        backoffMs = attemptStarted - retry.failedAt;
-        source = queued && queued.waitedMs > retry.delayMs ? 'limiter' : retry.source;
+        ({ ms: backoffMs, source } = creditWait(retry, attemptStarted, queued?.waitedMs));
         this.backoffTotalMs += backoffMs;
-        this.op.recordBackoff(backoffMs, source, retry.reason, hop.model);
+        this.observer.waited({ ms: backoffMs, source, reason: retry.reason, model: hop.model });
       }
-      const record = this.op.startAttempt({
+      const record = this.observer.attemptStarted({
         attempt,
         backoffMs,
         backoffSource: source,
@@ -415,7 +413,7 @@ export class Call {
       let status: number | undefined;
       let headers: Record<string, string> = {};
       try {
-        const pending = otelContext.with(record.context, () => hop.send(this.attemptOptions(attempt, hop)));
+        const pending = record.run(() => hop.send(this.attemptOptions(attempt, hop)));
         // A key from an `apiKey` function is known only once the SDK has resolved it for this send.
         const response = await pending
           .asResponse()
@@ -433,26 +431,24 @@ export class Call {
             limiter?.onSuccess(now);
             breaker?.onSuccess(now);
             pacing.budget?.onSuccess(retriedFor);
-            record.end({ outcome: 'success', ...ok });
+            record.ended({ outcome: 'success', ...ok });
             summary(status, headers);
             this.recordPacing(limiter, breaker, model, bucket);
           },
           failed: (error: unknown) => {
             // An error inside a stream after chunks were delivered ends this attempt, never retried.
-            const classification = { ...classify(failureOf(error, true)), retryable: false };
-            record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
+            const { classification, outcome } = afterStreamFailure(
+              failureOf(error, true),
+              deadlineErrors.has(error as object),
+            );
+            record.ended({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
             summary(status, headers).fail(error, classification);
-            const outcome = deadlineErrors.has(error as object)
-              ? 'deadline_exceeded'
-              : classification.quotaExhausted
-                ? 'quota_exhausted'
-                : 'non_retryable';
             return this.fail(error, outcome);
           },
           aborted: () => {
             const error = new OpenAI.APIUserAbortError();
             const classification = classify({ transport: 'aborted' });
-            record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
+            record.ended({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
             summary(status, headers).fail(error, classification);
             this.finish('aborted', errorTypeOf(error));
           },
@@ -462,40 +458,30 @@ export class Call {
         const failure = failureOf(error);
         const classification = classify(failure);
         const now = clock.now();
-        let decision = decide(
-          failure,
-          classification,
+        const verdict = afterFailure(
           {
-            attempt: Math.min(attempt, this.maxAttempts),
-            elapsedMs: now - this.startedAt,
-            ...(previousDelayMs !== undefined ? { previousDelayMs } : {}),
+            failure,
+            classification,
+            attempt,
+            previousDelayMs,
+            cutByDeadline: deadlineErrors.has(error as object),
           },
-          { ...options, maxAttempts: this.maxAttempts },
-          { nowMs: now, random: this.state.random },
+          {
+            nowMs: now,
+            random: this.state.random,
+            deadline: this.deadline,
+            maxAttempts: this.maxAttempts,
+            policy: options,
+            budget: pacing.budget,
+          },
         );
-        // A timeout cut short by the deadline is the deadline's doing, not the server's.
-        if (
-          classification.category === 'timeout' &&
-          (this.deadlineLeft() <= 0 || deadlineErrors.has(error as object))
-        ) {
-          decision = { retry: false, outcome: 'deadline_exceeded' };
-        }
-        // An outage must not multiply load: past the budget, failures are returned, not retried.
-        if (decision.retry && pacing.budget && !pacing.budget.tryAcquire(classification.category)) {
-          decision = { retry: false, outcome: 'retries_exhausted' };
-          this.budgetExhausted = true;
-        }
+        if (!verdict.retry && verdict.budgetExhausted) this.budgetExhausted = true;
         const failedHeaders = failure.headers ?? headers;
         const failedStatus = failure.status ?? status;
         const headroom = feedback(failedHeaders);
         // A flex capacity miss is not a rate limit: only rate_limited (slow_down included) reaches the bucket.
         if (classification.category === 'rate_limited') {
-          // The server's wait holds the bucket even when this call retries no more (its last attempt).
-          // Everyone waits as the server asked, but never longer than this client is willing to wait.
-          const retryAfterMs = capWait(
-            decision.retryAfterMs ?? parseRetryAfter(failure.headers, now)?.delayMs,
-            options.maxRetryAfterMs,
-          );
+          const retryAfterMs = verdict.holdMs;
           const kind = limiter?.onThrottle(now, retryAfterMs, queued?.ticket, {
             code: classification.code,
             headroom,
@@ -507,39 +493,39 @@ export class Call {
         if (classification.quotaExhausted && paced?.fleet)
           paced.fleet.fleet.exhaust(paced.fleet.key, now, now + paced.fleet.quotaCooldownMs);
         breaker?.onFailure(now, classification.category);
-        record.end({
-          outcome: decision.retry ? 'retried' : 'failed',
+        record.ended({
+          outcome: verdict.retry ? 'retried' : 'failed',
           ...(failedStatus !== undefined ? { status: failedStatus } : {}),
           errorType: errorTypeOf(error),
           classification,
           ...(failedHeaders['x-request-id'] ? { requestId: failedHeaders['x-request-id'] } : {}),
           headroom,
-          ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
+          ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
         });
         summary(failedStatus, failedHeaders).fail(error, classification);
         this.recordPacing(limiter, breaker, model, bucket);
-        if (!decision.retry) throw new HopFailed(error, decision.outcome);
+        if (!verdict.retry) throw new HopFailed(error, verdict.outcome);
 
         // The policy's wait is slept in full, the server's hint included, even with the limiter on:
         // its pause may end sooner (another caller's success), and a hint is a floor. The limiter
         // then holds the retry only for what it needs beyond that.
         try {
-          if (decision.delayMs > 0) {
-            await clock.sleep(decision.delayMs, this.signal);
+          if (verdict.delayMs > 0) {
+            await clock.sleep(verdict.delayMs, this.signal);
             // A timer may fire a millisecond early by the wall clock; a server's wait is a floor.
-            const short = now + decision.delayMs - clock.now();
-            if (short > 0 && short < decision.delayMs) await clock.sleep(short, this.signal);
+            const short = now + verdict.delayMs - clock.now();
+            if (short > 0 && short < verdict.delayMs) await clock.sleep(short, this.signal);
           }
         } catch {
           throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
         }
         retry = {
-          failedAt: now,
-          delayMs: decision.delayMs,
-          source: decision.source,
+          failedAtMs: now,
+          delayMs: verdict.delayMs,
+          source: verdict.source,
           reason: classification.category,
         };
-        previousDelayMs = decision.delayMs;
+        previousDelayMs = verdict.delayMs;
         retriedFor = classification.category;
       }
     }
@@ -558,21 +544,20 @@ export class Call {
     const { clock } = this.state;
     const now = clock.now();
     const snapshot = paced.limiter.snapshot(now);
-    const left = this.deadlineLeft();
     const { mode, admission } = await paced.fleet.fleet.admit(paced.fleet.key, {
       now,
       tokens,
       rpm: snapshot.limitRpm ?? 0,
       tpm: snapshot.limitTpm ?? 0,
       burstMs: 1000,
-      maxWaitMs: Number.isFinite(left) ? Math.max(0, left - MIN_ATTEMPT_MS) : Number.POSITIVE_INFINITY,
+      maxWaitMs: this.deadline.maxQueueMs(now),
     });
     this.storeMode = mode;
-    if (mode === 'local-fallback') this.op.recordStoreFallback(paced.bucket);
+    if (mode === 'local-fallback') this.observer.storeFellBack(paced.bucket);
     if (!admission) return;
     if (!admission.ok && admission.reason === 'quota') {
       this.quotaFromFleet = true;
-      this.op.recordRejected('quota_exhausted', paced.bucket);
+      this.observer.refused('quota_exhausted', paced.bucket);
       throw new HopFailed(
         new QuotaExhaustedError(
           429,
@@ -590,7 +575,7 @@ export class Call {
       );
     }
     if (!admission.ok) {
-      this.op.recordRejected('deadline_exceeded', paced.bucket);
+      this.observer.refused('deadline_exceeded', paced.bucket);
       throw new HopFailed(clientRateLimitError('deadline', admission.waitMs), 'deadline_exceeded');
     }
     if (admission.waitMs > 0) {
@@ -614,12 +599,10 @@ export class Call {
   ): Promise<{ ticket: number; waitedMs: number }> {
     const { clock } = this.state;
     const started = clock.now();
-    const deadline = this.state.options.deadlineMs;
-    const deadlineAt = deadline === undefined ? undefined : this.startedAt + deadline - MIN_ATTEMPT_MS;
-    let slot = limiter.reserve(started, tokens, deadlineAt);
+    let slot = limiter.reserve(started, tokens, this.deadline.lastSlotAtMs);
     if (!slot.ok) {
-      const outcome = slot.reason === 'queue_full' ? 'queue_full' : 'deadline_exceeded';
-      this.op.recordRejected(outcome, bucket);
+      const outcome = refusalOutcome(slot.reason);
+      this.observer.refused(outcome, bucket);
       throw new HopFailed(clientRateLimitError(slot.reason, slot.waitMs), outcome);
     }
     const ticket = slot.ticket;
@@ -633,7 +616,7 @@ export class Call {
       slot = limiter.confirm(clock.now(), ticket);
     }
     if (!slot.ok) {
-      this.op.recordRejected('deadline_exceeded', bucket);
+      this.observer.refused('deadline_exceeded', bucket);
       throw new HopFailed(clientRateLimitError('deadline', slot.waitMs), 'deadline_exceeded');
     }
     const waitedMs = clock.now() - started;
@@ -650,14 +633,14 @@ export class Call {
   ): void {
     const now = this.state.clock.now();
     const snapshot = limiter?.snapshot(now);
-    this.pacingState = {
-      ...(model ? { model } : {}),
-      ...(bucket ? { bucket } : {}),
-      ...(snapshot ? { queueDepth: snapshot.queueDepth, ratePerSec: snapshot.ratePerSec } : {}),
-      ...(this.state.pacing.budget ? { budgetRemaining: this.state.pacing.budget.remaining() } : {}),
-      ...(breaker ? { circuitState: circuitStateValue(breaker.state(now)) } : {}),
-    };
-    this.op.recordPacing(this.pacingState);
+    this.observer.paced({
+      model,
+      bucket,
+      queueDepth: snapshot?.queueDepth,
+      ratePerSec: snapshot?.ratePerSec,
+      budgetRemaining: this.state.pacing.budget?.remaining(),
+      circuit: breaker?.state(now),
+    });
   }
 
   /**
@@ -795,7 +778,7 @@ export class Call {
       sinceMs,
       phase,
       timeoutMs: this.attemptTimeout(),
-      ...(deadline !== undefined ? { deadlineAtMs: this.startedAt + deadline } : {}),
+      ...(deadline !== undefined ? { deadlineAtMs: this.deadline.atMs } : {}),
     });
     const next = iterator.next();
     if (limit.waitMs > MAX_TIMER_MS) return next;
@@ -838,23 +821,21 @@ export class Call {
   }
 
   private attemptOptions(attempt: number, hop: Hop): RequestOptions {
-    const left = this.deadlineLeft();
-    const timeout = this.attemptTimeout();
+    const timeout = this.deadline.attemptTimeoutMs(this.state.clock.now(), this.attemptTimeout());
     const body = this.options.body;
     return {
       ...this.options,
       ...(this.signal ? { signal: this.signal } : {}),
       ...(hop.index > 0 && hop.model && isObject(body) ? { body: { ...body, model: hop.model } } : {}),
       maxRetries: 0,
-      ...(Number.isFinite(left) ? { timeout: Math.max(1, Math.min(timeout, left)) } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
       // Tell the server which retry this is, as the SDK itself does.
       headers: withRetryCount(this.options.headers, attempt - 1, defaultHeadersOf(this.state.client)),
     };
   }
 
   private deadlineLeft(): number {
-    const deadline = this.state.options.deadlineMs;
-    return deadline === undefined ? Infinity : deadline - (this.state.clock.now() - this.startedAt);
+    return this.deadline.leftMs(this.state.clock.now());
   }
 
   /** Adds an attempt to the history the caller's error will carry. */
@@ -888,38 +869,20 @@ export class Call {
   }
 
   private finish(outcome: Outcome, errorType?: string): void {
-    const pacing = this.state.pacing;
-    this.op.end({
+    const budget = this.state.pacing.budget;
+    this.observer.ended({
       outcome,
-      ...(this.state.options.limiter !== false ? { queuedMs: this.queuedMs } : {}),
-      extra: {
-        ...(pacing.budget ? { [A.ATTR_RETRY_BUDGET_REMAINING]: pacing.budget.remaining() } : {}),
-        ...(this.budgetExhausted ? { [A.ATTR_RETRY_BUDGET_EXHAUSTED]: true } : {}),
-        ...(this.pacingState.circuitState !== undefined
-          ? { [A.ATTR_CIRCUIT_STATE]: this.pacingState.circuitState }
-          : {}),
-        ...(this.pacingState.queueDepth !== undefined
-          ? { [A.ATTR_QUEUE_DEPTH]: this.pacingState.queueDepth }
-          : {}),
-        ...(Number.isFinite(this.pacingState.ratePerSec)
-          ? { [A.ATTR_LIMITER_RATE]: this.pacingState.ratePerSec }
-          : {}),
-        ...(this.pacingState.bucket ? { [A.ATTR_LIMITER_BUCKET]: this.pacingState.bucket } : {}),
-        ...(this.storeMode ? { [A.ATTR_LIMITER_STORE]: this.storeMode } : {}),
-        ...(this.quotaFromFleet ? { [A.ATTR_QUOTA_FROM_FLEET]: true } : {}),
-      },
       attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,
-      ...(errorType ? { errorType } : {}),
+      errorType,
       ...this.facts,
-      ...(this.outputContent ? { outputContent: this.outputContent } : {}),
-      ...(this.served
-        ? {
-            fallbackIndex: this.served.index,
-            fallbackReason: this.served.reason,
-            ...(this.served.model ? { servedModel: this.served.model } : {}),
-          }
-        : {}),
+      outputContent: this.outputContent,
+      queuedMs: this.state.options.limiter !== false ? this.queuedMs : undefined,
+      served: this.served,
+      budgetRemaining: budget?.remaining(),
+      budgetExhausted: this.budgetExhausted,
+      limiterStore: this.storeMode,
+      quotaFromFleet: this.quotaFromFleet,
     });
   }
 
@@ -950,10 +913,6 @@ function cannedStream(value: unknown, client: OpenAI): Stream<unknown> {
     new AbortController(),
     client,
   );
-}
-
-function capWait(ms: number | undefined, maxMs: number): number | undefined {
-  return ms === undefined ? undefined : Math.min(ms, maxMs);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type OpenAI from 'openai';
 import type { ResolvedOptions } from '../options.ts';
 import { type BucketScope, bucketKey, bucketLabel } from '../policy/buckets.ts';
-import { CircuitBreaker, type CircuitState } from '../policy/circuit-breaker.ts';
+import { CircuitBreaker } from '../policy/circuit-breaker.ts';
 import { RateLimiter } from '../policy/limiter.ts';
 import { RetryBudget } from '../policy/retry-budget.ts';
 import type { StoreBucket } from '../policy/store.ts';
@@ -83,11 +83,6 @@ export class Pacing {
     }
     return breaker;
   }
-}
-
-/** 0 closed, 1 half-open, 2 open: the gauge's encoding. */
-export function circuitStateValue(state: CircuitState): number {
-  return state === 'closed' ? 0 : state === 'half_open' ? 1 : 2;
 }
 
 // Buckets shared across clients, when asked for: the key holds a fingerprint, never the API key.
