@@ -84,7 +84,13 @@ export type StreamSource =
     }
   | { kind: 'canned'; items: unknown[] };
 
-export function deferred<T>() {
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;
   const promise = new Promise<T>((res, rej) => {

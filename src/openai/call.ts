@@ -8,6 +8,7 @@ import { validateRequest } from '../policy/validate.ts';
 import { attemptLimit, fallsBack } from '../policy/verdict.ts';
 import {
   type ClientState,
+  type Deferred,
   deferred,
   type Hop,
   HopFailed,
@@ -72,7 +73,7 @@ export class Call {
   /** Settles the caller's promise. */
   deliver: ((served: Served) => void) | undefined;
   /** What the handed-out stream reads: the first attempt to get a chunk, or a degraded answer. */
-  readonly source = deferred<StreamSource>();
+  readonly source: Deferred<StreamSource> | undefined;
 
   constructor(
     state: ClientState,
@@ -100,10 +101,12 @@ export class Call {
       this.streamController = new AbortController();
       const own = this.streamController.signal;
       this.signal = options.signal ? AbortSignal.any([options.signal, own]) : own;
+      // Only a stream is handed out before it is served; a plain call needs no second promise.
+      this.source = deferred<StreamSource>();
+      this.source.promise.catch(() => {});
     } else {
       this.signal = options.signal ?? undefined;
     }
-    this.source.promise.catch(() => {});
     this.maxAttempts = attemptLimit({
       replayable,
       maxRetries: sdkRetries(options.maxRetries),
@@ -139,7 +142,7 @@ export class Call {
         },
         (error: unknown) => {
           // Once the stream is handed out, the error surfaces inside the caller's `for await`.
-          if (this.handle) this.source.reject(error);
+          if (this.handle) this.source!.reject(error);
           else reject(error);
         },
       );
@@ -193,7 +196,7 @@ export class Call {
     if (this.handle) {
       // The stream is already in the caller's hands: it yields the canned chunks.
       markServedBy(this.handle, served);
-      this.source.resolve({ kind: 'canned', items: Array.isArray(value) ? value : [value] });
+      this.source!.resolve({ kind: 'canned', items: Array.isArray(value) ? value : [value] });
       this.finish('fallback');
       return { response: new Response(null), hasData: false };
     }

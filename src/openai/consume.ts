@@ -87,7 +87,7 @@ async function consumeStream(
   // An SDK stream ends quietly when aborted; before any chunk that is the caller's abort, not an empty answer.
   if (first.done && call.signal?.aborted) throw new OpenAI.APIUserAbortError();
   call.markServed(call.handle);
-  call.source.resolve({ kind: 'live', first, iterator, stream, attempt });
+  call.source!.resolve({ kind: 'live', first, iterator, stream, attempt });
   return { response, data: call.handle, hasData: true, attempt: pending };
 }
 
@@ -97,7 +97,7 @@ function createHandle(call: Call): Stream<unknown> {
     async function* () {
       let source: StreamSource;
       try {
-        source = await call.source.promise;
+        source = await call.source!.promise;
       } catch (error) {
         // Aborted before any chunk: the SDK's stream ends quietly on abort, so this one does too.
         if (getAttemptHistory(error)?.outcome === 'aborted') return;

@@ -104,8 +104,19 @@ export function scopeOf(client: OpenAI, model: string | undefined): BucketScope 
  * cannot be turned back into a key, so it may appear in a Redis key or a log.
  */
 export function credentialFingerprint(apiKey: string): string {
-  return fingerprint(`retryscope\u0000${apiKey}`);
+  // Hashed once per key, not once per call: SHA-256 was the adapter's largest per-call cost.
+  let known = fingerprints.get(apiKey);
+  if (known === undefined) {
+    known = fingerprint(`retryscope\u0000${apiKey}`);
+    // Bounded: an `apiKey` function that rotates keys must not grow this forever.
+    if (fingerprints.size >= MAX_FINGERPRINTS) fingerprints.clear();
+    fingerprints.set(apiKey, known);
+  }
+  return known;
 }
+
+const MAX_FINGERPRINTS = 64;
+const fingerprints = new Map<string, string>();
 
 function fingerprint(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);

@@ -85,8 +85,15 @@ export class AttemptRecord implements AttemptObserver {
     const failed = end.outcome !== 'success';
     const span = this.span;
     const instruments = this.telemetry.instruments;
-    const model = this.telemetry.metricModel(this.start.requestModel ?? this.operation.requestModel);
-    const base = compact({ ...this.operation.metricAttributes, [A.ATTR_GEN_AI_REQUEST_MODEL]: model });
+    const op = this.operation;
+    // Most attempts ask for the operation's own model: its attributes already say so.
+    const base =
+      this.start.requestModel === undefined || this.start.requestModel === op.requestModel
+        ? op.metricAttributes
+        : compact({
+            ...op.metricAttributes,
+            [A.ATTR_GEN_AI_REQUEST_MODEL]: this.telemetry.metricModel(this.start.requestModel),
+          });
     const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
     instruments.attempts.add(
       1,

@@ -46,12 +46,7 @@ export class OperationRecord implements CallObserver {
   constructor(telemetry: Telemetry, start: OperationStarted, parent: Context) {
     this.telemetry = telemetry;
     this.start = start;
-    this.metricAttributes = compact({
-      [A.ATTR_GEN_AI_OPERATION_NAME]: start.operationName,
-      [A.ATTR_GEN_AI_PROVIDER_NAME]: A.PROVIDER_OPENAI,
-      [A.ATTR_GEN_AI_REQUEST_MODEL]: telemetry.metricModel(start.requestModel),
-      [A.ATTR_SERVER_ADDRESS]: start.serverAddress,
-    });
+    this.metricAttributes = telemetry.operationMetricAttributes(start);
     const name = start.requestModel ? `${start.operationName} ${start.requestModel}` : start.operationName;
     this.span = safely('startOperation', () =>
       telemetry.startSpan(name, parent, () =>

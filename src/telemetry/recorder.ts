@@ -13,6 +13,7 @@ import {
 import type { OperationStarted } from '../observer.ts';
 import { VERSION } from '../version.ts';
 import * as A from './attributes.ts';
+import { compact } from './compact.ts';
 import { createInstruments, type Instruments } from './instruments.ts';
 import { OperationRecord } from './operation.ts';
 import { metricModel, spanValue } from './redact.ts';
@@ -22,6 +23,7 @@ export { MAX_FINISH_REASONS, type Usage } from '../observer.ts';
 
 /** Shorter strings are not treated as secrets: they would match too much. */
 const MIN_SECRET_LENGTH = 8;
+const MAX_OPERATION_KINDS = 256;
 /** What the global proxy hands out while no SDK is registered. */
 const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
 
@@ -38,6 +40,7 @@ export class Telemetry {
   private readonly viaGlobalTracer: boolean;
   private globalMeterProvider: MeterProvider | undefined;
   private current: Instruments;
+  private readonly operationAttributes = new Map<string, Attributes>();
 
   constructor(providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider } = {}) {
     // A provider that throws here costs one warning and records nothing, as any telemetry failure does.
@@ -77,7 +80,31 @@ export class Telemetry {
 
   /** Keeps `secret` (a client's API key) out of every server-supplied value recorded. */
   protect(secret: unknown): void {
-    if (typeof secret === 'string' && secret.length >= MIN_SECRET_LENGTH) this.secrets.add(secret);
+    if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH || this.secrets.has(secret)) return;
+    this.secrets.add(secret);
+    // A new secret may redact a model name differently: attributes built before it are stale.
+    this.operationAttributes.clear();
+  }
+
+  /**
+   * The attributes every metric of an operation carries. One shared object per
+   * operation, model and server (never mutated), not one per call.
+   */
+  operationMetricAttributes(start: OperationStarted): Attributes {
+    const key = `${start.operationName}\u0000${start.requestModel ?? ''}\u0000${start.serverAddress ?? ''}`;
+    let attributes = this.operationAttributes.get(key);
+    if (!attributes) {
+      attributes = compact({
+        [A.ATTR_GEN_AI_OPERATION_NAME]: start.operationName,
+        [A.ATTR_GEN_AI_PROVIDER_NAME]: A.PROVIDER_OPENAI,
+        [A.ATTR_GEN_AI_REQUEST_MODEL]: this.metricModel(start.requestModel),
+        [A.ATTR_SERVER_ADDRESS]: start.serverAddress,
+      });
+      // Bounded: a caller cycling through model names must not grow it forever.
+      if (this.operationAttributes.size >= MAX_OPERATION_KINDS) this.operationAttributes.clear();
+      this.operationAttributes.set(key, attributes);
+    }
+    return attributes;
   }
 
   /** A server-supplied string for a span attribute (see redact.ts). */
