@@ -1,204 +1,80 @@
-import { type Context, context as otelContext } from '@opentelemetry/api';
-import OpenAI from 'openai';
-import { Stream } from 'openai/core/streaming';
+import type { Context } from '@opentelemetry/api';
+import type { Stream } from 'openai/core/streaming';
+import type { CallObserver } from '../observer.ts';
 import type { ResolvedOptions } from '../options.ts';
-import type { CircuitBreaker } from '../policy/circuit-breaker.ts';
-import { classify } from '../policy/classify.ts';
-import type { Clock } from '../policy/clock.ts';
-import type { RateLimiter } from '../policy/limiter.ts';
-import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
-import { parseRetryAfter } from '../policy/retry-after.ts';
-import { decide } from '../policy/retry-policy.ts';
-import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
-import type { BackoffSource, Classification, ErrorCategory, Outcome } from '../policy/types.ts';
+import { Deadline } from '../policy/deadline.ts';
+import { isRecord } from '../policy/is-record.ts';
+import type { Outcome } from '../policy/types.ts';
 import { validateRequest } from '../policy/validate.ts';
-import { redactUrl } from '../redact.ts';
-import * as A from '../telemetry/attributes.ts';
-import type { OperationRecord, PacingState, Telemetry } from '../telemetry/recorder.ts';
+import { attemptLimit, fallsBack } from '../policy/verdict.ts';
 import {
-  type AttemptSummary,
-  CircuitOpenError,
-  clientRateLimitError,
-  finalizeError,
-  getAttemptHistory,
-  invalidRequestError,
-  QuotaExhaustedError,
-} from './errors.ts';
+  type ClientState,
+  type Deferred,
+  deferred,
+  type Hop,
+  HopFailed,
+  type ModeBox,
+  type RequestOptions,
+  type Served,
+  type StreamSource,
+} from './call-types.ts';
+import { cannedStream, MAX_TIMER_MS } from './consume.ts';
+import { invalidRequestError } from './errors.ts';
 import {
   describeRequest,
   errorTypeOf,
-  factsFromBody,
   inputContent,
-  observeStreamItem,
-  outputContent,
-  pickHeaders,
   type RequestInfo,
   type ResponseFacts,
 } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
-import type { ConsumeMode, ModeSink } from './operation-promise.ts';
-import { type BucketLimiter, circuitStateValue, estimateRequestTokens, type Pacing } from './pacing.ts';
+import { History } from './history.ts';
+import { runHop } from './hop.ts';
 import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
-import { failureOf } from './transport.ts';
-
-// An attempt needs at least this long; a send slot later than deadline minus this is useless.
-const MIN_ATTEMPT_MS = 50;
-// setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
-const MAX_TIMER_MS = 2_147_483_647;
 
 const DEADLINE = Symbol('deadline');
 const ABORTED = Symbol('aborted');
 
-/** Timeouts that the call's deadline, not the attempt's timeout, caused. */
-const deadlineErrors = new WeakSet<object>();
-
-function streamTimeoutError(limit: StreamWait, deadlineMs: number | undefined): Error {
-  const message =
-    limit.cause === 'deadline'
-      ? `retryscope: the call's deadline of ${deadlineMs} ms passed while waiting for a stream chunk`
-      : `retryscope: no stream ${limit.cause === 'first_chunk' ? 'chunk' : 'chunk after the last one'} within the request timeout`;
-  const error = new OpenAI.APIConnectionTimeoutError({ message });
-  if (limit.cause === 'deadline') deadlineErrors.add(error);
-  return error;
-}
-
-/** Remembers how the caller wants the result; the first wish wins. */
-export class ModeBox implements ModeSink {
-  mode: ConsumeMode | undefined;
-  want(mode: ConsumeMode): void {
-    this.mode ??= mode;
-  }
-}
-
-/** What every call through one instrumented client shares. */
-export interface ClientState {
-  telemetry: Telemetry;
-  options: ResolvedOptions;
-  clock: Clock;
-  random: () => number;
-  server: { address?: string; port?: number };
-  /** The SDK client that sends the requests (its own retries off). */
-  client: OpenAI;
-  /** Raw clones (retries off) of the fallbacks' own clients, by fallback position. */
-  fallbackClients: (OpenAI | undefined)[];
-  /** Limiters, retry budget and breakers, shared with sibling clients. */
-  pacing: Pacing;
-}
-
-export type RequestOptions = Record<string, unknown> & {
-  body?: unknown;
-  signal?: AbortSignal | null;
-  timeout?: number;
-  maxRetries?: number;
-  headers?: unknown;
-};
-
-/** One attempt: the SDK's own request, retries off, returning its `APIPromise`. */
-export type Send = (options: RequestOptions) => PromiseLike<unknown> & {
-  asResponse(): Promise<Response>;
-};
-
-/** A place the call can be served from: the primary (index 0) or a fallback. */
-export interface Hop {
-  index: number;
-  /** The model this hop asks for. */
-  model?: string;
-  /** The client it sends through: its limiter and breakers are this client's. */
-  client: OpenAI;
-  send: Send;
-}
-
-/** What the loop hands back once an attempt succeeded. */
-export interface Served {
-  response: Response;
-  /** Parsed data (or the wrapped stream); absent when the caller asked for the raw response. */
-  data?: unknown;
-  hasData: boolean;
-  /** The successful attempt's own promise, to parse lazily in raw mode. */
-  attempt?: PromiseLike<unknown>;
-}
-
-/** How a successful attempt ends, once its body (or its stream) is done. */
-interface LiveAttempt {
-  succeeded(): void;
-  /** Ends the attempt and the call with this error; returns the error the caller gets. */
-  failed(error: unknown): unknown;
-  /** The caller aborted while reading. */
-  aborted(): void;
-}
-
-/** What the stream handed to the caller reads from. */
-type StreamSource =
-  | {
-      kind: 'live';
-      first: IteratorResult<unknown>;
-      iterator: AsyncIterator<unknown>;
-      stream: Stream<unknown>;
-      attempt: LiveAttempt;
-    }
-  | { kind: 'canned'; items: unknown[] };
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** A hop that ended without serving the call. */
-class HopFailed {
-  readonly error: unknown;
-  readonly outcome: Exclude<Outcome, 'success'>;
-  constructor(error: unknown, outcome: Exclude<Outcome, 'success'>) {
-    this.error = error;
-    this.outcome = outcome;
-  }
-}
-
 /**
- * One logical call: attempts on the primary, then on each fallback, waits
- * between them, and the telemetry of all of it. The policy decides; this
- * acts; the recorder records.
+ * One logical call: validation, then its hops (the primary, each fallback,
+ * `degrade`), until one serves it. The attempt loop is hop.ts, reading an
+ * answer consume.ts; both work on this call's fields (internal to
+ * src/openai). The policy decides; these act; the observer records.
  */
 export class Call {
-  private readonly box: ModeBox;
-  private readonly state: ClientState;
+  readonly box: ModeBox;
+  readonly state: ClientState;
   private readonly method: string;
   private readonly path: string;
-  private readonly options: RequestOptions;
+  readonly options: RequestOptions;
   private readonly hops: Hop[];
-  private readonly info: RequestInfo;
-  private readonly op: OperationRecord;
-  private readonly startedAt: number;
-  private readonly maxAttempts: number;
-  private readonly facts: ResponseFacts = {};
-  private readonly history: AttemptSummary[] = [];
-  private backoffTotalMs = 0;
-  private queuedMs = 0;
-  private budgetExhausted = false;
+  readonly info: RequestInfo;
+  readonly observer: CallObserver;
+  readonly deadline: Deadline;
+  readonly maxAttempts: number;
+  readonly facts: ResponseFacts = {};
+  readonly history = new History();
+  backoffTotalMs = 0;
+  queuedMs = 0;
+  budgetExhausted = false;
   /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
-  private storeMode: 'redis' | 'local' | 'local-fallback' | undefined;
-  private quotaFromFleet = false;
-  /** The pacing state last read, for the operation span. */
-  private pacingState: PacingState = {};
-  private outputContent: string | undefined;
+  storeMode: 'redis' | 'local' | 'local-fallback' | undefined;
+  quotaFromFleet = false;
+  outputContent: string | undefined;
   /** Set once the call is served by a fallback or by `degrade`. */
-  private served: { index: number; reason: Outcome; model?: string } | undefined;
+  served: { index: number; reason: Outcome; model?: string } | undefined;
   /** A streaming call: `stream: true`, read chunk by chunk. */
-  private readonly isStream: boolean;
+  readonly isStream: boolean;
   /** The caller's signal, joined for a stream by the controller of the stream handed out. */
-  private readonly signal: AbortSignal | undefined;
+  readonly signal: AbortSignal | undefined;
   /** The controller of the stream handed to the caller (`stream.controller.abort()` cancels the call). */
-  private readonly streamController: AbortController | undefined;
+  readonly streamController: AbortController | undefined;
   /** The stream handed to the caller once the first attempt's headers arrived. */
-  private handle: Stream<unknown> | undefined;
+  handle: Stream<unknown> | undefined;
   /** Settles the caller's promise. */
-  private deliver: ((served: Served) => void) | undefined;
+  deliver: ((served: Served) => void) | undefined;
   /** What the handed-out stream reads: the first attempt to get a chunk, or a degraded answer. */
-  private readonly source = deferred<StreamSource>();
+  readonly source: Deferred<StreamSource> | undefined;
 
   constructor(
     state: ClientState,
@@ -218,7 +94,7 @@ export class Call {
     // gets one attempt on one hop, as the SDK never retries it either.
     const replayable = !hasStreamingBody(options.body);
     this.hops = replayable ? hops : hops.slice(0, 1);
-    this.startedAt = state.clock.now();
+    this.deadline = new Deadline(state.clock.now(), state.options.deadlineMs);
     this.info = describeRequest(method, path, options.body);
     // The SDK's own flag: set by create({ stream: true }) and by retrieve(id, { stream: true }) alike.
     this.isStream = options.stream === true || this.info.stream;
@@ -226,24 +102,28 @@ export class Call {
       this.streamController = new AbortController();
       const own = this.streamController.signal;
       this.signal = options.signal ? AbortSignal.any([options.signal, own]) : own;
+      // Only a stream is handed out before it is served; a plain call needs no second promise.
+      this.source = deferred<StreamSource>();
+      this.source.promise.catch(() => {});
     } else {
       this.signal = options.signal ?? undefined;
     }
-    this.source.promise.catch(() => {});
-    // A per-call `maxRetries` (the SDK's own, typed, option) means the same to us: attempts = retries + 1.
-    const retries = sdkRetries(options.maxRetries);
-    this.maxAttempts = !replayable ? 1 : retries !== undefined ? retries + 1 : state.options.maxAttempts;
+    this.maxAttempts = attemptLimit({
+      replayable,
+      maxRetries: sdkRetries(options.maxRetries),
+      maxAttempts: state.options.maxAttempts,
+    });
     const info = this.info;
-    this.op = state.telemetry.startOperation(
+    this.observer = state.telemetry.startOperation(
       {
         operationName: info.operationName,
         api: info.api,
-        ...(info.model ? { requestModel: info.model } : {}),
-        ...(state.server.address ? { serverAddress: state.server.address } : {}),
-        ...(state.server.port ? { serverPort: state.server.port } : {}),
+        requestModel: info.model || undefined,
+        serverAddress: state.server.address || undefined,
+        serverPort: state.server.port || undefined,
         stream: this.isStream,
-        ...(state.options.deadlineMs !== undefined ? { deadlineMs: state.options.deadlineMs } : {}),
-        ...(state.options.captureContent ? { inputContent: inputContent(options.body) } : {}),
+        deadlineMs: state.options.deadlineMs,
+        inputContent: state.options.captureContent ? inputContent(options.body) : undefined,
       },
       parent,
     );
@@ -263,7 +143,7 @@ export class Call {
         },
         (error: unknown) => {
           // Once the stream is handed out, the error surfaces inside the caller's `for await`.
-          if (this.handle) this.source.reject(error);
+          if (this.handle) this.source!.reject(error);
           else reject(error);
         },
       );
@@ -283,20 +163,17 @@ export class Call {
     }
     let last: HopFailed | undefined;
     for (const hop of this.hops) {
-      if (last && (!fallbackOn.includes(last.outcome) || this.deadlineLeft() <= 0)) break;
+      if (last && !fallsBack(last.outcome, fallbackOn, this.deadlineLeft())) break;
       try {
-        if (last)
-          this.served = {
-            index: hop.index,
-            reason: last.outcome,
-            ...(hop.model ? { model: hop.model } : {}),
-          };
-        return await this.runHop(hop);
+        if (last) {
+          this.served = { index: hop.index, reason: last.outcome, model: hop.model };
+          this.observer.hopChanged(this.served);
+        }
+        return await runHop(this, hop);
       } catch (error) {
         if (!(error instanceof HopFailed)) throw error;
         this.served = undefined;
         last = error;
-        if (last.outcome === 'aborted') break;
       }
     }
     if (!last) throw new Error('retryscope: a call with no hop to send it to');
@@ -320,7 +197,7 @@ export class Call {
     if (this.handle) {
       // The stream is already in the caller's hands: it yields the canned chunks.
       markServedBy(this.handle, served);
-      this.source.resolve({ kind: 'canned', items: Array.isArray(value) ? value : [value] });
+      this.source!.resolve({ kind: 'canned', items: Array.isArray(value) ? value : [value] });
       this.finish('fallback');
       return { response: new Response(null), hasData: false };
     }
@@ -354,480 +231,17 @@ export class Call {
     });
   }
 
-  /** Attempts on one hop until one succeeds or the policy stops. */
-  private async runHop(hop: Hop): Promise<Served> {
-    const { clock, options, pacing } = this.state;
-    const model = hop.model ?? this.info.model;
-    // The bucket of the model asked: its headers describe that model's limit, not the client's.
-    const paced = pacing.limiter(hop.client, model);
-    const limiter = paced?.limiter;
-    const bucket = paced?.bucket;
-    const breaker = pacing.breaker(hop.client, model);
-    const tokens = limiter ? estimateRequestTokens(this.options.body) : 0;
-    let backoffMs = 0;
-    let source: BackoffSource = 'none';
-    let previousDelayMs: number | undefined;
-    let retriedFor: ErrorCategory | undefined;
-    /** The failed attempt this one retries: when it ended, and who chose the wait. */
-    let retry:
-      | { failedAt: number; delayMs: number; source: BackoffSource; reason: ErrorCategory }
-      | undefined;
-    for (let attempt = 1; ; attempt++) {
-      // Aborted before it could be sent: no request, so no attempt span.
-      if (this.signal?.aborted) throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
-      if (breaker && !breaker.allow(clock.now())) {
-        this.op.recordRejected('circuit_open');
-        const where = `${redactUrl(hop.client.baseURL)}${model ? ` (${model})` : ''}`;
-        throw new HopFailed(
-          new CircuitOpenError({
-            message: `retryscope: the circuit for ${where} is open after repeated failures; the call was not sent`,
-          }),
-          'circuit_open',
-        );
-      }
-      if (paced) await this.waitForFleet(paced, tokens);
-      const queued = limiter ? await this.waitForSlot(limiter, tokens, bucket) : undefined;
-      const attemptStarted = clock.now();
-      if (retry) {
-        // One wait, one truth: what passed between the failure and this send, the policy's
-        // sleep and the limiter's hold alike, credited to whichever held it longer.
-        backoffMs = attemptStarted - retry.failedAt;
-        source = queued && queued.waitedMs > retry.delayMs ? 'limiter' : retry.source;
-        this.backoffTotalMs += backoffMs;
-        this.op.recordBackoff(backoffMs, source, retry.reason, hop.model);
-      }
-      const record = this.op.startAttempt({
-        attempt,
-        backoffMs,
-        backoffSource: source,
-        ...(hop.model ? { requestModel: hop.model } : {}),
-        fallbackIndex: hop.index,
-      });
-      const summary = (status?: number, headers: Record<string, string> = {}) =>
-        this.remember(hop, attempt, attemptStarted, backoffMs, source, status, headers);
-      // Every attempt's end feeds the limiter, without headers too: the first ends its cold start
-      // (a server that sends none, or cannot be reached, has nothing more to tell by waiting).
-      const feedback = (headers: Record<string, string>) => {
-        const headroom = parseRateLimitHeaders(headers);
-        limiter?.observe(clock.now(), headroom, queued?.ticket);
-        return headroom;
-      };
-      let status: number | undefined;
-      let headers: Record<string, string> = {};
-      try {
-        const pending = otelContext.with(record.context, () => hop.send(this.attemptOptions(attempt, hop)));
-        // A key from an `apiKey` function is known only once the SDK has resolved it for this send.
-        const response = await pending
-          .asResponse()
-          .finally(() => this.state.telemetry.protect(hop.client.apiKey));
-        status = response.status;
-        headers = pickHeaders(response.headers);
-        const ok = {
-          status,
-          ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
-          headroom: feedback(headers),
-        };
-        return await this.consume(pending, response, attemptStarted, {
-          succeeded: () => {
-            const now = clock.now();
-            limiter?.onSuccess(now);
-            breaker?.onSuccess(now);
-            pacing.budget?.onSuccess(retriedFor);
-            record.end({ outcome: 'success', ...ok });
-            summary(status, headers);
-            this.recordPacing(limiter, breaker, model, bucket);
-          },
-          failed: (error: unknown) => {
-            // An error inside a stream after chunks were delivered ends this attempt, never retried.
-            const classification = { ...classify(failureOf(error, true)), retryable: false };
-            record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
-            summary(status, headers).fail(error, classification);
-            const outcome = deadlineErrors.has(error as object)
-              ? 'deadline_exceeded'
-              : classification.quotaExhausted
-                ? 'quota_exhausted'
-                : 'non_retryable';
-            return this.fail(error, outcome);
-          },
-          aborted: () => {
-            const error = new OpenAI.APIUserAbortError();
-            const classification = classify({ transport: 'aborted' });
-            record.end({ outcome: 'failed', ...ok, errorType: errorTypeOf(error), classification });
-            summary(status, headers).fail(error, classification);
-            this.finish('aborted', errorTypeOf(error));
-          },
-        });
-      } catch (error) {
-        if (error instanceof HopFailed) throw error;
-        const failure = failureOf(error);
-        const classification = classify(failure);
-        const now = clock.now();
-        let decision = decide(
-          failure,
-          classification,
-          {
-            attempt: Math.min(attempt, this.maxAttempts),
-            elapsedMs: now - this.startedAt,
-            ...(previousDelayMs !== undefined ? { previousDelayMs } : {}),
-          },
-          { ...options, maxAttempts: this.maxAttempts },
-          { nowMs: now, random: this.state.random },
-        );
-        // A timeout cut short by the deadline is the deadline's doing, not the server's.
-        if (
-          classification.category === 'timeout' &&
-          (this.deadlineLeft() <= 0 || deadlineErrors.has(error as object))
-        ) {
-          decision = { retry: false, outcome: 'deadline_exceeded' };
-        }
-        // An outage must not multiply load: past the budget, failures are returned, not retried.
-        if (decision.retry && pacing.budget && !pacing.budget.tryAcquire(classification.category)) {
-          decision = { retry: false, outcome: 'retries_exhausted' };
-          this.budgetExhausted = true;
-        }
-        const failedHeaders = failure.headers ?? headers;
-        const failedStatus = failure.status ?? status;
-        const headroom = feedback(failedHeaders);
-        // A flex capacity miss is not a rate limit: only rate_limited (slow_down included) reaches the bucket.
-        if (classification.category === 'rate_limited') {
-          // The server's wait holds the bucket even when this call retries no more (its last attempt).
-          // Everyone waits as the server asked, but never longer than this client is willing to wait.
-          const retryAfterMs = capWait(
-            decision.retryAfterMs ?? parseRetryAfter(failure.headers, now)?.delayMs,
-            options.maxRetryAfterMs,
-          );
-          const kind = limiter?.onThrottle(now, retryAfterMs, queued?.ticket, {
-            code: classification.code,
-            headroom,
-          });
-          // A storm's pause holds the fleet too; an isolated 429 was only this call's.
-          if (kind && kind !== 'isolated' && retryAfterMs && paced?.fleet)
-            paced.fleet.fleet.pause(paced.fleet.key, now, now + retryAfterMs);
-        }
-        if (classification.quotaExhausted && paced?.fleet)
-          paced.fleet.fleet.exhaust(paced.fleet.key, now, now + paced.fleet.quotaCooldownMs);
-        breaker?.onFailure(now, classification.category);
-        record.end({
-          outcome: decision.retry ? 'retried' : 'failed',
-          ...(failedStatus !== undefined ? { status: failedStatus } : {}),
-          errorType: errorTypeOf(error),
-          classification,
-          ...(failedHeaders['x-request-id'] ? { requestId: failedHeaders['x-request-id'] } : {}),
-          headroom,
-          ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}),
-        });
-        summary(failedStatus, failedHeaders).fail(error, classification);
-        this.recordPacing(limiter, breaker, model, bucket);
-        if (!decision.retry) throw new HopFailed(error, decision.outcome);
-
-        // The policy's wait is slept in full, the server's hint included, even with the limiter on:
-        // its pause may end sooner (another caller's success), and a hint is a floor. The limiter
-        // then holds the retry only for what it needs beyond that.
-        try {
-          if (decision.delayMs > 0) {
-            await clock.sleep(decision.delayMs, this.signal);
-            // A timer may fire a millisecond early by the wall clock; a server's wait is a floor.
-            const short = now + decision.delayMs - clock.now();
-            if (short > 0 && short < decision.delayMs) await clock.sleep(short, this.signal);
-          }
-        } catch {
-          throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
-        }
-        retry = {
-          failedAt: now,
-          delayMs: decision.delayMs,
-          source: decision.source,
-          reason: classification.category,
-        };
-        previousDelayMs = decision.delayMs;
-        retriedFor = classification.category;
-      }
-    }
-  }
-
-  /**
-   * Books a slot with the fleet (one Redis round trip) before the local
-   * limiter: fails fast on a quota another process saw exhausted, waits what
-   * the fleet's buckets ask. A store that does not answer in time is skipped.
-   */
-  private async waitForFleet(paced: BucketLimiter, tokens: number): Promise<void> {
-    if (!paced.fleet) {
-      this.storeMode = 'local';
-      return;
-    }
-    const { clock } = this.state;
-    const now = clock.now();
-    const snapshot = paced.limiter.snapshot(now);
-    const left = this.deadlineLeft();
-    const { mode, admission } = await paced.fleet.fleet.admit(paced.fleet.key, {
-      now,
-      tokens,
-      rpm: snapshot.limitRpm ?? 0,
-      tpm: snapshot.limitTpm ?? 0,
-      burstMs: 1000,
-      maxWaitMs: Number.isFinite(left) ? Math.max(0, left - MIN_ATTEMPT_MS) : Number.POSITIVE_INFINITY,
-    });
-    this.storeMode = mode;
-    if (mode === 'local-fallback') this.op.recordStoreFallback(paced.bucket);
-    if (!admission) return;
-    if (!admission.ok && admission.reason === 'quota') {
-      this.quotaFromFleet = true;
-      this.op.recordRejected('quota_exhausted', paced.bucket);
-      throw new HopFailed(
-        new QuotaExhaustedError(
-          429,
-          {
-            message:
-              'retryscope: another process using this API key saw its quota exhausted (insufficient_quota); the call was not sent',
-            type: 'insufficient_quota',
-            code: 'insufficient_quota',
-            param: null,
-          },
-          undefined,
-          new Headers(),
-        ),
-        'quota_exhausted',
-      );
-    }
-    if (!admission.ok) {
-      this.op.recordRejected('deadline_exceeded', paced.bucket);
-      throw new HopFailed(clientRateLimitError('deadline', admission.waitMs), 'deadline_exceeded');
-    }
-    if (admission.waitMs > 0) {
-      try {
-        await clock.sleep(admission.waitMs, this.signal);
-      } catch {
-        throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
-      }
-      this.queuedMs += admission.waitMs;
-    }
-  }
-
-  /**
-   * Waits in the client-side limiter for a send slot. Refuses at once (nothing
-   * sent) when the queue is full or the slot would come after the deadline.
-   */
-  private async waitForSlot(
-    limiter: RateLimiter,
-    tokens: number,
-    bucket: string | undefined,
-  ): Promise<{ ticket: number; waitedMs: number }> {
-    const { clock } = this.state;
-    const started = clock.now();
-    const deadline = this.state.options.deadlineMs;
-    const deadlineAt = deadline === undefined ? undefined : this.startedAt + deadline - MIN_ATTEMPT_MS;
-    let slot = limiter.reserve(started, tokens, deadlineAt);
-    if (!slot.ok) {
-      const outcome = slot.reason === 'queue_full' ? 'queue_full' : 'deadline_exceeded';
-      this.op.recordRejected(outcome, bucket);
-      throw new HopFailed(clientRateLimitError(slot.reason, slot.waitMs), outcome);
-    }
-    const ticket = slot.ticket;
-    while (slot.ok && slot.waitMs > 0) {
-      try {
-        await clock.sleep(slot.sleepMs, this.signal);
-      } catch {
-        limiter.release(clock.now(), ticket);
-        throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
-      }
-      slot = limiter.confirm(clock.now(), ticket);
-    }
-    if (!slot.ok) {
-      this.op.recordRejected('deadline_exceeded', bucket);
-      throw new HopFailed(clientRateLimitError('deadline', slot.waitMs), 'deadline_exceeded');
-    }
-    const waitedMs = clock.now() - started;
-    this.queuedMs += waitedMs;
-    return { ticket, waitedMs };
-  }
-
-  /** Reads the limiter, budget and breaker after an attempt: gauges now, span attributes at the end. */
-  private recordPacing(
-    limiter: RateLimiter | undefined,
-    breaker: CircuitBreaker | undefined,
-    model?: string,
-    bucket?: string,
-  ): void {
-    const now = this.state.clock.now();
-    const snapshot = limiter?.snapshot(now);
-    this.pacingState = {
-      ...(model ? { model } : {}),
-      ...(bucket ? { bucket } : {}),
-      ...(snapshot ? { queueDepth: snapshot.queueDepth, ratePerSec: snapshot.ratePerSec } : {}),
-      ...(this.state.pacing.budget ? { budgetRemaining: this.state.pacing.budget.remaining() } : {}),
-      ...(breaker ? { circuitState: circuitStateValue(breaker.state(now)) } : {}),
-    };
-    this.op.recordPacing(this.pacingState);
-  }
-
-  /**
-   * Reads the successful attempt the way the caller wants it, so that a body
-   * that fails to arrive or parse still counts against that attempt.
-   */
-  private async consume(
-    pending: PromiseLike<unknown>,
-    response: Response,
-    startedAt: number,
-    attempt: LiveAttempt,
-  ): Promise<Served> {
-    if ((this.box.mode ?? 'parsed') === 'raw') {
-      attempt.succeeded();
-      this.markAndFinish(response);
-      return { response, hasData: false, attempt: pending };
-    }
-    const data = await pending;
-    if (this.isStream && data instanceof Stream)
-      return this.consumeStream(data, response, pending, startedAt, attempt);
-    Object.assign(this.facts, factsFromBody(data));
-    if (this.state.options.captureContent) this.outputContent = outputContent(data);
-    attempt.succeeded();
-    this.markServed(data);
-    this.markAndFinish(response);
-    return { response, data, hasData: true, attempt: pending };
-  }
-
-  /**
-   * A stream attempt whose headers said 200. The first attempt to get here hands
-   * the caller its stream at once, as the SDK does; then the first chunk is read
-   * inside the attempt, so a failure before it throws into the retry loop (and
-   * may still fall back) while the caller's iterator waits. Once a chunk is
-   * delivered, nothing is retried.
-   */
-  private async consumeStream(
-    stream: Stream<unknown>,
-    response: Response,
-    pending: PromiseLike<unknown>,
-    startedAt: number,
-    attempt: LiveAttempt,
-  ): Promise<Served> {
-    if (!this.handle) {
-      this.handle = this.createHandle();
-      this.markServed(this.handle);
-      this.markServed(response);
-      this.deliver?.({ response, data: this.handle, hasData: true, attempt: pending });
-    }
-    const iterator = stream[Symbol.asyncIterator]();
-    let first: IteratorResult<unknown>;
-    try {
-      first = await this.read(iterator, stream, startedAt, 'first_chunk');
-    } catch (error) {
-      stream.controller.abort();
-      throw error;
-    }
-    // An SDK stream ends quietly when aborted; before any chunk that is the caller's abort, not an empty answer.
-    if (first.done && this.signal?.aborted) throw new OpenAI.APIUserAbortError();
-    this.markServed(this.handle);
-    this.source.resolve({ kind: 'live', first, iterator, stream, attempt });
-    return { response, data: this.handle, hasData: true, attempt: pending };
-  }
-
-  /** The stream the caller iterates: it waits for the loop to have a first chunk, then relays the rest. */
-  private createHandle(): Stream<unknown> {
-    const call = this;
-    return new Stream(
-      async function* () {
-        let source: StreamSource;
-        try {
-          source = await call.source.promise;
-        } catch (error) {
-          // Aborted before any chunk: the SDK's stream ends quietly on abort, so this one does too.
-          if (getAttemptHistory(error)?.outcome === 'aborted') return;
-          throw error;
-        }
-        if (source.kind === 'canned') yield* source.items;
-        else yield* call.relay(source);
-      },
-      this.streamController!,
-      this.state.client,
-    );
-  }
-
-  /** Relays a live attempt's chunks; the attempt and operation spans end with the stream, however it ends. */
-  private async *relay(source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
-    const { iterator, stream, attempt } = source;
-    let text = '';
-    let settled = false;
-    const capture = this.state.options.captureContent;
-    const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
-      if (settled) return how;
-      settled = true;
-      if (capture && text) this.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
-      if (how === 'aborted') return attempt.aborted();
-      if (how !== 'success') return attempt.failed(how.error);
-      attempt.succeeded();
-      this.finish(this.served ? 'fallback' : 'success');
-      return undefined;
-    };
-    try {
-      let next = source.first;
-      while (!next.done) {
-        const delta = observeStreamItem(this.facts, next.value);
-        if (capture && delta) text += delta;
-        yield next.value;
-        next = await this.read(iterator, stream, this.state.clock.now(), 'idle');
-      }
-      settle(this.signal?.aborted ? 'aborted' : 'success');
-    } catch (error) {
-      throw settle({ error });
-    } finally {
-      if (!settled) {
-        // The caller stopped early: `break` is a success as far as it went; `controller.abort()` is an abort.
-        settle(this.signal?.aborted ? 'aborted' : 'success');
-        await iterator.return?.();
-      }
-    }
-  }
-
-  /**
-   * One read from an attempt's stream, bounded as `streamWait` decides: a server
-   * that goes quiet gets an `APIConnectionTimeoutError` and its request aborted,
-   * never a read that hangs past the attempt's timeout or the call's deadline.
-   */
-  private read(
-    iterator: AsyncIterator<unknown>,
-    stream: Stream<unknown>,
-    sinceMs: number,
-    phase: 'first_chunk' | 'idle',
-  ): Promise<IteratorResult<unknown>> {
-    const deadline = this.state.options.deadlineMs;
-    const limit = streamWait({
-      nowMs: this.state.clock.now(),
-      sinceMs,
-      phase,
-      timeoutMs: this.attemptTimeout(),
-      ...(deadline !== undefined ? { deadlineAtMs: this.startedAt + deadline } : {}),
-    });
-    const next = iterator.next();
-    if (limit.waitMs > MAX_TIMER_MS) return next;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        stream.controller.abort();
-        reject(streamTimeoutError(limit, deadline));
-      }, limit.waitMs);
-      next.then(
-        (result) => {
-          clearTimeout(timer);
-          resolve(result);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
   /** The SDK's per-attempt timeout: the call's own, or the client's. */
-  private attemptTimeout(): number {
+  attemptTimeout(): number {
     return this.options.timeout ?? this.state.client.timeout;
   }
 
-  private markAndFinish(response: Response): void {
+  markAndFinish(response: Response): void {
     this.markServed(response);
     this.finish(this.served ? 'fallback' : 'success');
   }
 
-  private markServed(target: unknown): void {
+  markServed(target: unknown): void {
     if (!this.served) return;
     markServedBy(target, {
       fallbackIndex: this.served.index,
@@ -837,125 +251,50 @@ export class Call {
     });
   }
 
-  private attemptOptions(attempt: number, hop: Hop): RequestOptions {
-    const left = this.deadlineLeft();
-    const timeout = this.attemptTimeout();
+  attemptOptions(attempt: number, hop: Hop): RequestOptions {
+    const timeout = this.deadline.attemptTimeoutMs(this.state.clock.now(), this.attemptTimeout());
     const body = this.options.body;
     return {
       ...this.options,
       ...(this.signal ? { signal: this.signal } : {}),
-      ...(hop.index > 0 && hop.model && isObject(body) ? { body: { ...body, model: hop.model } } : {}),
+      ...(hop.index > 0 && hop.model && isRecord(body) ? { body: { ...body, model: hop.model } } : {}),
       maxRetries: 0,
-      ...(Number.isFinite(left) ? { timeout: Math.max(1, Math.min(timeout, left)) } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
       // Tell the server which retry this is, as the SDK itself does.
       headers: withRetryCount(this.options.headers, attempt - 1, defaultHeadersOf(this.state.client)),
     };
   }
 
-  private deadlineLeft(): number {
-    const deadline = this.state.options.deadlineMs;
-    return deadline === undefined ? Infinity : deadline - (this.state.clock.now() - this.startedAt);
+  deadlineLeft(): number {
+    return this.deadline.leftMs(this.state.clock.now());
   }
 
-  /** Adds an attempt to the history the caller's error will carry. */
-  private remember(
-    hop: Hop,
-    attempt: number,
-    startedAt: number,
-    backoffMs: number,
-    backoffSource: BackoffSource,
-    status: number | undefined,
-    headers: Record<string, string>,
-  ) {
-    const entry: AttemptSummary = {
-      attempt,
-      fallbackIndex: hop.index,
-      ...(hop.model ? { model: hop.model } : {}),
-      ...(status !== undefined ? { status } : {}),
-      ...(headers['x-request-id'] ? { requestId: headers['x-request-id'] } : {}),
-      backoffMs: Math.round(backoffMs),
-      backoffSource,
-      durationMs: this.state.clock.now() - startedAt,
-    };
-    this.history.push(entry);
-    return {
-      fail(error: unknown, classification: Classification) {
-        entry.errorType = errorTypeOf(error);
-        entry.category = classification.category;
-        if (classification.code) entry.code = classification.code;
-      },
-    };
-  }
-
-  private finish(outcome: Outcome, errorType?: string): void {
-    const pacing = this.state.pacing;
-    this.op.end({
+  finish(outcome: Outcome, errorType?: string): void {
+    const budget = this.state.pacing.budget;
+    this.observer.ended({
       outcome,
-      ...(this.state.options.limiter !== false ? { queuedMs: this.queuedMs } : {}),
-      extra: {
-        ...(pacing.budget ? { [A.ATTR_RETRY_BUDGET_REMAINING]: pacing.budget.remaining() } : {}),
-        ...(this.budgetExhausted ? { [A.ATTR_RETRY_BUDGET_EXHAUSTED]: true } : {}),
-        ...(this.pacingState.circuitState !== undefined
-          ? { [A.ATTR_CIRCUIT_STATE]: this.pacingState.circuitState }
-          : {}),
-        ...(this.pacingState.queueDepth !== undefined
-          ? { [A.ATTR_QUEUE_DEPTH]: this.pacingState.queueDepth }
-          : {}),
-        ...(Number.isFinite(this.pacingState.ratePerSec)
-          ? { [A.ATTR_LIMITER_RATE]: this.pacingState.ratePerSec }
-          : {}),
-        ...(this.pacingState.bucket ? { [A.ATTR_LIMITER_BUCKET]: this.pacingState.bucket } : {}),
-        ...(this.storeMode ? { [A.ATTR_LIMITER_STORE]: this.storeMode } : {}),
-        ...(this.quotaFromFleet ? { [A.ATTR_QUOTA_FROM_FLEET]: true } : {}),
-      },
       attempts: this.history.length,
       backoffTotalMs: this.backoffTotalMs,
-      ...(errorType ? { errorType } : {}),
+      errorType,
       ...this.facts,
-      ...(this.outputContent ? { outputContent: this.outputContent } : {}),
-      ...(this.served
-        ? {
-            fallbackIndex: this.served.index,
-            fallbackReason: this.served.reason,
-            ...(this.served.model ? { servedModel: this.served.model } : {}),
-          }
-        : {}),
+      outputContent: this.outputContent,
+      queuedMs: this.state.options.limiter !== false ? this.queuedMs : undefined,
+      served: this.served,
+      budgetRemaining: budget?.remaining(),
+      budgetExhausted: this.budgetExhausted,
+      limiterStore: this.storeMode,
+      quotaFromFleet: this.quotaFromFleet,
     });
   }
 
   /** Ends the call with this error: the caller's error, with its history, and the operation span. */
-  private fail(error: unknown, outcome: Exclude<Outcome, 'success'>): unknown {
+  fail(error: unknown, outcome: Exclude<Outcome, 'success'>): unknown {
     const final = this.finalize(error, outcome);
     this.finish(outcome, errorTypeOf(error));
     return final;
   }
 
   private finalize(error: unknown, outcome: Exclude<Outcome, 'success'>): unknown {
-    return finalizeError(error, {
-      outcome,
-      attempts: this.history.length,
-      totalBackoffMs: Math.round(this.backoffTotalMs),
-      history: this.history,
-    });
+    return this.history.finalize(error, outcome, this.backoffTotalMs);
   }
-}
-
-/** A degraded answer for a streaming call: the canned value (or values) as a stream. */
-function cannedStream(value: unknown, client: OpenAI): Stream<unknown> {
-  const items = Array.isArray(value) ? value : [value];
-  return new Stream(
-    async function* () {
-      yield* items;
-    },
-    new AbortController(),
-    client,
-  );
-}
-
-function capWait(ms: number | undefined, maxMs: number): number | undefined {
-  return ms === undefined ? undefined : Math.min(ms, maxMs);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

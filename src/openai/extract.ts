@@ -4,9 +4,11 @@
  * that knows what the `openai` package's objects look like.
  */
 import OpenAI from 'openai';
+import { MAX_FINISH_REASONS, type ResponseFacts, type Usage } from '../observer.ts';
 import { isRecord } from '../policy/is-record.ts';
 import type { AttemptFailure } from '../policy/types.ts';
-import { MAX_FINISH_REASONS, type Usage } from '../telemetry/recorder.ts';
+
+export type { ResponseFacts };
 
 export interface RequestInfo {
   operationName: string;
@@ -93,13 +95,6 @@ function isAbort(error: unknown): boolean {
 }
 
 /** What a finished response says about itself. */
-export interface ResponseFacts {
-  responseModel?: string;
-  responseId?: string;
-  finishReasons?: string[];
-  usage?: Usage;
-}
-
 export function factsFromBody(data: unknown): ResponseFacts {
   if (!isRecord(data)) return {};
   const facts: ResponseFacts = {};

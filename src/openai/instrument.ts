@@ -8,15 +8,15 @@ import {
 } from '../options.ts';
 import { systemClock } from '../policy/clock.ts';
 import { Telemetry } from '../telemetry/recorder.ts';
+import { Call } from './call.ts';
 import {
-  Call,
   type ClientState,
   type Hop,
   ModeBox,
   type RequestOptions,
   type Send,
   type Served,
-} from './call.ts';
+} from './call-types.ts';
 import { OperationPromise } from './operation-promise.ts';
 import { Pacing } from './pacing.ts';
 import { sdkRetries } from './sdk-options.ts';

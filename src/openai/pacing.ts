@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type OpenAI from 'openai';
 import type { ResolvedOptions } from '../options.ts';
 import { type BucketScope, bucketKey, bucketLabel } from '../policy/buckets.ts';
-import { CircuitBreaker, type CircuitState } from '../policy/circuit-breaker.ts';
+import { CircuitBreaker } from '../policy/circuit-breaker.ts';
 import { RateLimiter } from '../policy/limiter.ts';
 import { RetryBudget } from '../policy/retry-budget.ts';
 import type { StoreBucket } from '../policy/store.ts';
@@ -85,11 +85,6 @@ export class Pacing {
   }
 }
 
-/** 0 closed, 1 half-open, 2 open: the gauge's encoding. */
-export function circuitStateValue(state: CircuitState): number {
-  return state === 'closed' ? 0 : state === 'half_open' ? 1 : 2;
-}
-
 // Buckets shared across clients, when asked for: the key holds a fingerprint, never the API key.
 const shared = new Map<string, RateLimiter>();
 
@@ -109,8 +104,19 @@ export function scopeOf(client: OpenAI, model: string | undefined): BucketScope 
  * cannot be turned back into a key, so it may appear in a Redis key or a log.
  */
 export function credentialFingerprint(apiKey: string): string {
-  return fingerprint(`retryscope\u0000${apiKey}`);
+  // Hashed once per key, not once per call: SHA-256 was the adapter's largest per-call cost.
+  let known = fingerprints.get(apiKey);
+  if (known === undefined) {
+    known = fingerprint(`retryscope\u0000${apiKey}`);
+    // Bounded: an `apiKey` function that rotates keys must not grow this forever.
+    if (fingerprints.size >= MAX_FINGERPRINTS) fingerprints.clear();
+    fingerprints.set(apiKey, known);
+  }
+  return known;
 }
+
+const MAX_FINGERPRINTS = 64;
+const fingerprints = new Map<string, string>();
 
 function fingerprint(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);

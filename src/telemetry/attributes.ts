@@ -76,8 +76,17 @@ export const ATTR_RATELIMIT_RESET_TOKENS_MS = 'retryscope.ratelimit.reset_tokens
 export const ATTR_RETRY_BUDGET_REMAINING = 'retryscope.retry_budget.remaining';
 /** True when the retry budget stopped a retry this call would otherwise have made. */
 export const ATTR_RETRY_BUDGET_EXHAUSTED = 'retryscope.retry_budget.exhausted';
-/** 0 closed, 1 half-open, 2 open: the serving upstream's breaker after the last attempt. */
+/** The serving upstream's breaker after the last attempt, encoded as `CIRCUIT_STATES` says. */
 export const ATTR_CIRCUIT_STATE = 'retryscope.circuit.state';
+/**
+ * The breaker state's one encoding, on the span and the gauge: its position
+ * here (0 closed, 1 half-open, 2 open).
+ */
+export const CIRCUIT_STATES = ['closed', 'half_open', 'open'] as const;
+export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
+export const circuitStateValue = (state: CircuitStateName): number => CIRCUIT_STATES.indexOf(state);
+/** "0 closed, 1 half-open, 2 open", for descriptions. */
+export const CIRCUIT_STATES_TEXT = CIRCUIT_STATES.map((s, i) => `${i} ${s.replace('_', '-')}`).join(', ');
 /** Requests/s the limiter allowed after the last attempt (absent while it knows no limit). */
 export const ATTR_LIMITER_RATE = 'retryscope.limiter.rate';
 export const ATTR_QUEUE_DEPTH = 'retryscope.queue.depth';
@@ -119,7 +128,7 @@ export const METRIC_QUEUE_DEPTH = 'retryscope.client.queue.depth';
 export const METRIC_LIMITER_RATE = 'retryscope.client.limiter.rate';
 /** Gauge, {token}: retries the retry budget still allows. */
 export const METRIC_RETRY_BUDGET_REMAINING = 'retryscope.client.retry_budget.remaining';
-/** Gauge: 0 closed, 1 half-open, 2 open. */
+/** Gauge: the breaker state, encoded as `CIRCUIT_STATES` says. */
 export const METRIC_CIRCUIT_STATE = 'retryscope.client.circuit.state';
 /** Counter, {call}: calls served by a fallback, by `retryscope.fallback_reason` and the serving model. */
 export const METRIC_FALLBACKS = 'retryscope.client.fallbacks';

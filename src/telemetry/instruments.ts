@@ -23,6 +23,8 @@ export interface Instruments {
   retryBudgetRemaining: Gauge;
   circuitState: Gauge;
   fallbacks: Counter;
+  /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
+  off: boolean;
 }
 
 /**
@@ -37,7 +39,16 @@ export function createInstruments(meterProvider?: MeterProvider): Instruments {
   );
 }
 
+// The API's no-op instruments are singletons: one of each kind tells a no-op meter apart.
+const noop = createNoopMeter();
+const NOOP = new Set<unknown>([noop.createCounter('x'), noop.createHistogram('x'), noop.createGauge('x')]);
+
 function instrumentsOf(meter: Meter): Instruments {
+  const instruments = made(meter);
+  return { ...instruments, off: Object.values(instruments).every((i) => NOOP.has(i)) };
+}
+
+function made(meter: Meter): Omit<Instruments, 'off'> {
   return {
     operationDuration: meter.createHistogram(A.METRIC_OPERATION_DURATION, {
       unit: 's',
@@ -105,7 +116,7 @@ function instrumentsOf(meter: Meter): Instruments {
       description: 'Retries the retry budget still allows.',
     }),
     circuitState: meter.createGauge(A.METRIC_CIRCUIT_STATE, {
-      description: 'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+      description: `Circuit breaker state: ${A.CIRCUIT_STATES_TEXT}.`,
     }),
     fallbacks: meter.createCounter(A.METRIC_FALLBACKS, {
       unit: '{call}',

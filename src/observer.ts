@@ -1,0 +1,134 @@
+/**
+ * The recording seam: facts the attempt loop emits, in the order they
+ * happen, for whoever records them (src/telemetry implements it; live hooks
+ * could too). Plain data, named in the policy's vocabulary; no attribute
+ * names, no OTel, no SDK. An observer must not throw into the call, and
+ * nothing it does changes what the caller gets.
+ */
+import type { CircuitState } from './policy/circuit-breaker.ts';
+import type { RateLimitHeadroom } from './policy/ratelimit-headers.ts';
+import type {
+  AttemptOutcome,
+  BackoffSource,
+  Classification,
+  ErrorCategory,
+  Outcome,
+} from './policy/types.ts';
+
+/** The call, as it starts. */
+export interface OperationStarted {
+  operationName: string;
+  api: string;
+  requestModel?: string;
+  serverAddress?: string;
+  serverPort?: number;
+  stream: boolean;
+  deadlineMs?: number;
+  /** JSON of the prompt; given only when `captureContent` is on. */
+  inputContent?: string;
+}
+
+/** An attempt, about to be sent. */
+export interface AttemptStarted {
+  attempt: number;
+  /** The wait before it, as it happened (see `creditWait`), and who set it. */
+  backoffMs: number;
+  backoffSource: BackoffSource;
+  requestModel?: string;
+  fallbackIndex: number;
+}
+
+/** An attempt, ended: its classification and what its headers said. */
+export interface AttemptEnded {
+  outcome: AttemptOutcome;
+  status?: number;
+  errorType?: string;
+  classification?: Classification;
+  requestId?: string;
+  headroom?: RateLimitHeadroom;
+  retryAfterMs?: number;
+}
+
+/** A wait between a failed attempt and its retry: what was slept, who set it, what it was for. */
+export interface Waited {
+  ms: number;
+  source: BackoffSource;
+  reason: ErrorCategory;
+  model?: string;
+}
+
+/** The client-side pacing state, read after an attempt. */
+export interface Paced {
+  model?: string;
+  /** The limiter bucket's label: the model or its pool (never the key). */
+  bucket?: string;
+  queueDepth?: number;
+  ratePerSec?: number;
+  budgetRemaining?: number;
+  circuit?: CircuitState;
+}
+
+/** What served the call, when not the primary: a fallback, or `degrade` (index past the last one). */
+export interface ServedBy {
+  index: number;
+  reason: Outcome;
+  model?: string;
+}
+
+/** Finish reasons kept on a span: OpenAI's largest `n`. */
+export const MAX_FINISH_REASONS = 128;
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+/** What the response said about itself (model, id, finish reasons, usage). */
+export interface ResponseFacts {
+  responseModel?: string;
+  responseId?: string;
+  finishReasons?: string[];
+  usage?: Usage;
+}
+
+/** The call, ended. */
+export interface OperationEnded extends ResponseFacts {
+  outcome: Outcome;
+  attempts: number;
+  backoffTotalMs: number;
+  errorType?: string;
+  /** JSON of the completion; given only when `captureContent` is on. */
+  outputContent?: string;
+  /** Time spent waiting for send slots; absent when the limiter is off. */
+  queuedMs?: number;
+  served?: ServedBy;
+  /** The retry budget left, when it is on. */
+  budgetRemaining?: number;
+  /** The budget vetoed a retry of this call. */
+  budgetExhausted: boolean;
+  /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
+  limiterStore?: 'redis' | 'local' | 'local-fallback';
+  /** Another process saw the quota exhausted: this call was refused without sending. */
+  quotaFromFleet: boolean;
+}
+
+/** One attempt's observer. */
+export interface AttemptObserver {
+  /** Runs the send in the attempt's context, so the SDK's own instrumentation nests under it. */
+  run<T>(send: () => T): T;
+  ended(fact: AttemptEnded): void;
+}
+
+/** One call's observer. */
+export interface CallObserver {
+  attemptStarted(fact: AttemptStarted): AttemptObserver;
+  waited(fact: Waited): void;
+  /** The call moves on to another hop (a fallback): `index` 1 is the first fallback. */
+  hopChanged(fact: ServedBy): void;
+  paced(fact: Paced): void;
+  /** The client refused to send (queue full, past the deadline, circuit open, fleet quota). */
+  refused(outcome: Outcome, bucket?: string): void;
+  /** The shared store did not answer: this call was paced by its own limiter. */
+  storeFellBack(bucket?: string): void;
+  ended(fact: OperationEnded): void;
+}

@@ -1,0 +1,200 @@
+/**
+ * Reading a successful attempt: its body, or its stream. A stream is handed
+ * to the caller as soon as the headers say 200, as the SDK does; its first
+ * chunk is read inside the attempt (a failure before it is still retried),
+ * the rest relayed, each read bounded as `streamWait` decides.
+ */
+import OpenAI from 'openai';
+import { Stream } from 'openai/core/streaming';
+import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
+import type { Call } from './call.ts';
+import type { LiveAttempt, Served, StreamSource } from './call-types.ts';
+import { getAttemptHistory } from './errors.ts';
+import { factsFromBody, observeStreamItem, outputContent } from './extract.ts';
+
+// setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Timeouts that the call's deadline, not the attempt's timeout, caused. */
+export const deadlineErrors = new WeakSet<object>();
+
+function streamTimeoutError(limit: StreamWait, deadlineMs: number | undefined): Error {
+  const message =
+    limit.cause === 'deadline'
+      ? `retryscope: the call's deadline of ${deadlineMs} ms passed while waiting for a stream chunk`
+      : `retryscope: no stream ${limit.cause === 'first_chunk' ? 'chunk' : 'chunk after the last one'} within the request timeout`;
+  const error = new OpenAI.APIConnectionTimeoutError({ message });
+  if (limit.cause === 'deadline') deadlineErrors.add(error);
+  return error;
+}
+
+/**
+ * Reads the successful attempt the way the caller wants it, so that a body
+ * that fails to arrive or parse still counts against that attempt.
+ */
+export async function consume(
+  call: Call,
+  pending: PromiseLike<unknown>,
+  response: Response,
+  startedAt: number,
+  attempt: LiveAttempt,
+): Promise<Served> {
+  if ((call.box.mode ?? 'parsed') === 'raw') {
+    attempt.succeeded();
+    call.markAndFinish(response);
+    return { response, hasData: false, attempt: pending };
+  }
+  const data = await pending;
+  if (call.isStream && data instanceof Stream)
+    return consumeStream(call, data, response, pending, startedAt, attempt);
+  Object.assign(call.facts, factsFromBody(data));
+  if (call.state.options.captureContent) call.outputContent = outputContent(data);
+  attempt.succeeded();
+  call.markServed(data);
+  call.markAndFinish(response);
+  return { response, data, hasData: true, attempt: pending };
+}
+
+/**
+ * A stream attempt whose headers said 200. The first attempt to get here hands
+ * the caller its stream at once, as the SDK does; then the first chunk is read
+ * inside the attempt, so a failure before it throws into the retry loop (and
+ * may still fall back) while the caller's iterator waits. Once a chunk is
+ * delivered, nothing is retried.
+ */
+async function consumeStream(
+  call: Call,
+  stream: Stream<unknown>,
+  response: Response,
+  pending: PromiseLike<unknown>,
+  startedAt: number,
+  attempt: LiveAttempt,
+): Promise<Served> {
+  if (!call.handle) {
+    call.handle = createHandle(call);
+    call.markServed(call.handle);
+    call.markServed(response);
+    call.deliver?.({ response, data: call.handle, hasData: true, attempt: pending });
+  }
+  const iterator = stream[Symbol.asyncIterator]();
+  let first: IteratorResult<unknown>;
+  try {
+    first = await read(call, iterator, stream, startedAt, 'first_chunk');
+  } catch (error) {
+    stream.controller.abort();
+    throw error;
+  }
+  // An SDK stream ends quietly when aborted; before any chunk that is the caller's abort, not an empty answer.
+  if (first.done && call.signal?.aborted) throw new OpenAI.APIUserAbortError();
+  call.markServed(call.handle);
+  call.source!.resolve({ kind: 'live', first, iterator, stream, attempt });
+  return { response, data: call.handle, hasData: true, attempt: pending };
+}
+
+/** The stream the caller iterates: it waits for the loop to have a first chunk, then relays the rest. */
+function createHandle(call: Call): Stream<unknown> {
+  return new Stream(
+    async function* () {
+      let source: StreamSource;
+      try {
+        source = await call.source!.promise;
+      } catch (error) {
+        // Aborted before any chunk: the SDK's stream ends quietly on abort, so this one does too.
+        if (getAttemptHistory(error)?.outcome === 'aborted') return;
+        throw error;
+      }
+      if (source.kind === 'canned') yield* source.items;
+      else yield* relay(call, source);
+    },
+    call.streamController!,
+    call.state.client,
+  );
+}
+
+/** Relays a live attempt's chunks; the attempt and operation spans end with the stream, however it ends. */
+async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
+  const { iterator, stream, attempt } = source;
+  let text = '';
+  let settled = false;
+  const capture = call.state.options.captureContent;
+  const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
+    if (settled) return how;
+    settled = true;
+    if (capture && text) call.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
+    if (how === 'aborted') return attempt.aborted();
+    if (how !== 'success') return attempt.failed(how.error);
+    attempt.succeeded();
+    call.finish(call.served ? 'fallback' : 'success');
+    return undefined;
+  };
+  try {
+    let next = source.first;
+    while (!next.done) {
+      const delta = observeStreamItem(call.facts, next.value);
+      if (capture && delta) text += delta;
+      yield next.value;
+      next = await read(call, iterator, stream, call.state.clock.now(), 'idle');
+    }
+    settle(call.signal?.aborted ? 'aborted' : 'success');
+  } catch (error) {
+    throw settle({ error });
+  } finally {
+    if (!settled) {
+      // The caller stopped early: `break` is a success as far as it went; `controller.abort()` is an abort.
+      settle(call.signal?.aborted ? 'aborted' : 'success');
+      await iterator.return?.();
+    }
+  }
+}
+
+/**
+ * One read from an attempt's stream, bounded as `streamWait` decides: a server
+ * that goes quiet gets an `APIConnectionTimeoutError` and its request aborted,
+ * never a read that hangs past the attempt's timeout or the call's deadline.
+ */
+function read(
+  call: Call,
+  iterator: AsyncIterator<unknown>,
+  stream: Stream<unknown>,
+  sinceMs: number,
+  phase: 'first_chunk' | 'idle',
+): Promise<IteratorResult<unknown>> {
+  const deadline = call.state.options.deadlineMs;
+  const limit = streamWait({
+    nowMs: call.state.clock.now(),
+    sinceMs,
+    phase,
+    timeoutMs: call.attemptTimeout(),
+    ...(deadline !== undefined ? { deadlineAtMs: call.deadline.atMs } : {}),
+  });
+  const next = iterator.next();
+  if (limit.waitMs > MAX_TIMER_MS) return next;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.controller.abort();
+      reject(streamTimeoutError(limit, deadline));
+    }, limit.waitMs);
+    next.then(
+      (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** A degraded answer for a streaming call: the canned value (or values) as a stream. */
+export function cannedStream(value: unknown, client: OpenAI): Stream<unknown> {
+  const items = Array.isArray(value) ? value : [value];
+  return new Stream(
+    async function* () {
+      yield* items;
+    },
+    new AbortController(),
+    client,
+  );
+}
