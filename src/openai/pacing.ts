@@ -54,6 +54,10 @@ export class Pacing {
     }
     const bucket = bucketLabel(model, modelGroups);
     if (redis === undefined) return { limiter, bucket };
+    // A credential not yet known as a string (an `apiKey` function before its first call, workload
+    // identity) has no name to share under: sharing it as '' would let one client's quota error
+    // stop every other such client in the fleet. Those calls pace by this client's own limiter.
+    if (typeof client.apiKey !== 'string' || client.apiKey === '') return { limiter, bucket };
     this.fleet ??= new Fleet(new RedisStore(redis as string | RedisClientLike), {
       timeoutMs: redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
       retryMs: DEFAULT_REDIS_RETRY_MS,
@@ -65,7 +69,14 @@ export class Pacing {
       fleet: {
         fleet: this.fleet,
         // The full scope, hashed: an upstream URL could carry a secret in its userinfo or query.
-        key: { credential: scope.credential, scope: fingerprint(key) },
+        key: {
+          credential: scope.credential,
+          scope: cachedFingerprint(key),
+          // Quota is the account's: the same key on another upstream, organization or project is another bill.
+          account: cachedFingerprint(
+            `${scope.upstream}\u0000${scope.organization ?? ''}\u0000${scope.project ?? ''}`,
+          ),
+        },
         quotaCooldownMs: quotaCooldownMs ?? DEFAULT_QUOTA_COOLDOWN_MS,
       },
     };
@@ -104,18 +115,22 @@ export function scopeOf(client: OpenAI, model: string | undefined): BucketScope 
  * cannot be turned back into a key, so it may appear in a Redis key or a log.
  */
 export function credentialFingerprint(apiKey: string): string {
-  // Hashed once per key, not once per call: SHA-256 was the adapter's largest per-call cost.
-  let known = fingerprints.get(apiKey);
+  return cachedFingerprint(`retryscope\u0000${apiKey}`);
+}
+
+/** Hashed once per text, not once per call: SHA-256 was the adapter's largest per-call cost. */
+function cachedFingerprint(text: string): string {
+  let known = fingerprints.get(text);
   if (known === undefined) {
-    known = fingerprint(`retryscope\u0000${apiKey}`);
+    known = fingerprint(text);
     // Bounded: an `apiKey` function that rotates keys must not grow this forever.
     if (fingerprints.size >= MAX_FINGERPRINTS) fingerprints.clear();
-    fingerprints.set(apiKey, known);
+    fingerprints.set(text, known);
   }
   return known;
 }
 
-const MAX_FINGERPRINTS = 64;
+const MAX_FINGERPRINTS = 256;
 const fingerprints = new Map<string, string>();
 
 function fingerprint(text: string): string {

@@ -21,6 +21,8 @@ export interface StoreBucket {
   credential: string;
   /** A fingerprint of the bucket's full scope (upstream, organization, project, model pool). */
   scope: string;
+  /** A fingerprint of the account the quota belongs to (upstream, organization, project); absent, the credential's. */
+  account?: string;
 }
 
 /** Which limiter a call was paced by: the fleet's, its own, or its own because the fleet's did not answer. */
@@ -28,5 +30,6 @@ export type StoreMode = 'redis' | 'local' | 'local-fallback';
 
 /** Redis keys for a bucket: namespaced, Cluster-safe (one hash tag), secret-free. */
 export function storeKeys(bucket: StoreBucket, prefix = 'retryscope'): [bucketKey: string, quotaKey: string] {
-  return [`${prefix}:{${bucket.credential}}:b:${bucket.scope}`, `${prefix}:{${bucket.credential}}:q`];
+  const quota = `${prefix}:{${bucket.credential}}:q${bucket.account ? `:${bucket.account}` : ''}`;
+  return [`${prefix}:{${bucket.credential}}:b:${bucket.scope}`, quota];
 }

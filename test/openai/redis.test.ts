@@ -185,6 +185,32 @@ describe('the fleet', () => {
     expect(JSON.stringify(op!.attributes)).not.toContain('FLEETSECRET');
   });
 
+  test('quota is the account\'s: another project on the same key, or a key not yet resolved, is not stopped', async () => {
+    const make = (apiKey: ConstructorParameters<typeof OpenAI>[0]['apiKey'], project?: string) =>
+      instrument(new OpenAI({ baseURL: server.url, apiKey, project, maxRetries: 0 }), {
+        maxAttempts: 1,
+        circuitBreaker: false,
+        limiter: { redis: redis.url, coldStartHoldMs: 0, redisTimeoutMs: 10_000 },
+      });
+    // An apiKey function: the SDK knows no key string before the first send, so the fleet cannot name it.
+    const fnA = make(async () => 'sk-fn-A');
+    const fnB = make(async () => 'sk-fn-B');
+    server.reply(quotaExhausted());
+    expect(await ask(fnA, 'gpt-acct').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
+    // Same key, two projects: one project's quota running out is not the other's.
+    const p1 = make('sk-proj-SHARED', 'proj_one');
+    const p2 = make('sk-proj-SHARED', 'proj_two');
+    server.reply(quotaExhausted());
+    expect(await ask(p1, 'gpt-acct').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
+    // Give any fire-and-forget flag write every chance to land before the others ask.
+    await new Promise((r) => setTimeout(r, 100));
+    // Each answer below is the server's: had the fleet stopped the call, it would throw QuotaExhaustedError.
+    server.reply({ json: chatCompletion() });
+    expect((await ask(fnB, 'gpt-acct')).choices[0]!.message.content).toBe('hello');
+    server.reply({ json: chatCompletion() });
+    expect((await ask(p2, 'gpt-acct')).choices[0]!.message.content).toBe('hello');
+  });
+
   test('a storm 429 seen by one process pauses the other until its retry-after', async () => {
     // Another key than the quota test's, whose flag is still up.
     const a = client({}, undefined, 'sk-storm');
