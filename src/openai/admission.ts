@@ -4,7 +4,7 @@
  * process) ends the hop with nothing sent.
  */
 import OpenAI from 'openai';
-import type { RateLimiter } from '../policy/limiter.ts';
+import type { RateLimiter, Slot } from '../policy/limiter.ts';
 import { refusalOutcome } from '../policy/verdict.ts';
 import type { Call } from './call.ts';
 import { HopFailed } from './call-types.ts';
@@ -29,7 +29,7 @@ export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: num
     tokens,
     rpm: snapshot.limitRpm ?? 0,
     tpm: snapshot.limitTpm ?? 0,
-    burstMs: 1000,
+    burstMs: paced.limiter.burstMs,
     maxWaitMs: call.deadline.maxQueueMs(now),
   });
   call.storeMode = mode;
@@ -77,7 +77,7 @@ export async function waitForSlot(
   limiter: RateLimiter,
   tokens: number,
   bucket: string | undefined,
-): Promise<{ ticket: number; waitedMs: number }> {
+): Promise<{ slot: Slot; waitedMs: number }> {
   const { clock } = call.state;
   const started = clock.now();
   let slot = limiter.reserve(started, tokens, call.deadline.lastSlotAtMs);
@@ -86,15 +86,15 @@ export async function waitForSlot(
     call.observer.refused(outcome, bucket);
     throw new HopFailed(clientRateLimitError(slot.reason, slot.waitMs), outcome);
   }
-  const ticket = slot.ticket;
+  const held = slot.slot;
   while (slot.ok && slot.waitMs > 0) {
     try {
       await clock.sleep(slot.sleepMs, call.signal);
     } catch {
-      limiter.release(clock.now(), ticket);
+      limiter.release(clock.now(), held);
       throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
     }
-    slot = limiter.confirm(clock.now(), ticket);
+    slot = limiter.confirm(clock.now(), held);
   }
   if (!slot.ok) {
     call.observer.refused('deadline_exceeded', bucket);
@@ -102,5 +102,5 @@ export async function waitForSlot(
   }
   const waitedMs = clock.now() - started;
   call.queuedMs += waitedMs;
-  return { ticket, waitedMs };
+  return { slot: held, waitedMs };
 }

@@ -79,7 +79,7 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
     // (a server that sends none, or cannot be reached, has nothing more to tell by waiting).
     const feedback = (headers: Record<string, string>) => {
       const headroom = parseRateLimitHeaders(headers);
-      limiter?.observe(clock.now(), headroom, queued?.ticket);
+      limiter?.observe(clock.now(), headroom, queued?.slot);
       return headroom;
     };
     let status: number | undefined;
@@ -154,7 +154,7 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
       // A flex capacity miss is not a rate limit: only rate_limited (slow_down included) reaches the bucket.
       if (classification.category === 'rate_limited') {
         const retryAfterMs = verdict.holdMs;
-        const kind = limiter?.onThrottle(now, retryAfterMs, queued?.ticket, {
+        const kind = limiter?.onThrottle(now, retryAfterMs, queued?.slot, {
           code: classification.code,
           headroom,
         });

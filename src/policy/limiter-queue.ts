@@ -109,7 +109,7 @@ export class SlotQueue {
     this.planner.book(slot, start);
     this.pending.push(slot);
     this.advance(at);
-    return { ok: true, waitMs, sleepMs, slot, ticket: slot.ticket };
+    return { ok: true, waitMs, sleepMs, slot };
   }
 
   /** Cold, probes out: wait for the first answer, until the hold's end or the caller's deadline. */
@@ -124,7 +124,7 @@ export class SlotQueue {
     slot.start = until;
     slot.promised = at + sleepMs;
     this.held.push(slot);
-    return { ok: true, waitMs, sleepMs, slot, ticket: slot.ticket };
+    return { ok: true, waitMs, sleepMs, slot };
   }
 
   /** How long a held caller sleeps before it looks again: see COLD_POLL_SHARE. */
@@ -165,7 +165,7 @@ export class SlotQueue {
           const waitMs = slot.start - at;
           const sleepMs = this.heldSleepMs(at, waitMs);
           slot.promised = at + sleepMs;
-          return { ok: true, waitMs, sleepMs, slot, ticket: slot.ticket };
+          return { ok: true, waitMs, sleepMs, slot };
         }
         // No answer in time: it goes now, as best the queue allows.
         this.held.splice(this.held.indexOf(slot), 1);
@@ -178,13 +178,13 @@ export class SlotQueue {
         const waitMs = slot.start - at;
         const sleepMs = Math.min(waitMs, this.options.maxSleepMs);
         slot.promised = at + sleepMs;
-        return { ok: true, waitMs, sleepMs, slot, ticket: slot.ticket };
+        return { ok: true, waitMs, sleepMs, slot };
       }
       case 'sent':
         slot.sentAt = Math.max(slot.sentAt, at);
-        return { ok: true, waitMs: 0, sleepMs: 0, slot, ticket: slot.ticket };
+        return { ok: true, waitMs: 0, sleepMs: 0, slot };
       case 'done':
-        return { ok: true, waitMs: 0, sleepMs: 0, slot, ticket: slot.ticket };
+        return { ok: true, waitMs: 0, sleepMs: 0, slot };
     }
   }
 

@@ -46,7 +46,5 @@ export type Reservation =
       sleepMs: number;
       /** Hand it back to `confirm`, `release`, `observe` and `onThrottle`. */
       slot: Slot;
-      /** `slot.ticket`, for callers that still hand back numbers. */
-      ticket: number;
     }
   | { ok: false; reason: 'queue_full' | 'deadline'; waitMs: number };

@@ -1,8 +1,8 @@
 import { BucketMirror } from './limiter-mirror.ts';
 import { type LimiterOptions, type LimiterSnapshot, withDefaults } from './limiter-options.ts';
 import { CubicPacer } from './limiter-pacer.ts';
-import { LEDGER_SIZE, type Planner, SlotQueue } from './limiter-queue.ts';
-import { type Reservation, Slot } from './limiter-slot.ts';
+import { type Planner, SlotQueue } from './limiter-queue.ts';
+import type { Reservation, Slot } from './limiter-slot.ts';
 import type { RateLimitHeadroom } from './ratelimit-headers.ts';
 import { judgeThrottle, roomOf, STORM_WINDOW_MS, type ThrottleKind } from './throttle.ts';
 
@@ -43,24 +43,17 @@ export { type Reservation, Slot } from './limiter-slot.ts';
  *     limiter.onThrottle(now, retryAfterMs, r.slot, { code, headroom });  // then reserve again
  *     // success:
  *     limiter.onSuccess(now);
- *
- * Each method that takes a slot also takes its number (`r.ticket`), for the
- * adapter until it hands back slots; an unknown number is let through.
  */
 
 // Headers showing at least this share of the bucket left, after the pause: the storm is over.
 const RECOVERED_ROOM = 0.5;
 
-/** A slot, or the number it was reserved under. */
-type SlotRef = Slot | number;
-
 export class RateLimiter implements Planner {
   private readonly mirror: BucketMirror;
   private readonly pacer: CubicPacer;
   private readonly queue: SlotQueue;
-  /** Slots by number, for callers that hand back numbers; the waiting and held are never dropped. */
-  private readonly tickets = new Map<number, Slot>();
-  private readonly maxQueue: number;
+  /** The bucket's depth in ms of its limit: the fleet's shared bucket is laid out the same. */
+  readonly burstMs: number;
 
   /** The room the last headers showed (0 empty, 1 full), and when. */
   private recentRoom: number | undefined;
@@ -78,7 +71,7 @@ export class RateLimiter implements Planner {
     this.mirror = new BucketMirror({ rpm: o.initialRpm, tpm: o.initialTpm, margin: o.safetyMargin }, touch);
     const { burstMs, beta, cubicScale: scale, minRatePerSec: minRate, cutCooldownMs: cooldownMs } = o;
     this.pacer = new CubicPacer({ burstMs, beta, scale, minRate, cooldownMs }, this.mirror, touch);
-    this.maxQueue = o.maxQueue;
+    this.burstMs = o.burstMs;
     this.queue = new SlotQueue(
       {
         maxQueue: o.maxQueue,
@@ -100,9 +93,7 @@ export class RateLimiter implements Planner {
    */
   reserve(now: number, tokens: number, deadlineAt?: number): Reservation {
     const at = this.sync(now);
-    const r = this.queue.reserve(at, this.mirror.cost(tokens), deadlineAt ?? Number.POSITIVE_INFINITY);
-    if (r.ok) this.remember(r.slot);
-    return r;
+    return this.queue.reserve(at, this.mirror.cost(tokens), deadlineAt ?? Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -112,12 +103,8 @@ export class RateLimiter implements Planner {
    * throttle, a lower limit, or a higher one). A refusal means the start moved
    * past the deadline.
    */
-  confirm(now: number, ref: SlotRef): Reservation {
-    const at = this.sync(now);
-    const slot = this.slotOf(ref);
-    if (!slot)
-      return { ok: true, waitMs: 0, sleepMs: 0, slot: unknown(ref as number), ticket: ref as number };
-    return this.queue.confirm(at, slot);
+  confirm(now: number, slot: Slot): Reservation {
+    return this.queue.confirm(this.sync(now), slot);
   }
 
   /**
@@ -125,11 +112,8 @@ export class RateLimiter implements Planner {
    * waiting), so the queue behind it moves up. A slot already reached counts
    * as spent: the request may be on the wire.
    */
-  release(now: number, ref: SlotRef): void {
-    this.news(now, () => {
-      const slot = this.slotOf(ref);
-      if (slot) this.queue.release(slot);
-    });
+  release(now: number, slot: Slot): void {
+    this.news(now, () => this.queue.release(slot));
   }
 
   /**
@@ -138,7 +122,7 @@ export class RateLimiter implements Planner {
    * dates the server's numbers, so they are compared with what we had sent by
    * then. Without it, headers only set the limits and seed an empty mirror.
    */
-  observe(now: number, headroom: RateLimitHeadroom, ref?: SlotRef): void {
+  observe(now: number, headroom: RateLimitHeadroom, slot?: Slot): void {
     this.news(now, (at) => {
       this.answersAt = recent(this.answersAt, at);
       this.answersAt.push(at);
@@ -150,7 +134,6 @@ export class RateLimiter implements Planner {
       const pace = this.pacer.ratePerSec();
       this.mirror.setLimits(at, positive(headroom.limitRequests), positive(headroom.limitTokens));
       this.pacer.repace(at, pace);
-      const slot = this.slotOf(ref);
       this.mirror.correct(at, headroom, this.queue.sent, slot ? this.queue.sentIndex(slot) : -1);
       if (room !== undefined && room >= RECOVERED_ROOM) this.pacer.rebase(at, this.pausedUntil);
       // Any answer ends the cold start, one without headers too: that server tells no more.
@@ -171,7 +154,7 @@ export class RateLimiter implements Planner {
   onThrottle(
     now: number,
     retryAfterMs?: number,
-    ref?: SlotRef,
+    slot?: Slot,
     cause: { code?: string | undefined; headroom?: RateLimitHeadroom | undefined } = {},
   ): ThrottleKind {
     let kind: ThrottleKind = 'storm';
@@ -187,7 +170,7 @@ export class RateLimiter implements Planner {
         throttles: this.throttlesAt.length,
         answers: Math.max(this.answersAt.length, this.throttlesAt.length),
       });
-      if (kind !== 'isolated') this.throttled(at, retryAfterMs, this.slotOf(ref), kind);
+      if (kind !== 'isolated') this.throttled(at, retryAfterMs, slot, kind);
       this.queue.warm(at);
     });
     return kind;
@@ -265,27 +248,6 @@ export class RateLimiter implements Planner {
     change(at);
     this.queue.settle(at);
   }
-
-  private slotOf(ref: SlotRef | undefined): Slot | undefined {
-    return typeof ref === 'number' ? this.tickets.get(ref) : ref;
-  }
-
-  /** Numbers stay known while their slots may still be asked about: as long as the ledger, and while waiting. */
-  private remember(slot: Slot): void {
-    this.tickets.set(slot.ticket, slot);
-    if (this.tickets.size <= LEDGER_SIZE + this.maxQueue) return;
-    for (const [ticket, old] of this.tickets) {
-      if (this.tickets.size <= LEDGER_SIZE || old.state === 'waiting' || old.state === 'held') break;
-      this.tickets.delete(ticket);
-    }
-  }
-}
-
-/** What an unknown number confirms as: a slot long done. */
-function unknown(ticket: number): Slot {
-  const slot = new Slot(ticket, 0, Number.POSITIVE_INFINITY);
-  slot.state = 'done';
-  return slot;
 }
 
 /** The times still inside the storm window as of `at`. */

@@ -117,7 +117,7 @@ export class OperationRecord implements CallObserver {
     safely('recordStoreFallback', () =>
       this.telemetry.instruments.storeFallbacks.add(
         1,
-        compact({ ...this.metricAttributes, [A.ATTR_LIMITER_BUCKET]: bucket }),
+        compact({ ...this.metricAttributes, [A.ATTR_LIMITER_BUCKET]: this.telemetry.metricModel(bucket) }),
       ),
     );
   }
@@ -128,7 +128,11 @@ export class OperationRecord implements CallObserver {
     safely('recordRejected', () =>
       this.telemetry.instruments.limiterRejected.add(
         1,
-        compact({ ...this.metricAttributes, [A.ATTR_OUTCOME]: outcome, [A.ATTR_LIMITER_BUCKET]: bucket }),
+        compact({
+          ...this.metricAttributes,
+          [A.ATTR_OUTCOME]: outcome,
+          [A.ATTR_LIMITER_BUCKET]: this.telemetry.metricModel(bucket),
+        }),
       ),
     );
   }

@@ -60,7 +60,7 @@ test("per-model buckets over a fake clock: one model's throttle leaves another's
   ] as const) {
     const r = limiter.reserve(now, 10);
     expect(r.ok && r.waitMs).toBe(0);
-    limiter.observe(now, headers(limit, limit - 1), r.ok ? r.ticket : undefined);
+    limiter.observe(now, headers(limit, limit - 1), r.ok ? r.slot : undefined);
   }
   now += 10;
   slow.onThrottle(now, 20_000, undefined, { headroom: headers(60, 0) });

@@ -4,7 +4,7 @@
  * deadline, never past the hold), then leave at the rate it taught.
  */
 import { describe, expect, test } from 'vitest';
-import { RateLimiter, type Reservation } from '../../src/policy/limiter.ts';
+import { RateLimiter, type Reservation, type Slot } from '../../src/policy/limiter.ts';
 
 const MINUTE_MS = 60_000;
 const ok = (r: Reservation) => {
@@ -13,7 +13,7 @@ const ok = (r: Reservation) => {
 };
 
 /** Drives each ticket to its send time over a fake clock, as the adapter does (sleep, confirm). */
-function sendTimes(limiter: RateLimiter, tickets: number[], from: number): number[] {
+function sendTimes(limiter: RateLimiter, tickets: Slot[], from: number): number[] {
   return tickets.map((ticket) => {
     let now = from;
     let r = ok(limiter.confirm(now, ticket));
@@ -50,7 +50,7 @@ function drive(
   answers: { at: number; apply: () => void }[],
 ): number[] {
   const sends: number[] = [];
-  let wakes = first.map((r, i) => ({ at: ok(r).waitMs === 0 ? 0 : ok(r).sleepMs, ticket: ok(r).ticket, i }));
+  let wakes = first.map((r, i) => ({ at: ok(r).waitMs === 0 ? 0 : ok(r).sleepMs, ticket: ok(r).slot, i }));
   for (const r of first) if (ok(r).waitMs === 0) sends.push(0);
   wakes = wakes.filter((w) => ok(first[w.i]!).waitMs > 0);
   const due = [...answers];
@@ -87,13 +87,13 @@ describe('cold start', () => {
     for (const r of all.slice(2)) expect(r.waitMs).toBe(10_000);
     expect(limiter.snapshot(0).queueDepth).toBe(38);
     // The first probe's headers, 300 ms later: 5 a minute, 4 left (the second probe is in flight).
-    limiter.observe(300, { limitRequests: 5, remainingRequests: 4, resetRequestsMs: 12_000 }, all[0]!.ticket);
+    limiter.observe(300, { limitRequests: 5, remainingRequests: 4, resetRequestsMs: 12_000 }, all[0]!.slot);
     const sends = [
       0,
       0,
       ...sendTimes(
         limiter,
-        all.slice(2).map((r) => r.ticket),
+        all.slice(2).map((r) => r.slot),
         300,
       ),
     ];
@@ -114,7 +114,7 @@ describe('cold start', () => {
     limiter.reserve(0, 1);
     const held = ok(limiter.reserve(0, 1, 3000));
     expect(held.waitMs).toBe(3000);
-    expect(sendTimes(limiter, [held.ticket], 0)).toEqual([3000]);
+    expect(sendTimes(limiter, [held.slot], 0)).toEqual([3000]);
   });
 
   test('no answer within coldStartHoldMs: the held go at its end', () => {
@@ -124,12 +124,12 @@ describe('cold start', () => {
     const held = ok(limiter.reserve(1000, 1));
     // The hold counts from the bucket's first request.
     expect(held.waitMs).toBe(3000);
-    expect(sendTimes(limiter, [held.ticket], 1000)).toEqual([4000]);
+    expect(sendTimes(limiter, [held.slot], 1000)).toEqual([4000]);
   });
 
   test('an answer without rate-limit headers releases everyone at once', () => {
     const limiter = new RateLimiter();
-    const tickets = Array.from({ length: 10 }, () => ok(limiter.reserve(0, 1)).ticket);
+    const tickets = Array.from({ length: 10 }, () => ok(limiter.reserve(0, 1)).slot);
     limiter.observe(500, {}, tickets[0]);
     expect(sendTimes(limiter, tickets.slice(2), 500)).toEqual(Array(8).fill(500));
     expect(limiter.snapshot(500).queueDepth).toBe(0);
@@ -148,12 +148,12 @@ describe('cold start', () => {
     limiter.reserve(0, 1);
     const quitter = ok(limiter.reserve(0, 1));
     const stayer = ok(limiter.reserve(0, 1));
-    limiter.release(100, quitter.ticket);
+    limiter.release(100, quitter.slot);
     expect(limiter.snapshot(100).queueDepth).toBe(1);
-    limiter.observe(200, { limitRequests: 600, remainingRequests: 598 }, probe.ticket);
-    expect(sendTimes(limiter, [stayer.ticket], 200)).toEqual([200]);
+    limiter.observe(200, { limitRequests: 600, remainingRequests: 598 }, probe.slot);
+    expect(sendTimes(limiter, [stayer.slot], 200)).toEqual([200]);
     // Feedback dated by the held ticket reaches the booking it became.
-    limiter.observe(300, { limitRequests: 600, remainingRequests: 590 }, stayer.ticket);
+    limiter.observe(300, { limitRequests: 600, remainingRequests: 590 }, stayer.slot);
     expect(limiter.snapshot(300)).toMatchObject({ queueDepth: 0, limitRpm: 600 });
   });
 
@@ -174,7 +174,7 @@ describe('cold start', () => {
           limiter.observe(
             300,
             { limitRequests: 300, remainingRequests: 3, resetRequestsMs: 400 },
-            ok(first[0]!).ticket,
+            ok(first[0]!).slot,
           ),
       },
     ]);
@@ -199,14 +199,14 @@ describe('cold start', () => {
     limiter.observe(
       4100,
       { limitRequests: 300, remainingRequests: 3, resetRequestsMs: 400 },
-      ok(probes[0]!).ticket,
+      ok(probes[0]!).slot,
     );
     const sends = late.map((r) => {
       let now = 4000 + ok(r).sleepMs;
-      let c = ok(limiter.confirm(now, ok(r).ticket));
+      let c = ok(limiter.confirm(now, ok(r).slot));
       while (c.waitMs > 0) {
         now += c.sleepMs;
-        c = ok(limiter.confirm(now, ok(r).ticket));
+        c = ok(limiter.confirm(now, ok(r).slot));
       }
       return now;
     });

@@ -1,11 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { type LimiterOptions, RateLimiter, type Slot } from '../../src/policy/limiter.ts';
+import { type LimiterOptions, RateLimiter, type Reservation, type Slot } from '../../src/policy/limiter.ts';
 import { parseRateLimitHeaders, type RateLimitHeadroom } from '../../src/policy/ratelimit-headers.ts';
 import { parseRetryAfter } from '../../src/policy/retry-after.ts';
 import { rateLimitHeaders, retryAfterHeaders } from '../../src/simulator/headers.ts';
 import { mulberry32 } from '../../src/simulator/random.ts';
 import { admit, emptyBuckets, type KeyBuckets } from '../../src/simulator/rate-limiter.ts';
+
+/** The slot a granted reservation holds; a refusal here is the test's failure. */
+function slotOf(r: Reservation): Slot {
+  if (!r.ok) throw new Error(`refused: ${r.reason}`);
+  return r.slot;
+}
 
 const MINUTE_MS = 60_000;
 
@@ -271,7 +277,7 @@ function runCrowd(options: CrowdOptions): CrowdResult {
       return think(now);
     }
     const wake = (at: number) => {
-      const c = limiter.confirm(at, r.ticket);
+      const c = limiter.confirm(at, r.slot);
       if (!c.ok) {
         result.errors++;
         return think(at);
@@ -280,7 +286,7 @@ function runCrowd(options: CrowdOptions): CrowdResult {
       send(at);
     };
     const send = (at: number) => {
-      sends.push({ ticket: r.ticket, at });
+      sends.push({ ticket: r.slot.ticket, at });
       agenda.add(at + wireMs * random(), arrive);
     };
     const arrive = (at: number) => {
@@ -290,7 +296,7 @@ function runCrowd(options: CrowdOptions): CrowdResult {
       agenda.add(at + latency, (back) => {
         if (answer.headroom) {
           result.firstHeaderAt = Math.min(result.firstHeaderAt, back);
-          limiter.observe(back, answer.headroom, r.ticket);
+          limiter.observe(back, answer.headroom, r.slot);
         }
         if (answer.ok) {
           result.successes++;
@@ -300,7 +306,7 @@ function runCrowd(options: CrowdOptions): CrowdResult {
         }
         result.throttles++;
         result.throttleTimes.push(back);
-        limiter.onThrottle(back, answer.retryAfterMs, r.ticket, { headroom: answer.headroom });
+        limiter.onThrottle(back, answer.retryAfterMs, r.slot, { headroom: answer.headroom });
         if (n >= maxAttempts) {
           result.errors++;
           return think(back);
@@ -495,7 +501,7 @@ describe('RateLimiter', () => {
     const first = limiter.reserve(0, 1);
     for (let i = 0; i < 9; i++) limiter.reserve(0, 1);
     // 30 s later, the first request's answer: the server had seen 1 request (it, at t=0).
-    limiter.observe(30_000, headroom(60, 59), first.ok ? first.ticket : undefined);
+    limiter.observe(30_000, headroom(60, 59), first.ok ? first.slot : undefined);
     // Our 10 requests, drained for 30 s: 0 used, room for 60.
     const next = Array.from({ length: 50 }, () => limiter.reserve(30_000, 1).waitMs);
     expect(next.every((w) => w === 0)).toBe(true);
@@ -506,7 +512,7 @@ describe('RateLimiter', () => {
     limiter.observe(0, headroom(60));
     const r = limiter.reserve(0, 1);
     // Someone else used the other 59: the bucket was full when our request was admitted.
-    limiter.observe(10, headroom(60, 0), r.ok ? r.ticket : undefined);
+    limiter.observe(10, headroom(60, 0), r.ok ? r.slot : undefined);
     // One request always stays unused, so there is room once two have drained
     // (2 s), counted from when the news was dated (0), not from when it came.
     expect(limiter.reserve(10, 1).waitMs).toBeCloseTo(2000 - 10, 6);
@@ -560,7 +566,7 @@ describe('RateLimiter', () => {
     expect(limiter.snapshot(50).pausedUntil).toBe(2050);
     const second = queued[1]!;
     // The caller wakes at its old slot and is told to sleep on.
-    const again = limiter.confirm(100, second.ok ? second.ticket : -1);
+    const again = limiter.confirm(100, slotOf(second));
     expect(again.ok).toBe(true);
     expect(again.waitMs).toBeGreaterThanOrEqual(1950);
     expect(limiter.reserve(100, 1).waitMs).toBeGreaterThan(1950);
@@ -572,7 +578,7 @@ describe('RateLimiter', () => {
     const r = limiter.reserve(0, 1, 500);
     expect(r).toMatchObject({ ok: true, waitMs: 100 });
     limiter.onThrottle(10, 5000, undefined, storm);
-    expect(limiter.confirm(100, r.ok ? r.ticket : -1)).toMatchObject({ ok: false, reason: 'deadline' });
+    expect(limiter.confirm(100, slotOf(r))).toMatchObject({ ok: false, reason: 'deadline' });
   });
 
   test('waiting callers look again every maxSleepMs, so a queue laid at a storm’s pace picks up a higher limit', () => {
@@ -584,7 +590,7 @@ describe('RateLimiter', () => {
     // The storm is over: 600 RPM.
     limiter.observe(500, headroom(600, 599));
     const last = rs[4]!;
-    const woke = limiter.confirm(1000, last.ok ? last.ticket : -1);
+    const woke = limiter.confirm(1000, slotOf(last));
     // Behind the three before it, one 100 ms interval apart, from when they all wake.
     expect(woke).toMatchObject({ ok: true, waitMs: 300, sleepMs: 300 });
   });
@@ -593,10 +599,10 @@ describe('RateLimiter', () => {
     const limiter = new RateLimiter({ initialRpm: 600, burstMs: 0 });
     const rs = Array.from({ length: 4 }, () => limiter.reserve(0, 1));
     const second = rs[1]!;
-    limiter.release(10, second.ok ? second.ticket : -1);
+    limiter.release(10, slotOf(second));
     const last = rs[3]!;
     // Never earlier than promised, but the next newcomer takes the freed place in the pace.
-    expect(limiter.confirm(10, last.ok ? last.ticket : -1).waitMs).toBe(290);
+    expect(limiter.confirm(10, slotOf(last)).waitMs).toBe(290);
     expect(limiter.snapshot(10).queueDepth).toBe(2);
     expect(limiter.reserve(10, 1).waitMs).toBe(390);
   });
@@ -609,8 +615,8 @@ describe('RateLimiter', () => {
     const sendOne = () => {
       const r = limiter.reserve(now, 1);
       now += r.waitMs;
-      limiter.confirm(now, r.ok ? r.ticket : -1);
-      return r.ok ? r.ticket : -1;
+      limiter.confirm(now, slotOf(r));
+      return slotOf(r);
     };
     for (let i = 0; i < 30; i++) sendOne();
     const beforeCut = sendOne();

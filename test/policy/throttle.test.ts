@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { classify } from '../../src/policy/classify.ts';
-import { RateLimiter } from '../../src/policy/limiter.ts';
+import { RateLimiter, type Slot } from '../../src/policy/limiter.ts';
 import type { RateLimitHeadroom } from '../../src/policy/ratelimit-headers.ts';
 import { judgeThrottle } from '../../src/policy/throttle.ts';
 import { mulberry32 } from '../../src/simulator/random.ts';
@@ -79,7 +79,7 @@ function steadyCaller(limiter: RateLimiter) {
   const send = () => {
     let r = limiter.reserve(now, 1);
     if (!r.ok) throw new Error('refused');
-    const ticket = r.ticket;
+    const ticket = r.slot;
     while (r.ok && r.waitMs > 0) {
       now += r.sleepMs;
       r = limiter.confirm(now, ticket);
@@ -167,7 +167,7 @@ function collapseRun(share: number, limited: boolean): number {
   const limiter = limited ? new RateLimiter() : undefined;
   const latencyMs = 100;
   const durationMs = 20_000;
-  type Event = { at: number; attempt: number; ticket?: number; phase: 'start' | 'confirm' | 'answer' };
+  type Event = { at: number; attempt: number; ticket?: Slot; phase: 'start' | 'confirm' | 'answer' };
   const queue: Event[] = [];
   const push = (e: Event) => {
     let i = queue.length;
@@ -188,8 +188,8 @@ function collapseRun(share: number, limited: boolean): number {
       const r = e.phase === 'start' ? limiter.reserve(e.at, 1) : limiter.confirm(e.at, e.ticket!);
       if (!r.ok) throw new Error('refused');
       // A caller told to wait sleeps, then confirms; told 0, it sends.
-      if (r.waitMs > 0) push({ ...e, at: e.at + r.sleepMs, phase: 'confirm', ticket: r.ticket });
-      else push({ ...e, at: e.at + latencyMs, phase: 'answer', ticket: r.ticket });
+      if (r.waitMs > 0) push({ ...e, at: e.at + r.sleepMs, phase: 'confirm', ticket: r.slot });
+      else push({ ...e, at: e.at + latencyMs, phase: 'answer', ticket: r.slot });
       continue;
     }
     const throttled = random() < share;
