@@ -26,6 +26,8 @@ export interface WorkerSpec {
   deadlineMs: number;
   /** Stop each caller after this many calls (tests); by default only the window ends a caller. */
   maxCallsPerCaller?: number;
+  /** The Redis arm's `redisTimeoutMs`; the default (50 ms) unless given. */
+  redisTimeoutMs?: number;
 }
 
 export interface WorkerResult {
@@ -52,7 +54,18 @@ const options = retryscopeOptions({ ...DEFAULT_CONFIG, deadlineMs: spec.deadline
 const client =
   spec.arm === 'plain'
     ? sdk
-    : instrument(sdk, spec.arm === 'redis' ? { ...options, limiter: { redis: spec.redisUrl! } } : options);
+    : instrument(
+        sdk,
+        spec.arm === 'redis'
+          ? {
+              ...options,
+              limiter: {
+                redis: spec.redisUrl!,
+                ...(spec.redisTimeoutMs ? { redisTimeoutMs: spec.redisTimeoutMs } : {}),
+              },
+            }
+          : options,
+      );
 
 const result: WorkerResult = {
   calls: 0,

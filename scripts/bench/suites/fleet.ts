@@ -193,6 +193,8 @@ export interface FleetArmOptions {
   /** Needed by the arm `redis`: emptied (FLUSHALL, stats reset) before the run. */
   redisUrl?: string;
   maxCallsPerCaller?: number;
+  /** The Redis arm's store timeout (tests set a long one: a loaded machine must not turn them into fallback runs). */
+  redisTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -228,6 +230,7 @@ export async function runFleetArm(o: FleetArmOptions): Promise<FleetRun> {
       windowMs: c.windowMs,
       deadlineMs: c.deadlineMs,
       ...(o.maxCallsPerCaller ? { maxCallsPerCaller: o.maxCallsPerCaller } : {}),
+      ...(o.redisTimeoutMs ? { redisTimeoutMs: o.redisTimeoutMs } : {}),
     };
     for (let i = 0; i < o.processes; i++) children.push(startWorker(spec, log));
     const readyCap = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), READY_TIMEOUT_MS).unref());
