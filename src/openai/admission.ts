@@ -15,11 +15,12 @@ import type { BucketLimiter } from './pacing.ts';
  * Books a slot with the fleet (one Redis round trip) before the local
  * limiter: fails fast on a quota another process saw exhausted, waits what
  * the fleet's buckets ask. A store that does not answer in time is skipped.
+ * Returns how long it waited.
  */
-export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: number): Promise<void> {
+export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: number): Promise<number> {
   if (!paced.fleet) {
     call.storeMode = 'local';
-    return;
+    return 0;
   }
   const { clock } = call.state;
   const now = clock.now();
@@ -34,7 +35,7 @@ export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: num
   });
   call.storeMode = mode;
   if (mode === 'local-fallback') call.observer.storeFellBack(paced.bucket);
-  if (!admission) return;
+  if (!admission) return 0;
   if (!admission.ok && admission.reason === 'quota') {
     call.quotaFromFleet = true;
     call.observer.refused('quota_exhausted', paced.bucket);
@@ -55,17 +56,21 @@ export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: num
     );
   }
   if (!admission.ok) {
-    call.observer.refused('deadline_exceeded', paced.bucket);
-    throw new HopFailed(clientRateLimitError('deadline', admission.waitMs), 'deadline_exceeded');
+    const outcome = refusalOutcome(admission.reason);
+    call.observer.refused(outcome, paced.bucket);
+    throw new HopFailed(clientRateLimitError('deadline', admission.waitMs), outcome);
   }
-  if (admission.waitMs > 0) {
-    try {
-      await clock.sleep(admission.waitMs, call.signal);
-    } catch {
-      throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
-    }
-    call.queuedMs += admission.waitMs;
+  if (admission.waitMs <= 0) return 0;
+  const started = clock.now();
+  try {
+    await clock.sleep(admission.waitMs, call.signal);
+  } catch {
+    throw new HopFailed(new OpenAI.APIUserAbortError(), 'aborted');
   }
+  // What was slept, not what was planned: a loaded process wakes late.
+  const waitedMs = clock.now() - started;
+  call.queuedMs += waitedMs;
+  return waitedMs;
 }
 
 /**

@@ -6,7 +6,7 @@ import { Deadline } from '../policy/deadline.ts';
 import { isRecord } from '../policy/is-record.ts';
 import type { Outcome } from '../policy/types.ts';
 import { validateRequest } from '../policy/validate.ts';
-import { attemptLimit, fallsBack } from '../policy/verdict.ts';
+import { attemptLimit, degradeCutOutcome, degrades, fallsBack } from '../policy/verdict.ts';
 import {
   type ClientState,
   type Deferred,
@@ -177,7 +177,7 @@ export class Call {
       }
     }
     if (!last) throw new Error('retryscope: a call with no hop to send it to');
-    if (degrade && fallbackOn.includes(last.outcome)) return this.degrade(degrade, last);
+    if (degrade && degrades(last.outcome, fallbackOn)) return this.degrade(degrade, last);
     throw this.fail(last.error, last.outcome);
   }
 
@@ -189,8 +189,8 @@ export class Call {
       value = await this.bounded(() => degrade({ error, request: this.options.body, outcome: last.outcome }));
     } catch (cut) {
       // A degrade that fails, outlives the deadline or is aborted must not hide the real error.
-      const outcome = cut === DEADLINE ? 'deadline_exceeded' : cut === ABORTED ? 'aborted' : last.outcome;
-      throw this.fail(last.error, outcome);
+      const how = cut === DEADLINE ? 'deadline' : cut === ABORTED ? 'aborted' : 'failed';
+      throw this.fail(last.error, degradeCutOutcome(how, last.outcome));
     }
     this.served = { index: this.hops.length, reason: last.outcome };
     const served = { fallbackIndex: this.served.index, reason: last.outcome, degraded: true };

@@ -49,11 +49,13 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
         'circuit_open',
       );
     }
-    if (paced) await waitForFleet(call, paced, tokens);
+    const fleetWaitedMs = paced ? await waitForFleet(call, paced, tokens) : 0;
     const queued = limiter ? await waitForSlot(call, limiter, tokens, bucket) : undefined;
     const attemptStarted = clock.now();
     if (retry) {
-      ({ ms: backoffMs, source } = creditWait(retry, attemptStarted, queued?.waitedMs));
+      // The fleet's pause and the local queue are both the limiter holding the retry.
+      const held = queued || fleetWaitedMs > 0 ? fleetWaitedMs + (queued?.waitedMs ?? 0) : undefined;
+      ({ ms: backoffMs, source } = creditWait(retry, attemptStarted, held));
       call.backoffTotalMs += backoffMs;
       call.observer.waited({ ms: backoffMs, source, reason: retry.reason, model: hop.model });
     }

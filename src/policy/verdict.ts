@@ -141,6 +141,19 @@ export function fallsBack(outcome: StopOutcome, fallbackOn: readonly Outcome[], 
   return outcome !== 'aborted' && fallbackOn.includes(outcome) && leftMs > 0;
 }
 
+/**
+ * After the last hop failed, whether `degrade` answers: for the outcomes it was
+ * asked to cover, never for the caller's own abort (the SDK surfaces that).
+ */
+export function degrades(outcome: StopOutcome, fallbackOn: readonly Outcome[]): boolean {
+  return outcome !== 'aborted' && fallbackOn.includes(outcome);
+}
+
+/** A `degrade` that did not answer: what the call ends as. Its own failure never hides the API's. */
+export function degradeCutOutcome(cut: 'deadline' | 'aborted' | 'failed', last: StopOutcome): StopOutcome {
+  return cut === 'deadline' ? 'deadline_exceeded' : cut === 'aborted' ? 'aborted' : last;
+}
+
 /** Why the client refused to send: the outcome of a limiter or fleet refusal. */
 export function refusalOutcome(reason: 'queue_full' | 'deadline' | 'quota'): StopOutcome {
   return reason === 'queue_full'

@@ -8,6 +8,8 @@ import {
   afterStreamFailure,
   attemptLimit,
   creditWait,
+  degradeCutOutcome,
+  degrades,
   fallsBack,
   refusalOutcome,
   type VerdictContext,
@@ -147,6 +149,19 @@ describe('fallsBack', () => {
     expect(fallsBack('retries_exhausted', ['retries_exhausted'], 0)).toBe(false);
     expect(fallsBack('non_retryable', ['retries_exhausted'], Infinity)).toBe(false);
     expect(fallsBack('aborted', ['aborted'], Infinity)).toBe(false);
+  });
+});
+
+describe('degrades', () => {
+  test('answers for a listed outcome, with no time needed (it is the last resort); never after an abort', () => {
+    expect(degrades('retries_exhausted', ['retries_exhausted'])).toBe(true);
+    expect(degrades('non_retryable', ['retries_exhausted'])).toBe(false);
+    expect(degrades('aborted', ['aborted'])).toBe(false);
+  });
+  test("a degrade that did not answer: the deadline or the abort names the end, else the API's failure does", () => {
+    expect(degradeCutOutcome('deadline', 'retries_exhausted')).toBe('deadline_exceeded');
+    expect(degradeCutOutcome('aborted', 'retries_exhausted')).toBe('aborted');
+    expect(degradeCutOutcome('failed', 'quota_exhausted')).toBe('quota_exhausted');
   });
 });
 
