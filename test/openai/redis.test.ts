@@ -185,7 +185,7 @@ describe('the fleet', () => {
     expect(JSON.stringify(op!.attributes)).not.toContain('FLEETSECRET');
   });
 
-  test('quota is the account\'s: another project on the same key, or a key not yet resolved, is not stopped', async () => {
+  test("quota is the account's: another project on the same key, or a key not yet resolved, is not stopped", async () => {
     const make = (apiKey: NonNullable<ConstructorParameters<typeof OpenAI>[0]>['apiKey'], project?: string) =>
       instrument(new OpenAI({ baseURL: server.url, apiKey, project, maxRetries: 0 }), {
         maxAttempts: 1,
