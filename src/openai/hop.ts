@@ -9,7 +9,14 @@ import { classify } from '../policy/classify.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
 import { parseRateLimitHeaders } from '../policy/ratelimit-headers.ts';
 import type { BackoffSource, ErrorCategory } from '../policy/types.ts';
-import { afterFailure, afterStreamFailure, creditWait, type RetryWait } from '../policy/verdict.ts';
+import {
+  afterFailure,
+  afterStreamFailure,
+  creditWait,
+  fleetPauseMs,
+  type RetryWait,
+  throttlesBucket,
+} from '../policy/verdict.ts';
 import { redactUrl } from '../redact.ts';
 import { waitForFleet, waitForSlot } from './admission.ts';
 import type { Call } from './call.ts';
@@ -153,16 +160,14 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
       const failedHeaders = failure.headers ?? headers;
       const failedStatus = failure.status ?? status;
       const headroom = feedback(failedHeaders);
-      // A flex capacity miss is not a rate limit: only rate_limited (slow_down included) reaches the bucket.
-      if (classification.category === 'rate_limited') {
-        const retryAfterMs = verdict.holdMs;
-        const kind = limiter?.onThrottle(now, retryAfterMs, queued?.slot, {
+      if (throttlesBucket(classification)) {
+        const kind = limiter?.onThrottle(now, verdict.holdMs, queued?.slot, {
           code: classification.code,
           headroom,
         });
-        // A storm's pause holds the fleet too; an isolated 429 was only this call's.
-        if (kind && kind !== 'isolated' && retryAfterMs && paced?.fleet)
-          paced.fleet.fleet.pause(paced.fleet.key, now, now + retryAfterMs);
+        const pauseMs = fleetPauseMs(kind, verdict.holdMs);
+        if (pauseMs !== undefined && paced?.fleet)
+          paced.fleet.fleet.pause(paced.fleet.key, now, now + pauseMs);
       }
       if (classification.quotaExhausted && paced?.fleet)
         paced.fleet.fleet.exhaust(paced.fleet.key, now, now + paced.fleet.quotaCooldownMs);

@@ -11,6 +11,7 @@ import type { Deadline } from './deadline.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import { decide, type RetryPolicyOptions } from './retry-policy.ts';
+import type { ThrottleKind } from './throttle.ts';
 import type { AttemptFailure, BackoffSource, Classification, ErrorCategory, Outcome } from './types.ts';
 
 export type StopOutcome = Exclude<Outcome, 'success'>;
@@ -152,6 +153,24 @@ export function degrades(outcome: StopOutcome, fallbackOn: readonly Outcome[]): 
 /** A `degrade` that did not answer: what the call ends as. Its own failure never hides the API's. */
 export function degradeCutOutcome(cut: 'deadline' | 'aborted' | 'failed', last: StopOutcome): StopOutcome {
   return cut === 'deadline' ? 'deadline_exceeded' : cut === 'aborted' ? 'aborted' : last;
+}
+
+/**
+ * Whether a failure is news for the rate limiter: only a rate limit is (a
+ * `slow_down` included). A flex capacity miss, quota or a 5xx says nothing
+ * about the bucket's pace.
+ */
+export function throttlesBucket(classification: Classification): boolean {
+  return classification.category === 'rate_limited';
+}
+
+/**
+ * How long the fleet pauses after a 429 the limiter judged: a storm (or
+ * `slow_down`) holds every process until the hint; an isolated 429 was only
+ * this call's. Undefined: nothing to tell the fleet.
+ */
+export function fleetPauseMs(kind: ThrottleKind | undefined, holdMs: number | undefined): number | undefined {
+  return kind !== undefined && kind !== 'isolated' && holdMs ? holdMs : undefined;
 }
 
 /** Why the client refused to send: the outcome of a limiter or fleet refusal. */

@@ -11,7 +11,9 @@ import {
   degradeCutOutcome,
   degrades,
   fallsBack,
+  fleetPauseMs,
   refusalOutcome,
+  throttlesBucket,
   type VerdictContext,
 } from '../../src/policy/verdict.ts';
 
@@ -162,6 +164,23 @@ describe('degrades', () => {
     expect(degradeCutOutcome('deadline', 'retries_exhausted')).toBe('deadline_exceeded');
     expect(degradeCutOutcome('aborted', 'retries_exhausted')).toBe('aborted');
     expect(degradeCutOutcome('failed', 'quota_exhausted')).toBe('quota_exhausted');
+  });
+});
+
+describe('what a failure tells the pacing', () => {
+  test('only a rate limit reaches the bucket: not a flex capacity miss, quota or a 5xx', () => {
+    const of = (status: number, code?: string) =>
+      throttlesBucket(classify({ status, ...(code ? { code } : {}), headers: {} } as AttemptFailure));
+    expect(of(429, 'rate_limit_exceeded')).toBe(true);
+    expect(of(429, 'insufficient_quota')).toBe(false);
+    expect(of(503)).toBe(false);
+  });
+  test('a storm or slow_down pauses the fleet until the hint; an isolated 429, or no hint, does not', () => {
+    expect(fleetPauseMs('storm', 2000)).toBe(2000);
+    expect(fleetPauseMs('slow_down', 500)).toBe(500);
+    expect(fleetPauseMs('isolated', 2000)).toBeUndefined();
+    expect(fleetPauseMs('storm', undefined)).toBeUndefined();
+    expect(fleetPauseMs(undefined, 2000)).toBeUndefined();
   });
 });
 
