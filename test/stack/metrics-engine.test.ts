@@ -67,8 +67,19 @@ const reported = (counts: Record<string, number>) =>
 const FALLBACK_ON = ['circuit_open', 'deadline_exceeded', 'quota_exhausted', 'retries_exhausted'];
 /** Why the client's limiter refuses a call. */
 const REJECTIONS = ['circuit_open', 'deadline_exceeded', 'queue_full'];
-/** Failed operations with no attempt behind them: refused by pre-flight validation. */
+/** Failed operations refused by pre-flight validation: no attempt behind them. */
 const PRE_FLIGHT_ERROR = 'InvalidRequestError';
+/**
+ * Every error class a call can end on without an attempt behind it: validation, an open circuit
+ * (a call with no fallback left when the breaker opens, which a loaded machine's timeouts can
+ * cause), the limiter's refusals, and a quota already known to be gone.
+ */
+const NO_ATTEMPT_ERRORS = [
+  PRE_FLIGHT_ERROR,
+  'CircuitOpenError',
+  'ClientRateLimitError',
+  'QuotaExhaustedError',
+];
 
 describe('dashboard and alert queries on a `retryscope demo` run', () => {
   const engines = new Map<string, MetricsEngine>();
@@ -322,9 +333,9 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
       it('error rate by class: the classes the report saw, at the share of failed calls', async () => {
         const samples = await panel('Error rate % by error class');
         const shown = labels(samples, 'error_type');
-        // Every failure ends on its last attempt's error class, or before any attempt (pre-flight).
+        // Every failure ends on its last attempt's error class, or before any attempt.
         const attemptClasses = reported(demo.attempts.byErrorType).filter((c) => c !== 'ok');
-        for (const c of shown) expect([...attemptClasses, PRE_FLIGHT_ERROR]).toContain(c);
+        for (const c of shown) expect([...attemptClasses, ...NO_ATTEMPT_ERRORS]).toContain(c);
         // Quota phase, the revoked key, and the out-of-range temperature refused before sending.
         expect(shown).toEqual(
           expect.arrayContaining(['AuthenticationError', 'RateLimitError', PRE_FLIGHT_ERROR]),
