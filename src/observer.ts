@@ -118,6 +118,8 @@ export interface OperationEnded extends ResponseFacts {
   budgetExhausted: boolean;
   /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
   limiterStore?: 'redis' | 'local' | 'local-fallback';
+  /** The error the caller gets, on failure (hooks hand it on; telemetry records only `errorType`). */
+  error?: unknown;
   /** Another process saw the quota exhausted: this call was refused without sending. */
   quotaFromFleet: boolean;
 }

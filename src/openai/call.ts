@@ -1,5 +1,6 @@
 import type { Context } from '@opentelemetry/api';
 import type { Stream } from 'openai/core/streaming';
+import { withHooks } from '../hooks.ts';
 import type { CallObserver } from '../observer.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { Deadline } from '../policy/deadline.ts';
@@ -112,7 +113,7 @@ export class Call {
       maxAttempts: state.options.maxAttempts,
     });
     const info = this.info;
-    this.observer = state.telemetry.startOperation(
+    const recorder = state.telemetry.startOperation(
       {
         operationName: info.operationName,
         api: info.api,
@@ -125,6 +126,8 @@ export class Call {
       },
       parent,
     );
+    const call = { operationName: info.operationName, ...(info.model ? { requestModel: info.model } : {}) };
+    this.observer = withHooks(recorder, state.options.hooks, call);
   }
 
   /**
@@ -249,7 +252,7 @@ export class Call {
     return this.deadline.leftMs(this.state.clock.now());
   }
 
-  finish(outcome: Outcome, errorType?: string): void {
+  finish(outcome: Outcome, errorType?: string, error?: unknown): void {
     const budget = this.state.pacing.budget;
     this.observer.ended({
       outcome,
@@ -264,13 +267,14 @@ export class Call {
       budgetExhausted: this.budgetExhausted,
       limiterStore: this.storeMode,
       quotaFromFleet: this.quotaFromFleet,
+      ...(error !== undefined ? { error } : {}),
     });
   }
 
   /** Ends the call with this error: the caller's error, with its history, and the operation span. */
   fail(error: unknown, outcome: Exclude<Outcome, 'success'>): unknown {
     const final = this.finalize(error, outcome);
-    this.finish(outcome, errorTypeOf(error));
+    this.finish(outcome, errorTypeOf(error), final);
     return final;
   }
 
