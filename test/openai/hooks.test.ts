@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
   type AttemptEvent,
   type FallbackEvent,
@@ -8,37 +8,14 @@ import {
   type RetryEvent,
   RetryscopeConfigError,
   type RetryscopeHooks,
-  type RetryscopeOptions,
   withRetryOptions,
 } from '../../src/index.ts';
-import { fakeClock } from '../helpers/fake-clock.ts';
-import { createTestTelemetry } from '../helpers/otel.ts';
-import {
-  apiError,
-  chatCompletion,
-  quotaExhausted,
-  rateLimited,
-  ScriptedServer,
-} from '../helpers/scripted-server.ts';
+import { scriptedClients } from '../helpers/scripted-client.ts';
+import { apiError, chatCompletion, quotaExhausted, rateLimited } from '../helpers/scripted-server.ts';
 
-let server: ScriptedServer;
-const t = createTestTelemetry();
-beforeAll(async () => {
-  server = await new ScriptedServer().start();
-});
-afterAll(() => server.close());
-beforeEach(() => t.reset());
-
+const scripted = scriptedClients();
+const { t, client } = scripted;
 const messages = [{ role: 'user' as const, content: 'hi' }];
-
-function client(options: RetryscopeOptions) {
-  return instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-hooks' }), {
-    tracerProvider: t.tracerProvider,
-    meterProvider: t.meterProvider,
-    clock: fakeClock().clock,
-    ...options,
-  });
-}
 
 /** Every hook, recording what it is told, in order. */
 function recorder() {
@@ -74,7 +51,7 @@ const warningsDelivered = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('live hooks', () => {
   test('a 429 then a 200: onAttempt twice with the attempt span facts, onRetry once with the wait and who set it', async () => {
-    server.reply(rateLimited(5), { json: chatCompletion('ok') });
+    scripted.server.reply(rateLimited(5), { json: chatCompletion('ok') });
     const r = recorder();
     // The limiter off: with it, it may hold the retry longer, and `limiter` would set the wait.
     const result = await client({ hooks: r.hooks, limiter: false }).chat.completions.create({
@@ -141,7 +118,7 @@ describe('live hooks', () => {
   });
 
   test('a fallback fires onFallback with the hop, its model and why the one before gave up', async () => {
-    server.replyWith((request) =>
+    scripted.server.replyWith((request) =>
       (request.body as { model: string }).model === 'gpt-4o'
         ? quotaExhausted()
         : { json: chatCompletion('from the fallback') },
@@ -161,7 +138,7 @@ describe('live hooks', () => {
   });
 
   test('giving up fires onGiveUp with the very error the caller gets', async () => {
-    server.reply(apiError(500, null, 'server_error', 'down'));
+    scripted.server.reply(apiError(500, null, 'server_error', 'down'));
     const r = recorder();
     const error = await client({ hooks: r.hooks, maxAttempts: 2 })
       .chat.completions.create({ model: 'gpt-4o-mini', messages })
@@ -179,7 +156,7 @@ describe('live hooks', () => {
   });
 
   test('a success fires no onGiveUp, and a refusal before sending fires only onGiveUp', async () => {
-    server.reply({ json: chatCompletion() });
+    scripted.server.reply({ json: chatCompletion() });
     const r = recorder();
     const openai = client({ hooks: r.hooks });
     await openai.chat.completions.create({ model: 'gpt-4o-mini', messages });
@@ -191,7 +168,7 @@ describe('live hooks', () => {
   });
 
   test('a throwing hook leaves the result identical and warns once; so does a rejecting one', async () => {
-    const script = () => server.reply(rateLimited(5), { json: chatCompletion('same') });
+    const script = () => scripted.server.reply(rateLimited(5), { json: chatCompletion('same') });
     script();
     const plain = await client({}).chat.completions.create({ model: 'gpt-4o-mini', messages });
     script();
@@ -215,7 +192,7 @@ describe('live hooks', () => {
   });
 
   test('a throwing onGiveUp leaves the caller the same error', async () => {
-    server.reply(apiError(400, null, 'invalid_request_error', 'bad'));
+    scripted.server.reply(apiError(400, null, 'invalid_request_error', 'bad'));
     const error = await client({
       hooks: {
         onGiveUp: () => {
@@ -232,7 +209,7 @@ describe('live hooks', () => {
   });
 
   test('a hook that edits its event cannot change the history the caller gets', async () => {
-    server.reply(apiError(500, null, 'server_error', 'down'));
+    scripted.server.reply(apiError(500, null, 'server_error', 'down'));
     const error = await client({
       maxAttempts: 1,
       hooks: {
@@ -247,7 +224,7 @@ describe('live hooks', () => {
   });
 
   test('withRetryOptions merges its hooks over the client’s; undefined removes one', async () => {
-    server.reply({ json: chatCompletion() });
+    scripted.server.reply({ json: chatCompletion() });
     const a = recorder();
     const b = recorder();
     const base = client({ hooks: { onAttempt: a.hooks.onAttempt, onGiveUp: a.hooks.onGiveUp } });
@@ -263,7 +240,7 @@ describe('live hooks', () => {
   });
 
   test('hooks are checked where every option is: a non-function or an unknown hook is a RetryscopeConfigError', () => {
-    const openai = new OpenAI({ baseURL: server.url, apiKey: 'sk-hooks' });
+    const openai = scripted.raw();
     expect(() => instrument(openai, { hooks: { onRetry: 'log' as never } })).toThrow(
       new RetryscopeConfigError('retryscope: option "hooks.onRetry" must be a function'),
     );

@@ -1,50 +1,30 @@
-import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   getAttemptHistory,
   InvalidRequestError,
-  instrument,
   QuotaExhaustedError,
-  type RetryscopeOptions,
   servedByFallback,
 } from '../../src/index.ts';
-import { fakeClock } from '../helpers/fake-clock.ts';
-import { createTestTelemetry } from '../helpers/otel.ts';
-import { chatCompletion, quotaExhausted, ScriptedServer } from '../helpers/scripted-server.ts';
+import { scriptedClients } from '../helpers/scripted-client.ts';
+import { chatCompletion, quotaExhausted } from '../helpers/scripted-server.ts';
 
 // Every hop is validated against its own model before it is sent: a fallback whose model
 // cannot take the request is skipped unsent, and the operation span says which and why.
 
-let server: ScriptedServer;
-const t = createTestTelemetry();
-beforeAll(async () => {
-  server = await new ScriptedServer().start();
-});
-afterAll(() => server.close());
-beforeEach(() => t.reset());
-
 /** `tiny` takes 50 tokens: the prompt below (300 words) cannot fit it; the others are unknown, so unchecked. */
 const WINDOWS = { contextWindows: { tiny: 50 } };
 const long = [{ role: 'user' as const, content: 'word '.repeat(300) }];
+const scripted = scriptedClients({ validate: WINDOWS });
+const { t, client } = scripted;
 
 /** The server answers per model: `out-of-quota` has none left, every other model answers. */
 function answerByModel() {
-  server.replyWith((request) => {
+  scripted.server.replyWith((request) => {
     const model = (request.body as { model: string }).model;
     return model === 'out-of-quota' ? quotaExhausted() : { json: chatCompletion(`from ${model}`, model) };
   });
 }
-const sentModels = () => server.received.map((r) => (r.body as { model: string }).model);
-
-function client(options: RetryscopeOptions) {
-  return instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-hops' }), {
-    tracerProvider: t.tracerProvider,
-    meterProvider: t.meterProvider,
-    clock: fakeClock().clock,
-    validate: WINDOWS,
-    ...options,
-  });
-}
+const sentModels = () => scripted.server.received.map((r) => (r.body as { model: string }).model);
 
 async function operation() {
   const all = await t.spans();
@@ -142,7 +122,7 @@ describe('every hop validated against its own model', () => {
     const error = await openai.chat.completions.create({ model: 'tiny', messages: long }).catch((e) => e);
     expect(error).toBeInstanceOf(InvalidRequestError);
     expect(error.code).toBe('context_length_exceeded');
-    expect(server.received).toEqual([]);
+    expect(scripted.server.received).toEqual([]);
     const { op, attempts } = await operation();
     expect(op.attributes['retryscope.outcome']).toBe('invalid_request');
     expect(op.events).toEqual([]);
@@ -167,7 +147,7 @@ describe('every hop validated against its own model', () => {
     expect(error.message).toMatch(/maximum context length is 50 tokens/);
     expect(getAttemptHistory(error)).toMatchObject({ outcome: 'invalid_request', attempts: 0 });
     expect(degraded).toBe(false);
-    expect(server.received).toEqual([]);
+    expect(scripted.server.received).toEqual([]);
     const { op } = await operation();
     expect(events(op)).toEqual([skipped(0, 'tiny'), skipped(1, 'tiny-b'), skipped(2, 'tiny-c')]);
     expect(op.attributes['retryscope.hops_skipped']).toBe(3);
@@ -183,7 +163,7 @@ describe('every hop validated against its own model', () => {
       .catch((e) => e);
     expect(error).toBeInstanceOf(InvalidRequestError);
     expect(error.param).toBe('temperature');
-    expect(server.received).toEqual([]);
+    expect(scripted.server.received).toEqual([]);
     const { op } = await operation();
     expect(events(op)).toEqual([
       skipped(0, 'gpt-4o', 'invalid_value', 'temperature'),
