@@ -117,6 +117,29 @@ describe('live hooks', () => {
     expect(attempts.map((s) => s.attributes['retryscope.backoff_ms'])).toEqual([0, Math.round(retry.waitMs)]);
   });
 
+  test('a stream: its attempt is told when the stream is read to the end, as its span ends', async () => {
+    const chunk = {
+      id: 'c',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: { content: 'ok' }, finish_reason: 'stop' }],
+    };
+    scripted.server.reply(rateLimited(5), { sse: [chunk] });
+    const r = recorder();
+    const stream = await client({ hooks: r.hooks, limiter: false }).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+    });
+    expect(r.kinds()).toEqual(['attempt', 'retry']);
+    const chunks = [];
+    for await (const c of stream) chunks.push(c.choices[0]?.delta.content);
+    expect(chunks).toEqual(['ok']);
+    expect(r.kinds()).toEqual(['attempt', 'retry', 'attempt']);
+    expect(r.seen[2]![1]).toMatchObject({ attempt: 2, outcome: 'success', status: 200 });
+  });
+
   test('a fallback fires onFallback with the hop, its model and why the one before gave up', async () => {
     scripted.server.replyWith((request) =>
       (request.body as { model: string }).model === 'gpt-4o'
