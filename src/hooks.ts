@@ -123,16 +123,13 @@ export interface RetryscopeHooks {
   onGiveUp?: (event: GiveUpEvent) => unknown;
 }
 
-/** The hook names, once: the option checks read them. */
-export const HOOK_NAMES = ['onAttempt', 'onRetry', 'onFallback', 'onGiveUp'] as const;
-
 /** `observer`, telling `hooks` too; `observer` itself when there are none. */
 export function withHooks(
   observer: CallObserver,
   hooks: RetryscopeHooks | undefined,
   call: HookCall,
 ): CallObserver {
-  if (!hooks || !HOOK_NAMES.some((name) => typeof hooks[name] === 'function')) return observer;
+  if (!hooks || !Object.values(hooks).some((hook) => typeof hook === 'function')) return observer;
   return new HookedCall(observer, hooks, call);
 }
 

@@ -1,7 +1,7 @@
 // size: the public option types (mostly their docs, with @default) beside the one rules table that checks them.
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
-import { HOOK_NAMES, type RetryscopeHooks } from './hooks.ts';
+import type { RetryscopeHooks } from './hooks.ts';
 import {
   boolean,
   type Check,
@@ -310,7 +310,12 @@ const FALLBACK_RULES = {
 
 const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
 
-const HOOK_RULES = Object.fromEntries(HOOK_NAMES.map((name) => [name, fn])) as Rules<RetryscopeHooks>;
+const HOOK_RULES = {
+  onAttempt: fn,
+  onRetry: fn,
+  onFallback: fn,
+  onGiveUp: fn,
+} as const satisfies Rules<RetryscopeHooks>;
 
 // The top level: every key of RetryscopeOptions has its check here, and no other key does.
 const OPTION_RULES = {
@@ -346,7 +351,7 @@ const OPTION_RULES = {
     });
   },
   degrade: fn,
-  hooks: fields(HOOK_RULES, `an object { ${HOOK_NAMES.join('?, ')}? }`),
+  hooks: fields(HOOK_RULES, `an object { ${Object.keys(HOOK_RULES).join('?, ')}? }`),
   clock: (name, clock) => {
     const c = clock as { now?: unknown; sleep?: unknown } | null;
     if (typeof c?.now !== 'function' || typeof c.sleep !== 'function')
