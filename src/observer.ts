@@ -1,7 +1,7 @@
 /**
  * The recording seam: facts the attempt loop emits, in the order they
- * happen, for whoever records them (src/telemetry implements it; live hooks
- * could too). Plain data, named in the policy's vocabulary; no attribute
+ * happen, for whoever records them (src/telemetry implements it; hooks.ts
+ * wraps it). Plain data, named in the policy's vocabulary; no attribute
  * names, no OTel, no SDK. An observer must not throw into the call, and
  * nothing it does changes what the caller gets.
  */
@@ -75,6 +75,16 @@ export interface ServedBy {
   model?: string;
 }
 
+/** A hop skipped unsent: its own request, validated against its model, cannot be answered. */
+export interface HopSkipped {
+  /** 0 = the primary, 1.. = the fallback at that position. */
+  index: number;
+  model?: string;
+  /** The validation problem, as the API would name it. */
+  code: string;
+  param: string;
+}
+
 /** Finish reasons kept on a span: OpenAI's largest `n`. */
 export const MAX_FINISH_REASONS = 128;
 
@@ -108,6 +118,8 @@ export interface OperationEnded extends ResponseFacts {
   budgetExhausted: boolean;
   /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
   limiterStore?: 'redis' | 'local' | 'local-fallback';
+  /** The error the caller gets, on failure (hooks hand it on; telemetry records only `errorType`). */
+  error?: unknown;
   /** Another process saw the quota exhausted: this call was refused without sending. */
   quotaFromFleet: boolean;
 }
@@ -125,6 +137,8 @@ export interface CallObserver {
   waited(fact: Waited): void;
   /** The call moves on to another hop (a fallback): `index` 1 is the first fallback. */
   hopChanged(fact: ServedBy): void;
+  /** A hop was skipped unsent: its request cannot fit its model. */
+  hopSkipped(fact: HopSkipped): void;
   paced(fact: Paced): void;
   /** The client refused to send (queue full, past the deadline, circuit open, fleet quota). */
   refused(outcome: Outcome, bucket?: string): void;

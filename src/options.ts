@@ -1,6 +1,7 @@
 // size: the public option types (mostly their docs, with @default) beside the one rules table that checks them.
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import type { RetryscopeHooks } from './hooks.ts';
 import {
   boolean,
   type Check,
@@ -165,7 +166,8 @@ export interface RetryscopeOptions {
    */
   fallbacks?: FallbackTarget[];
   /**
-   * Outcomes that move on to the next fallback.
+   * Outcomes that move on to the next fallback. Add `'invalid_request'` to send a request the
+   * primary's model cannot take (pre-flight validation refused it) to the fallbacks instead.
    * @default ['retries_exhausted', 'quota_exhausted', 'deadline_exceeded', 'circuit_open']
    */
   fallbackOn?: Outcome[];
@@ -174,6 +176,13 @@ export interface RetryscopeOptions {
    * @default undefined (the error is thrown)
    */
   degrade?: (context: DegradeContext) => unknown;
+  /**
+   * Live callbacks: `onAttempt`, `onRetry`, `onFallback`, `onGiveUp`, told the facts the spans
+   * record as they happen. A hook that throws or rejects never changes what the caller gets.
+   * `withRetryOptions` merges its hooks over the client's (`undefined` removes one).
+   * @default {} (none)
+   */
+  hooks?: RetryscopeHooks;
   /**
    * For tests: the clock used for waits and deadlines.
    * @default the system clock
@@ -301,6 +310,13 @@ const FALLBACK_RULES = {
 
 const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
 
+const HOOK_RULES = {
+  onAttempt: fn,
+  onRetry: fn,
+  onFallback: fn,
+  onGiveUp: fn,
+} as const satisfies Rules<RetryscopeHooks>;
+
 // The top level: every key of RetryscopeOptions has its check here, and no other key does.
 const OPTION_RULES = {
   maxAttempts: number({ min: 1, integer: true }),
@@ -335,6 +351,7 @@ const OPTION_RULES = {
     });
   },
   degrade: fn,
+  hooks: fields(HOOK_RULES, `an object { ${Object.keys(HOOK_RULES).join('?, ')}? }`),
   clock: (name, clock) => {
     const c = clock as { now?: unknown; sleep?: unknown } | null;
     if (typeof c?.now !== 'function' || typeof c.sleep !== 'function')
@@ -391,6 +408,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbacks: input.fallbacks ?? prev.fallbacks,
     fallbackOn: input.fallbackOn ?? prev.fallbackOn,
     ...pick('degrade', input.degrade ?? prev.degrade),
+    ...pick('hooks', input.hooks ? { ...prev.hooks, ...input.hooks } : prev.hooks),
     ...pick('tracerProvider', input.tracerProvider ?? prev.tracerProvider),
     ...pick('meterProvider', input.meterProvider ?? prev.meterProvider),
     ...pick('clock', input.clock ?? prev.clock),

@@ -48,6 +48,14 @@ export const ATTR_QUEUED_MS = 'retryscope.queued_ms';
 /** Which hop served the call (0 = the primary); also on every attempt span. */
 export const ATTR_FALLBACK_INDEX = 'retryscope.fallback_index';
 export const ATTR_FALLBACK_REASON = 'retryscope.fallback_reason';
+/** Hops skipped unsent because their own request could not fit their model (absent when none). */
+export const ATTR_HOPS_SKIPPED = 'retryscope.hops_skipped';
+/** Span event on the operation span, one per skipped hop: its `retryscope.fallback_index`, model and why. */
+export const EVENT_HOP_SKIPPED = 'retryscope.hop_skipped';
+/** On `retryscope.hop_skipped`: the validation problem's code (`context_length_exceeded`, ...). */
+export const ATTR_VALIDATION_CODE = 'retryscope.validation.code';
+/** On `retryscope.hop_skipped`: the request field at fault (`messages`, `temperature`, ...). */
+export const ATTR_VALIDATION_PARAM = 'retryscope.validation.param';
 
 // --- Attempt spans (one per HTTP request) -----------------------------------
 export const ATTR_ATTEMPT = 'retryscope.attempt';

@@ -9,6 +9,7 @@ import {
 import type {
   AttemptStarted,
   CallObserver,
+  HopSkipped,
   OperationEnded,
   OperationStarted,
   Paced,
@@ -37,6 +38,7 @@ export class OperationRecord implements CallObserver {
   private readonly start: OperationStarted;
   /** The pacing state last read: the operation span carries it at the end. */
   private pacing: Paced | undefined;
+  private hopsSkipped = 0;
 
   /** The caller's model, as given (metric attributes carry it redacted). */
   get requestModel(): string | undefined {
@@ -87,6 +89,25 @@ export class OperationRecord implements CallObserver {
 
   /** The operation's end says what served it; a hop change alone records nothing. */
   hopChanged(_fact: ServedBy): void {}
+
+  /** A hop skipped unsent: an event on the operation span says which, and why. */
+  hopSkipped(fact: HopSkipped): void {
+    this.hopsSkipped++;
+    const span = this.span;
+    safely('recordHopSkipped', () => {
+      if (!span?.isRecording()) return;
+      span.addEvent(
+        A.EVENT_HOP_SKIPPED,
+        compact({
+          [A.ATTR_FALLBACK_INDEX]: fact.index,
+          [A.ATTR_GEN_AI_REQUEST_MODEL]: fact.model ?? this.start.requestModel,
+          // The validator's own words (a code, a field path), never the request's content.
+          [A.ATTR_VALIDATION_CODE]: fact.code,
+          [A.ATTR_VALIDATION_PARAM]: fact.param,
+        }),
+      );
+    });
+  }
 
   /** Gauges of the client-side pacing state, read after each attempt. */
   paced(state: Paced): void {
@@ -170,6 +191,7 @@ export class OperationRecord implements CallObserver {
           [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
           [A.ATTR_FALLBACK_INDEX]: end.served?.index,
           [A.ATTR_FALLBACK_REASON]: end.served?.reason,
+          [A.ATTR_HOPS_SKIPPED]: this.hopsSkipped > 0 ? this.hopsSkipped : undefined,
           [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
           [A.ATTR_RETRY_BUDGET_REMAINING]: end.budgetRemaining,
           [A.ATTR_RETRY_BUDGET_EXHAUSTED]: end.budgetExhausted ? true : undefined,
