@@ -66,6 +66,7 @@ function chatMessage(m: Record<string, unknown>): Message {
       parts: [{ type: 'tool_call_response', id: m.tool_call_id ?? null, response: joinedText(m.content) }],
     };
   const out = parts(m.content);
+  if (typeof m.refusal === 'string' && m.refusal) out.push(textPart(m.refusal));
   if (Array.isArray(m.tool_calls))
     for (const c of m.tool_calls)
       if (isRecord(c) && isRecord(c.function))

@@ -21,7 +21,7 @@ function stopSequences(stop: unknown): string[] | undefined {
   return undefined;
 }
 
-/** Chat's `response_format.type`, or Responses' `text.format.type`, as the conventions' output type. */
+/** Chat's `response_format.type` or `modalities`, or Responses' `text.format.type`, as the conventions' output type. */
 function outputType(body: Record<string, unknown>): string | undefined {
   const format = isRecord(body.response_format)
     ? body.response_format
@@ -29,9 +29,10 @@ function outputType(body: Record<string, unknown>): string | undefined {
       ? body.text.format
       : undefined;
   const type = format?.type;
-  if (type === 'text') return 'text';
   if (type === 'json_object' || type === 'json_schema') return 'json';
-  return undefined;
+  // Chat's audio output: the convention's `speech`.
+  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) return 'speech';
+  return type === 'text' ? 'text' : undefined;
 }
 
 /** Responses' `conversation`: its id, or an object holding it. */

@@ -48,7 +48,7 @@ export const ATTR_GEN_AI_REQUEST_STOP_SEQUENCES = 'gen_ai.request.stop_sequences
 export const ATTR_GEN_AI_REQUEST_SEED = 'gen_ai.request.seed';
 /** Only when `n` is not 1, as the convention requires. */
 export const ATTR_GEN_AI_REQUEST_CHOICE_COUNT = 'gen_ai.request.choice.count';
-/** `text`, `json`, `image` or `speech`: from `response_format` (Chat) or `text.format` (Responses). */
+/** `text`, `json` or `speech`: from `response_format` or `modalities` (Chat), `text.format` (Responses). */
 export const ATTR_GEN_AI_OUTPUT_TYPE = 'gen_ai.output.type';
 /** The Responses API's `conversation` (its id, or `conversation.id`). */
 export const ATTR_GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id';

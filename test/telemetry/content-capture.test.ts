@@ -111,6 +111,32 @@ describe('Chat Completions', () => {
     expect(system).toBeUndefined();
   });
 
+  test('a refusal is a text part; content_filter is kept as the finish reason', async () => {
+    server.reply({
+      json: {
+        ...chatCompletion('ignored'),
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: null, refusal: 'I cannot help with that.' },
+            finish_reason: 'content_filter',
+          },
+        ],
+      },
+    });
+    await client({ captureContent: true }).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: toolTurn,
+    });
+    expect((await op()).output).toEqual([
+      {
+        role: 'assistant',
+        parts: [{ type: 'text', content: 'I cannot help with that.' }],
+        finish_reason: 'content_filter',
+      },
+    ]);
+  });
+
   test('a stream: text and tool-call deltas gathered per choice', async () => {
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini' };
     server.reply({

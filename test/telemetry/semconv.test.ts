@@ -121,12 +121,20 @@ describe('request parameters', () => {
     expect(server.received[0]!.body).toMatchObject({ temperature: '0.5' });
   });
 
-  test('max_tokens and a string stop are read too', async () => {
+  test('max_tokens, a string stop and audio modalities are read too', async () => {
     server.reply({ json: chatCompletion('ok') });
-    await client().chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 7, stop: 'END' });
+    await client().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      max_tokens: 7,
+      stop: 'END',
+      modalities: ['text', 'audio'],
+      audio: { voice: 'alloy', format: 'wav' },
+    });
     const { op } = await spans();
     expect(op.attributes['gen_ai.request.max_tokens']).toBe(7);
     expect(op.attributes['gen_ai.request.stop_sequences']).toEqual(['END']);
+    expect(op.attributes['gen_ai.output.type']).toBe('speech');
   });
 
   test('Responses: conversation, previous response, max_output_tokens, text.format', async () => {
