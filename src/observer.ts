@@ -15,17 +15,41 @@ import type {
   Outcome,
 } from './policy/types.ts';
 
+/** What the request body asked for, each value type-checked (a wrong type is left out). */
+export interface RequestParams {
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  stopSequences?: string[];
+  seed?: number;
+  choiceCount?: number;
+  outputType?: string;
+  conversationId?: string;
+  previousResponseId?: string;
+  serviceTier?: string;
+}
+
 /** The call, as it starts. */
 export interface OperationStarted {
   operationName: string;
   api: string;
+  /** The client is an `AzureOpenAI`. */
+  azure?: boolean;
   requestModel?: string;
   serverAddress?: string;
   serverPort?: number;
+  /** The HTTP method and the path as the SDK sends it (ids included: telemetry templates it). */
+  method?: string;
+  path?: string;
   stream: boolean;
   deadlineMs?: number;
-  /** JSON of the prompt; given only when `captureContent` is on. */
+  params?: RequestParams;
+  /** The conventions' JSON of the prompt; given only when content capture is on. */
   inputContent?: string;
+  /** The conventions' JSON of instructions sent apart from the history; only with content capture. */
+  systemInstructions?: string;
 }
 
 /** An attempt, about to be sent. */
@@ -99,6 +123,10 @@ export interface ResponseFacts {
   responseId?: string;
   finishReasons?: string[];
   usage?: Usage;
+  serviceTier?: string;
+  systemFingerprint?: string;
+  /** Streams: from sending the serving attempt to its first chunk. */
+  timeToFirstChunkMs?: number;
 }
 
 /** The call, ended. */
@@ -107,7 +135,7 @@ export interface OperationEnded extends ResponseFacts {
   attempts: number;
   backoffTotalMs: number;
   errorType?: string;
-  /** JSON of the completion; given only when `captureContent` is on. */
+  /** The conventions' JSON of the completion; given only when content capture is on. */
   outputContent?: string;
   /** Time spent waiting for send slots; absent when the limiter is off. */
   queuedMs?: number;

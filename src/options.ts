@@ -132,8 +132,10 @@ export interface RetryscopeOptions {
   /** @default the global meter provider */
   meterProvider?: MeterProvider;
   /**
-   * Record prompts and completions on spans. Off by default: they may hold personal data.
-   * @default false
+   * Record prompts and completions on spans (`gen_ai.input.messages`, `gen_ai.output.messages`,
+   * `gen_ai.system_instructions`). Off by default: they may hold personal data. When not given,
+   * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` turns it on; this option wins.
+   * @default false (or `true` when that variable says `true`)
    */
   captureContent?: boolean;
   /**
@@ -360,6 +362,12 @@ const OPTION_RULES = {
   random: fn,
 } as const satisfies Rules<RetryscopeOptions>;
 
+/** The OpenTelemetry GenAI instrumentations' switch for content capture: `true` (any case) turns it on. */
+function captureContentFromEnv(): boolean {
+  const value = globalThis.process?.env?.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT;
+  return value?.trim().toLowerCase() === 'true';
+}
+
 /** Validates and fills in defaults; throws `RetryscopeConfigError` naming the bad option. */
 export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOptions): ResolvedOptions {
   if (input === null || typeof input !== 'object' || Array.isArray(input))
@@ -370,7 +378,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     backoff: { ...DEFAULTS.backoff },
     fallbackOn: [...DEFAULTS.fallbackOn],
     fallbacks: [],
-    captureContent: false,
+    captureContent: captureContentFromEnv(),
     validate: {},
     limiter: {},
     retryBudget: {},

@@ -21,17 +21,12 @@ import {
 } from './call-types.ts';
 import { cannedStream } from './consume.ts';
 import { invalidRequestError } from './errors.ts';
-import {
-  describeRequest,
-  errorTypeOf,
-  inputContent,
-  type RequestInfo,
-  type ResponseFacts,
-} from './extract.ts';
+import { describeRequest, errorTypeOf, type RequestInfo, type ResponseFacts } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import { History } from './history.ts';
 import { runHop } from './hop.ts';
 import { Preflight } from './preflight.ts';
+import { operationStarted } from './request-params.ts';
 import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
 
 /**
@@ -60,6 +55,8 @@ export class Call {
   storeMode: 'redis' | 'local' | 'local-fallback' | undefined;
   quotaFromFleet = false;
   outputContent: string | undefined;
+  /** Prompts and completions are recorded (`captureContent`, or the OTel variable). */
+  readonly capture: boolean;
   /** Set once the call is served by a fallback or by `degrade`. */
   served: { index: number; reason: Outcome; model?: string } | undefined;
   /** A streaming call: `stream: true`, read chunk by chunk. */
@@ -112,18 +109,14 @@ export class Call {
       maxRetries: sdkRetries(options.maxRetries),
       maxAttempts: state.options.maxAttempts,
     });
+    this.capture = state.options.captureContent;
     const info = this.info;
     const recorder = state.telemetry.startOperation(
-      {
-        operationName: info.operationName,
-        api: info.api,
-        requestModel: info.model || undefined,
-        serverAddress: state.server.address || undefined,
-        serverPort: state.server.port || undefined,
-        stream: this.isStream,
-        deadlineMs: state.options.deadlineMs,
-        inputContent: state.options.captureContent ? inputContent(options.body) : undefined,
-      },
+      operationStarted(
+        state,
+        { method, path, body: options.body, info, stream: this.isStream },
+        this.capture,
+      ),
       parent,
     );
     const call = { operationName: info.operationName, ...(info.model ? { requestModel: info.model } : {}) };

@@ -20,6 +20,7 @@ import type { Outcome } from '../policy/types.ts';
 import { AttemptRecord } from './attempt.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
+import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
 import { MAX_FINISH_REASONS, type Telemetry } from './recorder.ts';
 import { safely } from './safely.ts';
 
@@ -45,6 +46,15 @@ export class OperationRecord implements CallObserver {
     return this.start.requestModel;
   }
 
+  /** The HTTP client attributes every attempt span carries (no `url.full`: see attributes.ts). */
+  get httpAttributes(): Attributes {
+    const { method, path } = this.start;
+    return compact({
+      [A.ATTR_HTTP_REQUEST_METHOD]: method?.toUpperCase(),
+      [A.ATTR_URL_TEMPLATE]: path === undefined ? undefined : urlTemplate(path),
+    });
+  }
+
   constructor(telemetry: Telemetry, start: OperationStarted, parent: Context) {
     this.telemetry = telemetry;
     this.start = start;
@@ -56,11 +66,8 @@ export class OperationRecord implements CallObserver {
           ...this.metricAttributes,
           // The caller's own model name: on the span as given, on metrics only if it fits the pattern.
           [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
-          [A.ATTR_SERVER_PORT]: start.serverPort,
-          [A.ATTR_API]: start.api,
-          [A.ATTR_STREAM]: start.stream,
+          ...requestAttributes(start),
           [A.ATTR_DEADLINE_MS]: start.deadlineMs,
-          [A.ATTR_GEN_AI_INPUT_MESSAGES]: start.inputContent,
         }),
       ),
     );
@@ -187,6 +194,7 @@ export class OperationRecord implements CallObserver {
             : undefined,
           [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: end.usage?.inputTokens,
           [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: end.usage?.outputTokens,
+          ...serviceAttributes(end, (v) => t.spanValue(v)),
           [A.ATTR_GEN_AI_OUTPUT_MESSAGES]: end.outputContent,
           [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
           [A.ATTR_FALLBACK_INDEX]: end.served?.index,
