@@ -4,16 +4,19 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   alertLine,
   BY_SERVICE_AND_MODEL,
+  eitherNaming,
   FAILED,
   grafanaVar,
   graph,
   JAEGER_UID,
   jaegerSearch,
   M,
+  operationsRate,
   query,
   RATE,
   retryscopeDashboard,
   seriesLabel,
+  tokenRates,
 } from './common.ts';
 
 const S = BY_SERVICE_AND_MODEL;
@@ -26,7 +29,7 @@ function operationsByOutcome() {
   )
     .withTarget(
       query(
-        `sum by (service_name, retryscope_outcome) (rate(${M.operations}{${S}}[${RATE}]))`,
+        `sum by (service_name, retryscope_outcome) (${operationsRate(S)})`,
         '{{service_name}} {{retryscope_outcome}}',
       ),
     )
@@ -47,8 +50,8 @@ function errorRateByClass() {
   )
     .withTarget(
       query(
-        `100 * sum by (service_name, error_type) (rate(${M.operations}{${S}, ${FAILED}}[${RATE}]))` +
-          ` / ignoring (error_type) group_left sum by (service_name) (rate(${M.operations}{${S}}[${RATE}]))`,
+        `100 * sum by (service_name, error_type) (${operationsRate(`${S}, ${FAILED}`)})` +
+          ` / ignoring (error_type) group_left sum by (service_name) (${operationsRate(S)})`,
         '{{service_name}} {{error_type}}',
       ),
     )
@@ -68,7 +71,7 @@ function attemptsPerOperation() {
     .withTarget(
       query(
         `sum by (service_name, gen_ai_request_model) (rate(${M.attempts}{${S}}[${RATE}]))` +
-          ` / sum by (service_name, gen_ai_request_model) (rate(${M.operations}{${S}}[${RATE}]))`,
+          ` / sum by (service_name, gen_ai_request_model) (${operationsRate(S)})`,
         '{{service_name}} {{gen_ai_request_model}}',
       ),
     )
@@ -126,7 +129,7 @@ function backoffWait() {
 function latency() {
   const q = (p: number, ref: string) =>
     query(
-      `histogram_quantile(${p}, sum by (service_name, le) (rate(${M.operationBuckets}{${S}}[${RATE}])))`,
+      `histogram_quantile(${p}, sum by (service_name, le) (${eitherNaming(M.operationBuckets, M.inferenceBuckets, S)}))`,
       `p${p * 100} {{service_name}}`,
       { refId: ref, exemplar: p === 0.99 },
     );
@@ -148,10 +151,26 @@ function tokens() {
     .axisLabel('tokens/s')
     .withTarget(
       query(
-        `sum by (service_name, gen_ai_request_model, gen_ai_token_type) (rate(${M.tokens}{${S}}[${RATE}]))`,
+        `sum by (service_name, gen_ai_request_model, gen_ai_token_type) (${tokenRates(M.tokens, M.inputTokens, M.outputTokens, S)})`,
         '{{gen_ai_request_model}} {{gen_ai_token_type}}',
       ),
     );
+}
+
+function tokensPerOperation() {
+  const q = (p: number, ref: string) =>
+    query(
+      `histogram_quantile(${p}, sum by (service_name, gen_ai_token_type, le) (${tokenRates(M.tokenBuckets, M.inputTokenBuckets, M.outputTokenBuckets, S)}))`,
+      `p${p * 100} {{service_name}} {{gen_ai_token_type}}`,
+      { refId: ref },
+    );
+  return graph(
+    'Tokens per operation p50 / p95',
+    'How many tokens one call uses, by type (input, output): the outliers a total hides.',
+    'short',
+  )
+    .withTarget(q(0.5, 'A'))
+    .withTarget(q(0.95, 'B'));
 }
 
 function fallbacks() {
@@ -190,6 +209,7 @@ export function overviewDashboard(): dashboard.Dashboard {
     .withRow(new dashboard.RowBuilder('Latency, tokens, fallbacks'))
     .withPanel(latency().span(12).height(9))
     .withPanel(tokens().span(12).height(9))
-    .withPanel(fallbacks().span(24).height(7))
+    .withPanel(tokensPerOperation().span(12).height(7))
+    .withPanel(fallbacks().span(12).height(7))
     .build();
 }
