@@ -1,0 +1,20 @@
+/**
+ * The two namings of the GenAI metrics, as metric families (Prometheus base
+ * names): the dashboards and rules query both, a demo run exports one.
+ */
+import { M } from '../../../dashboards/src/common.ts';
+
+/** A family's name without its histogram suffix. */
+export const baseName = (m: string) => m.replace(/_(bucket|sum|count)$/, '');
+
+/** Exported only with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental. */
+export const LATEST_ONLY = new Set(
+  [M.inferences, M.inputTokens, M.outputTokens, M.inputTokenBuckets, M.outputTokenBuckets].map(baseName),
+);
+/** Exported only without it. */
+export const DEFAULT_ONLY = new Set([M.tokens].map(baseName));
+
+/** Metric families an expression reads. */
+export const metricsOf = (expr: string) => [
+  ...new Set((expr.match(/\b(?:gen_ai_client|retryscope_client)_\w+/g) ?? []).map(baseName)),
+];
