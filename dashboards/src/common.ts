@@ -204,6 +204,29 @@ export function graph(title: string, description: string, unit: string): timeser
     );
 }
 
+/**
+ * A graph of a histogram's quantiles, one target each (refIds A, B, ...):
+ * `histogram_quantile(q, <buckets>)`, legend `p<q> <legend>`.
+ */
+export function quantileGraph(
+  panel: { title: string; description: string; unit: string },
+  buckets: string,
+  legend: string,
+  quantiles: readonly number[] = [0.5, 0.95],
+  exemplarAt?: number,
+): timeseries.PanelBuilder {
+  const g = graph(panel.title, panel.description, panel.unit);
+  quantiles.forEach((p, i) => {
+    g.withTarget(
+      query(`histogram_quantile(${p}, ${buckets})`, `p${p * 100} ${legend}`, {
+        refId: String.fromCharCode(65 + i),
+        exemplar: p === exemplarAt,
+      }),
+    );
+  });
+  return g;
+}
+
 /** A dashed red line at an alert rule's threshold. */
 export function alertLine(value: number): {
   thresholds: dashboard.ThresholdsConfigBuilder;

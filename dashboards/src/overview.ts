@@ -12,6 +12,7 @@ import {
   jaegerSearch,
   M,
   operationsRate,
+  quantileGraph,
   query,
   RATE,
   retryscopeDashboard,
@@ -106,44 +107,37 @@ function retriesByReason() {
 }
 
 function backoffWait() {
-  const q = (p: number, ref: string) =>
-    query(
-      `histogram_quantile(${p}, sum by (service_name, retryscope_backoff_source, le) (rate(${M.backoffBuckets}{${S}}[${RATE}])))`,
-      `p${p * 100} {{retryscope_backoff_source}}`,
-      { refId: ref },
-    );
-  return graph(
-    'Backoff wait p50 / p95 by source',
-    'How long the client waited before retrying, by who set the wait: the server (retry-after-ms, retry-after), the exponential backoff, or the client-side limiter holding the retry longer.',
-    's',
-  )
-    .withTarget(q(0.5, 'A'))
-    .withTarget(q(0.95, 'B'))
-    .dataLinks([
-      jaegerSearch('Attempts that waited this way', {
-        'retryscope.backoff_source': seriesLabel('retryscope_backoff_source'),
-      }),
-    ]);
+  return quantileGraph(
+    {
+      title: 'Backoff wait p50 / p95 by source',
+      description:
+        'How long the client waited before retrying, by who set the wait: the server (retry-after-ms, retry-after), the exponential backoff, or the client-side limiter holding the retry longer.',
+      unit: 's',
+    },
+    `sum by (service_name, retryscope_backoff_source, le) (rate(${M.backoffBuckets}{${S}}[${RATE}]))`,
+    '{{retryscope_backoff_source}}',
+  ).dataLinks([
+    jaegerSearch('Attempts that waited this way', {
+      'retryscope.backoff_source': seriesLabel('retryscope_backoff_source'),
+    }),
+  ]);
 }
 
 function latency() {
-  const q = (p: number, ref: string) =>
-    query(
-      `histogram_quantile(${p}, sum by (service_name, le) (${eitherNaming(M.operationBuckets, M.inferenceBuckets, S)}))`,
-      `p${p * 100} {{service_name}}`,
-      { refId: ref, exemplar: p === 0.99 },
-    );
-  return graph(
-    'Operation latency p50 / p95 / p99',
-    'Whole-call duration, every attempt and wait included. Exemplar dots open their trace in Jaeger; a click on a line searches calls slower than that value.',
-    's',
-  )
-    .withTarget(q(0.5, 'A'))
-    .withTarget(q(0.95, 'B'))
-    .withTarget(q(0.99, 'C'))
-    .dataLinks([
-      jaegerSearch('Calls at least this slow', {}, { minDuration: `${grafanaVar('__value.numeric')}s` }),
-    ]);
+  return quantileGraph(
+    {
+      title: 'Operation latency p50 / p95 / p99',
+      description:
+        'Whole-call duration, every attempt and wait included. Exemplar dots open their trace in Jaeger; a click on a line searches calls slower than that value.',
+      unit: 's',
+    },
+    `sum by (service_name, le) (${eitherNaming(M.operationBuckets, M.inferenceBuckets, S)})`,
+    '{{service_name}}',
+    [0.5, 0.95, 0.99],
+    0.99,
+  ).dataLinks([
+    jaegerSearch('Calls at least this slow', {}, { minDuration: `${grafanaVar('__value.numeric')}s` }),
+  ]);
 }
 
 function tokens() {
@@ -158,19 +152,15 @@ function tokens() {
 }
 
 function tokensPerOperation() {
-  const q = (p: number, ref: string) =>
-    query(
-      `histogram_quantile(${p}, sum by (service_name, gen_ai_token_type, le) (${tokenRates(M.tokenBuckets, M.inputTokenBuckets, M.outputTokenBuckets, S)}))`,
-      `p${p * 100} {{service_name}} {{gen_ai_token_type}}`,
-      { refId: ref },
-    );
-  return graph(
-    'Tokens per operation p50 / p95',
-    'How many tokens one call uses, by type (input, output): the outliers a total hides.',
-    'short',
-  )
-    .withTarget(q(0.5, 'A'))
-    .withTarget(q(0.95, 'B'));
+  return quantileGraph(
+    {
+      title: 'Tokens per operation p50 / p95',
+      description: 'How many tokens one call uses, by type (input, output): the outliers a total hides.',
+      unit: 'short',
+    },
+    `sum by (service_name, gen_ai_token_type, le) (${tokenRates(M.tokenBuckets, M.inputTokenBuckets, M.outputTokenBuckets, S)})`,
+    '{{service_name}} {{gen_ai_token_type}}',
+  );
 }
 
 function fallbacks() {

@@ -10,8 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../src/demo/report.ts';
 import { INFERENCE_OPERATIONS } from '../../src/telemetry/attributes.ts';
-import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
-import { DEMO_MODELS, DEMO_SERVICE, feedFromDemo } from './helpers/demo-feed.ts';
+import { DEMO_MODELS, DEMO_SERVICE } from './helpers/demo-feed.ts';
 import { type MetricsEngine, queryWithData, type Sample } from './helpers/engine.ts';
 import {
   type Bindings,
@@ -22,21 +21,14 @@ import {
   variableQueries,
   withoutThreshold,
 } from './helpers/expressions.ts';
-import { baseName, DEFAULT_ONLY, LATEST_ONLY, metricsOf } from './helpers/namings.ts';
-import { startPrometheusFrom } from './helpers/prometheus.ts';
-import { requireTool } from './helpers/tools.ts';
-import { startVictoriaMetrics } from './helpers/victoria-metrics.ts';
-
-const vmBinary = requireTool('victoria-metrics');
-const promBinary = requireTool('prometheus');
-const promtool = requireTool('promtool');
+import { type FedEngines, feedEngines } from './helpers/fed-engines.ts';
+import { baseName, DEFAULT_ONLY, expectExactlyQueried, LATEST_ONLY, metricsOf } from './helpers/namings.ts';
 
 /** Long enough for every job of the mixed scenario to run and two exports (5 s apart) to land. */
 const LATEST_SECONDS = 12;
 
 const everything = [...panelExpressions(), ...ruleExpressions(), ...datasourceExpressions()];
 const genAi = everything.filter((e) => metricsOf(e.expr).some((m) => m.startsWith('gen_ai_client_')));
-const queried = new Set(everything.flatMap((e) => metricsOf(e.expr)).filter((m) => !DEFAULT_ONLY.has(m)));
 const labels = (samples: Sample[], label: string) =>
   [...new Set(samples.map((s) => s.metric[label] ?? ''))].sort();
 const total = (samples: Sample[]) => samples.reduce((a, s) => a + s.value, 0);
@@ -46,7 +38,6 @@ describe('dashboard and alert queries on a `retryscope demo` run with gen_ai_lat
   let demo: DemoReport;
   let at: number;
   let families: Set<string>;
-  let traceReceiver: OtlpReceiver | undefined;
   const bindings: Bindings = {
     service: DEMO_SERVICE,
     models: DEMO_MODELS,
@@ -56,29 +47,19 @@ describe('dashboard and alert queries on a `retryscope demo` run with gen_ai_lat
   };
   const raw = (expr: string) => engines.get('VictoriaMetrics')!.query(expr, at);
 
+  let fed: FedEngines | undefined;
+
   beforeAll(async () => {
-    const vm = await startVictoriaMetrics(vmBinary);
-    engines.set(vm.name, vm);
-    traceReceiver = await new OtlpReceiver().start();
-    ({ report: demo } = await feedFromDemo({
-      metricsEndpoint: vm.otlpMetricsUrl,
-      tracesBase: traceReceiver.url,
+    fed = await feedEngines({
       seconds: LATEST_SECONDS,
       env: { OTEL_SEMCONV_STABILITY_OPT_IN: 'gen_ai_latest_experimental' },
-    }));
-    await vm.flush();
-    at = Math.ceil(Date.now() / 1000);
-    const names = (await (await fetch(`${vm.baseUrl}/api/v1/label/__name__/values`)).json()) as {
-      data: string[];
-    };
-    families = new Set(names.data.map(baseName));
-    engines.set('Prometheus', await startPrometheusFrom(promBinary, promtool, vm));
+    });
+    ({ demo, at } = fed);
+    families = new Set([...fed.emitted].map(baseName));
+    for (const e of fed.engines) engines.set(e.name, e);
   }, 180_000);
 
-  afterAll(async () => {
-    for (const e of engines.values()) await e.stop();
-    await traceReceiver?.close();
-  });
+  afterAll(() => fed?.stop());
 
   it('has GenAI expressions to check: operations, errors, latency, tokens, both rules on them, both links', () => {
     expect(genAi.filter((e) => e.kind === 'panel').length).toBeGreaterThanOrEqual(9);
@@ -106,14 +87,7 @@ describe('dashboard and alert queries on a `retryscope demo` run with gen_ai_lat
   });
 
   it('exports exactly the metric families the dashboards, rules and links query for this naming', () => {
-    expect(
-      [...queried].filter((m) => !families.has(m)),
-      'queried but never exported',
-    ).toEqual([]);
-    expect(
-      [...families].filter((m) => !queried.has(m)),
-      'exported but on no dashboard',
-    ).toEqual([]);
+    expectExactlyQueried(families, 'latest');
   });
 
   it('counts every operation the report does, under one name or the other; tokens on every inference', async () => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../src/demo/report.ts';
 import { DEMO_POLICY } from '../../src/demo/run.ts';
 import { BACKOFF_BUCKETS } from '../../src/telemetry/attributes.ts';
-import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
+import type { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import {
   DEMO_CONCURRENCY,
   DEMO_DEADLINE_S,
@@ -20,7 +20,6 @@ import {
   DEMO_RPM,
   DEMO_SCENARIO,
   DEMO_SERVICE,
-  feedFromDemo,
 } from './helpers/demo-feed.ts';
 import { type MetricsEngine, queryWithData, type Sample } from './helpers/engine.ts';
 import {
@@ -33,23 +32,13 @@ import {
   variableQueries,
   withoutThreshold,
 } from './helpers/expressions.ts';
-import { baseName, LATEST_ONLY, metricsOf } from './helpers/namings.ts';
-import { startPrometheusFrom } from './helpers/prometheus.ts';
-import { requireTool } from './helpers/tools.ts';
-import { startVictoriaMetrics } from './helpers/victoria-metrics.ts';
-
-const vmBinary = requireTool('victoria-metrics');
-const promBinary = requireTool('prometheus');
-const promtool = requireTool('promtool');
+import { type FedEngines, feedEngines } from './helpers/fed-engines.ts';
+import { expectExactlyQueried } from './helpers/namings.ts';
 
 const panels = panelExpressions();
 const rules = ruleExpressions();
 const datasourceLinks = datasourceExpressions();
 const variables = variableQueries();
-const everything = [...panels, ...rules, ...datasourceLinks];
-
-/** Metric families the dashboards, rules and links query, but for the opt-in naming's (metrics-engine-latest.test.ts). */
-const queried = new Set(everything.flatMap((e) => metricsOf(e.expr)).filter((m) => !LATEST_ONLY.has(m)));
 
 const labels = (samples: Sample[], label: string) =>
   [...new Set(samples.map((s) => s.metric[label] ?? ''))].sort();
@@ -87,20 +76,12 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
   let traceReceiver: OtlpReceiver | undefined;
   const raw = (expr: string) => engines.get('VictoriaMetrics')!.query(expr, at);
 
+  let fed: FedEngines | undefined;
+
   beforeAll(async () => {
-    const vm = await startVictoriaMetrics(vmBinary);
-    engines.set(vm.name, vm);
-    traceReceiver = await new OtlpReceiver().start();
-    ({ report: demo } = await feedFromDemo({
-      metricsEndpoint: vm.otlpMetricsUrl,
-      tracesBase: traceReceiver.url,
-    }));
-    await vm.flush();
-    at = Math.ceil(Date.now() / 1000);
-    const names = (await (await fetch(`${vm.baseUrl}/api/v1/label/__name__/values`)).json()) as {
-      data: string[];
-    };
-    emitted = new Set(names.data);
+    fed = await feedEngines();
+    ({ demo, at, emitted, traceReceiver } = fed);
+    for (const e of fed.engines) engines.set(e.name, e);
     // A traces-to-metrics link opened from the report's fallback trace: its operation span is
     // named `chat gpt-4o`, and carries service.name and gen_ai.request.model.
     const fallback = demo.traces.find((t) => t.outcome === 'fallback');
@@ -114,14 +95,10 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
       range: '1h',
       span: { 'service.name': DEMO_SERVICE, 'gen_ai.request.model': fallback.name.split(' ')[1]! },
     };
-    const prom = await startPrometheusFrom(promBinary, promtool, vm);
-    engines.set(prom.name, prom);
   }, 180_000);
 
   afterAll(async () => {
-    for (const e of engines.values()) await e.stop();
-    await traceReceiver?.close();
-    await traceReceiver?.close();
+    await fed?.stop();
     if (demo) {
       console.log(
         `demo feed: ${emitted?.size} series names, ${demo.operations.total} operations, ` +
@@ -161,15 +138,7 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
   });
 
   it('exports exactly the metric families the dashboards, rules and links query', () => {
-    const families = new Set([...emitted].map(baseName));
-    expect(
-      [...queried].filter((m) => !families.has(m)),
-      'queried but never exported',
-    ).toEqual([]);
-    expect(
-      [...families].filter((m) => !queried.has(m)),
-      'exported but on no dashboard',
-    ).toEqual([]);
+    expectExactlyQueried(emitted, 'default');
   });
 
   it('exports the counts the report shows', async () => {

@@ -2,7 +2,9 @@
  * The two namings of the GenAI metrics, as metric families (Prometheus base
  * names): the dashboards and rules query both, a demo run exports one.
  */
+import { expect } from 'vitest';
 import { M } from '../../../dashboards/src/common.ts';
+import { datasourceExpressions, panelExpressions, ruleExpressions } from './expressions.ts';
 
 /** A family's name without its histogram suffix. */
 export const baseName = (m: string) => m.replace(/_(bucket|sum|count)$/, '');
@@ -18,3 +20,22 @@ export const DEFAULT_ONLY = new Set([M.tokens].map(baseName));
 export const metricsOf = (expr: string) => [
   ...new Set((expr.match(/\b(?:gen_ai_client|retryscope_client)_\w+/g) ?? []).map(baseName)),
 ];
+
+/**
+ * A run under one naming exports exactly the families the dashboards, rules
+ * and links query, but for the other naming's own.
+ */
+export function expectExactlyQueried(emitted: Iterable<string>, naming: 'default' | 'latest'): void {
+  const other = naming === 'default' ? LATEST_ONLY : DEFAULT_ONLY;
+  const everything = [...panelExpressions(), ...ruleExpressions(), ...datasourceExpressions()];
+  const queried = new Set(everything.flatMap((e) => metricsOf(e.expr)).filter((m) => !other.has(m)));
+  const families = new Set([...emitted].map(baseName));
+  expect(
+    [...queried].filter((m) => !families.has(m)),
+    'queried but never exported',
+  ).toEqual([]);
+  expect(
+    [...families].filter((m) => !queried.has(m)),
+    'exported but on no dashboard',
+  ).toEqual([]);
+}
