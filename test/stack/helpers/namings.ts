@@ -23,13 +23,20 @@ export const metricsOf = (expr: string) => [
 
 /**
  * A run under one naming exports exactly the families the dashboards, rules
- * and links query, but for the other naming's own.
+ * and links query, but for the other naming's own; of those starting with
+ * `prefix`, when given.
  */
-export function expectExactlyQueried(emitted: Iterable<string>, naming: 'default' | 'latest'): void {
+export function expectExactlyQueried(
+  emitted: Iterable<string>,
+  naming: 'default' | 'latest',
+  prefix = '',
+): void {
   const other = naming === 'default' ? LATEST_ONLY : DEFAULT_ONLY;
   const everything = [...panelExpressions(), ...ruleExpressions(), ...datasourceExpressions()];
-  const queried = new Set(everything.flatMap((e) => metricsOf(e.expr)).filter((m) => !other.has(m)));
-  const families = new Set([...emitted].map(baseName));
+  const queried = new Set(
+    everything.flatMap((e) => metricsOf(e.expr)).filter((m) => !other.has(m) && m.startsWith(prefix)),
+  );
+  const families = new Set([...emitted].map(baseName).filter((m) => m.startsWith(prefix)));
   expect(
     [...queried].filter((m) => !families.has(m)),
     'queried but never exported',
