@@ -6,11 +6,13 @@
  */
 import OpenAI from 'openai';
 import { Stream } from 'openai/core/streaming';
+import { inBandFailureOf } from '../policy/in-band.ts';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
+import type { InBandFailure } from '../policy/types.ts';
 import type { Call } from './call.ts';
-import type { LiveAttempt, Served, StreamSource } from './call-types.ts';
+import { InBandAnswer, type LiveAttempt, type Served, type StreamSource } from './call-types.ts';
 import { getAttemptHistory } from './errors.ts';
-import { factsFromBody, observeStreamItem, outputContent } from './extract.ts';
+import { FETCH_RESPONSE, factsFromBody, observeStreamItem, outputContent } from './extract.ts';
 
 // setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -49,6 +51,9 @@ export async function consume(
     return consumeStream(call, data, response, pending, startedAt, attempt);
   Object.assign(call.facts, factsFromBody(data));
   if (call.state.options.captureContent) call.outputContent = outputContent(data);
+  const inBand = inBandFailureOf(data, readsStored(call));
+  // A 200 that says it failed goes back to the loop: the policy decides, the caller gets it as is.
+  if (inBand) throw new InBandAnswer(inBand, { served: { response, data, hasData: true, attempt: pending } });
   attempt.succeeded();
   call.markServed(data);
   call.markAndFinish(response);
@@ -86,9 +91,20 @@ async function consumeStream(
   }
   // An SDK stream ends quietly when aborted; before any chunk that is the caller's abort, not an empty answer.
   if (first.done && call.signal?.aborted) throw new OpenAI.APIUserAbortError();
+  const inBand = first.done ? undefined : inBandFailureOf(first.value, readsStored(call));
+  if (inBand) {
+    // It failed before anything reached the caller: as retryable as an HTTP error. The event is terminal.
+    stream.controller.abort();
+    throw new InBandAnswer(inBand, { events: [first.value] });
+  }
   call.markServed(call.handle);
   call.source!.resolve({ kind: 'live', first, iterator, stream, attempt });
   return { response, data: call.handle, hasData: true, attempt: pending };
+}
+
+/** A read of a stored response (`responses.retrieve`): another read returns the same. */
+function readsStored(call: Call): boolean {
+  return call.info.operationName === FETCH_RESPONSE;
 }
 
 /** The stream the caller iterates: it waits for the loop to have a first chunk, then relays the rest. */
@@ -116,6 +132,8 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
   const { iterator, stream, attempt } = source;
   let text = '';
   let settled = false;
+  /** A `response.failed` or `response.incomplete` passed through: the attempt ends with it. */
+  let inBand: InBandFailure | undefined;
   const capture = call.state.options.captureContent;
   const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
     if (settled) return how;
@@ -123,6 +141,7 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
     if (capture && text) call.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
     if (how === 'aborted') return attempt.aborted();
     if (how !== 'success') return attempt.failed(how.error);
+    if (inBand) return attempt.inBand(inBand);
     attempt.succeeded();
     call.finish(call.served ? 'fallback' : 'success');
     return undefined;
@@ -132,6 +151,7 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
     while (!next.done) {
       const delta = observeStreamItem(call.facts, next.value);
       if (capture && delta) text += delta;
+      inBand ??= inBandFailureOf(next.value, readsStored(call));
       yield next.value;
       next = await read(call, iterator, stream, call.state.clock.now(), 'idle');
     }
