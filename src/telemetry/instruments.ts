@@ -23,6 +23,7 @@ export interface Instruments {
   retryBudgetRemaining: Gauge;
   circuitState: Gauge;
   fallbacks: Counter;
+  finishReasons: Counter;
   /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
   off: boolean;
 }
@@ -121,6 +122,10 @@ function made(meter: Meter): Omit<Instruments, 'off'> {
     fallbacks: meter.createCounter(A.METRIC_FALLBACKS, {
       unit: '{call}',
       description: 'Calls served by a fallback, by reason and serving model.',
+    }),
+    finishReasons: meter.createCounter(A.METRIC_FINISH_REASONS, {
+      unit: '{choice}',
+      description: 'Chat answers (one per choice) by finish reason.',
     }),
   };
 }

@@ -216,6 +216,14 @@ export class OperationRecord implements CallObserver {
         ctx,
       );
     }
+    const known: readonly string[] = A.FINISH_REASONS;
+    for (const reason of end.finishReasons ?? []) {
+      instruments.finishReasons.add(
+        1,
+        { ...tokenAttributes, [A.ATTR_FINISH_REASON]: known.includes(reason) ? reason : A.OTHER },
+        ctx,
+      );
+    }
     if (end.queuedMs !== undefined)
       instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
     if (end.outcome === 'fallback') {
