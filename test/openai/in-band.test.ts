@@ -113,6 +113,24 @@ describe('a failed response (server_error), not streamed', () => {
   });
 });
 
+describe('fallbacks', () => {
+  test('response_failed in fallbackOn moves on to the next model; by default it does not', async () => {
+    const faults: FaultSpec[] = [{ kind: 'response_failed', every: 1, models: ['gpt-4o-mini'] }];
+    const fallbacks = [{ model: 'gpt-4o' }];
+    const opted = await client(faults, { fallbacks, fallbackOn: ['response_failed'], maxAttempts: 1 });
+    const served = await opted.responses.create(request);
+    expect(served.status).toBe('completed');
+    expect(served.model).toBe('gpt-4o');
+    expect(attr((await split()).op, 'retryscope.outcome')).toBe('fallback');
+    await sim!.close();
+
+    t.reset();
+    const plain = await client(faults, { fallbacks, maxAttempts: 1 });
+    expect((await plain.responses.create(request)).status).toBe('failed');
+    expect(attr((await split()).op, 'retryscope.outcome')).toBe('response_failed');
+  });
+});
+
 describe('an incomplete response, not streamed', () => {
   test.each([
     ['max_output_tokens', undefined],
