@@ -12,7 +12,7 @@ import type { InBandFailure } from '../policy/types.ts';
 import type { Call } from './call.ts';
 import { InBandAnswer, type LiveAttempt, type Served, type StreamSource } from './call-types.ts';
 import { getAttemptHistory } from './errors.ts';
-import { FETCH_RESPONSE, factsFromBody, observeStreamItem, outputContent } from './extract.ts';
+import { factsFromBody, observeStreamItem, outputContent } from './extract.ts';
 
 // setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -102,9 +102,12 @@ async function consumeStream(
   return { response, data: call.handle, hasData: true, attempt: pending };
 }
 
-/** A read of a stored response (`responses.retrieve`): another read returns the same. */
+/**
+ * Only a create (`POST /responses`) makes a new answer; anything else that returns a response
+ * (`retrieve`, a background poll, `cancel`) reads a stored one, the same on every read.
+ */
 function readsStored(call: Call): boolean {
-  return call.info.operationName === FETCH_RESPONSE;
+  return call.info.operationName !== 'chat';
 }
 
 /** The stream the caller iterates: it waits for the loop to have a first chunk, then relays the rest. */
