@@ -11,8 +11,9 @@ import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { InBandFailure } from '../policy/types.ts';
 import type { Call } from './call.ts';
 import { InBandAnswer, type LiveAttempt, type Served, type StreamSource } from './call-types.ts';
+import { outputMessages, StreamContent } from './content.ts';
 import { getAttemptHistory } from './errors.ts';
-import { factsFromBody, observeStreamItem, outputContent } from './extract.ts';
+import { factsFromBody, observeStreamItem } from './extract.ts';
 
 // setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -50,7 +51,7 @@ export async function consume(
   if (call.isStream && data instanceof Stream)
     return consumeStream(call, data, response, pending, startedAt, attempt);
   Object.assign(call.facts, factsFromBody(data));
-  if (call.state.options.captureContent) call.outputContent = outputContent(data);
+  if (call.capture) call.outputContent = outputMessages(data);
   const inBand = inBandFailureOf(data, readsStored(call));
   // A 200 that says it failed goes back to the loop: the policy decides, the caller gets it as is.
   if (inBand) throw new InBandAnswer(inBand, { served: { response, data, hasData: true, attempt: pending } });
@@ -85,6 +86,7 @@ async function consumeStream(
   let first: IteratorResult<unknown>;
   try {
     first = await read(call, iterator, stream, startedAt, 'first_chunk');
+    if (!first.done) call.facts.timeToFirstChunkMs = call.state.clock.now() - startedAt;
   } catch (error) {
     stream.controller.abort();
     throw error;
@@ -133,15 +135,14 @@ function createHandle(call: Call): Stream<unknown> {
 /** Relays a live attempt's chunks; the attempt and operation spans end with the stream, however it ends. */
 async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
   const { iterator, stream, attempt } = source;
-  let text = '';
   let settled = false;
   /** A `response.failed` or `response.incomplete` passed through: the attempt ends with it. */
   let inBand: InBandFailure | undefined;
-  const capture = call.state.options.captureContent;
+  const content = call.capture ? new StreamContent() : undefined;
   const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
     if (settled) return how;
     settled = true;
-    if (capture && text) call.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
+    if (content) call.outputContent = content.result();
     if (how === 'aborted') return attempt.aborted();
     if (how !== 'success') return attempt.failed(how.error);
     if (inBand) return attempt.inBand(inBand);
@@ -152,8 +153,8 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
   try {
     let next = source.first;
     while (!next.done) {
-      const delta = observeStreamItem(call.facts, next.value);
-      if (capture && delta) text += delta;
+      observeStreamItem(call.facts, next.value);
+      content?.observe(next.value);
       inBand ??= inBandFailureOf(next.value, readsStored(call));
       yield next.value;
       next = await read(call, iterator, stream, call.state.clock.now(), 'idle');

@@ -2,7 +2,10 @@
  * Every span attribute and metric name retryscope emits, in one place.
  *
  * These names are a public contract: dashboards, alert rules and users' own
- * queries depend on them. Change one only with a major version.
+ * queries depend on them. Convention names follow the GenAI semantic
+ * conventions at one pinned commit (`SEMCONV_GENAI_COMMIT`), not the moving
+ * draft; while the package is pre-1.0 a name changes when the pin moves (said
+ * in the CHANGELOG), and `retryscope.*` names only where the pin has one.
  *
  * In Prometheus (OTLP receiver, or VictoriaMetrics with
  * -opentelemetry.usePrometheusNaming) dots become underscores, counters gain
@@ -12,6 +15,12 @@
  */
 
 // --- GenAI and HTTP semantic conventions -----------------------------------
+/**
+ * The `open-telemetry/semantic-conventions-genai` commit these names, requirement
+ * levels and value sets were read from (docs/gen-ai/openai.md and
+ * model/gen-ai/gen-ai-{input,output}-messages.json, gen-ai-system-instructions.json).
+ */
+export const SEMCONV_GENAI_COMMIT = '066d4a7f356f8600de6f10c42874626ab88692fb';
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
@@ -21,17 +30,53 @@ export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reaso
 export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
 export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
 export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
-/** Opt-in only (`captureContent`): JSON of the request's messages/input. */
+/** Opt-in only (`captureContent`): the chat history sent, as the conventions' role-and-parts JSON. */
 export const ATTR_GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages';
-/** Opt-in only (`captureContent`): JSON of the response's output. */
+/** Opt-in only (`captureContent`): one message per choice, same schema, with `finish_reason`. */
 export const ATTR_GEN_AI_OUTPUT_MESSAGES = 'gen_ai.output.messages';
+/** Opt-in only (`captureContent`): instructions given apart from the history (Responses `instructions`). */
+export const ATTR_GEN_AI_SYSTEM_INSTRUCTIONS = 'gen_ai.system_instructions';
+/** Set only on streaming requests: the convention says unset means not streaming. */
+export const ATTR_GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream';
+export const ATTR_GEN_AI_REQUEST_TEMPERATURE = 'gen_ai.request.temperature';
+export const ATTR_GEN_AI_REQUEST_TOP_P = 'gen_ai.request.top_p';
+/** From `max_tokens`, `max_completion_tokens` or `max_output_tokens`. */
+export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
+export const ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY = 'gen_ai.request.frequency_penalty';
+export const ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY = 'gen_ai.request.presence_penalty';
+export const ATTR_GEN_AI_REQUEST_STOP_SEQUENCES = 'gen_ai.request.stop_sequences';
+export const ATTR_GEN_AI_REQUEST_SEED = 'gen_ai.request.seed';
+/** Only when `n` is not 1, as the convention requires. */
+export const ATTR_GEN_AI_REQUEST_CHOICE_COUNT = 'gen_ai.request.choice.count';
+/** `text`, `json` or `speech`: from `response_format` or `modalities` (Chat), `text.format` (Responses). */
+export const ATTR_GEN_AI_OUTPUT_TYPE = 'gen_ai.output.type';
+/** The Responses API's `conversation` (its id, or `conversation.id`). */
+export const ATTR_GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id';
+export const ATTR_GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = 'gen_ai.request.previous_response.id';
+/** Streams only: seconds from sending the serving attempt to its first chunk. */
+export const ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = 'gen_ai.response.time_to_first_chunk';
+/** `chat_completions` or `responses` (the pin's values); other endpoints by their own name (`embeddings`, ...). */
+export const ATTR_OPENAI_API_TYPE = 'openai.api.type';
+/** Only when the request names a tier other than `auto`, as the convention requires. */
+export const ATTR_OPENAI_REQUEST_SERVICE_TIER = 'openai.request.service_tier';
+export const ATTR_OPENAI_RESPONSE_SERVICE_TIER = 'openai.response.service_tier';
+export const ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT = 'openai.response.system_fingerprint';
 export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
 export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
+/** On attempt spans: `POST`, `GET`, ... */
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+/**
+ * On attempt spans: the path with ids as placeholders (`/responses/{response_id}`).
+ * `url.full` is left out on purpose: a URL can carry ids and, on proxies, credentials.
+ */
+export const ATTR_URL_TEMPLATE = 'url.template';
 
 export const PROVIDER_OPENAI = 'openai';
+/** `gen_ai.provider.name` of an `AzureOpenAI` client. */
+export const PROVIDER_AZURE_OPENAI = 'azure.ai.openai';
 /** What a value outside a closed set, or one breaking the redaction rule (redact.ts), is recorded as. */
 export const OTHER = '_OTHER';
 
@@ -40,9 +85,6 @@ export const ATTR_ATTEMPTS = 'retryscope.attempts';
 export const ATTR_BACKOFF_TOTAL_MS = 'retryscope.backoff_total_ms';
 export const ATTR_OUTCOME = 'retryscope.outcome';
 export const ATTR_DEADLINE_MS = 'retryscope.deadline_ms';
-export const ATTR_STREAM = 'retryscope.stream';
-/** Which OpenAI API the call went to (`chat.completions`, `responses`, `embeddings`, ...). */
-export const ATTR_API = 'retryscope.api';
 /** Time the call waited in the client-side limiter's queue. */
 export const ATTR_QUEUED_MS = 'retryscope.queued_ms';
 /** Which hop served the call (0 = the primary); also on every attempt span. */
@@ -52,6 +94,14 @@ export const ATTR_FALLBACK_REASON = 'retryscope.fallback_reason';
 export const ATTR_FINISH_REASON = 'retryscope.finish_reason';
 /** Chat's `finish_reason` values, the closed set the metric keeps. */
 export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'function_call'] as const;
+/** Hops skipped unsent because their own request could not fit their model (absent when none). */
+export const ATTR_HOPS_SKIPPED = 'retryscope.hops_skipped';
+/** Span event on the operation span, one per skipped hop: its `retryscope.fallback_index`, model and why. */
+export const EVENT_HOP_SKIPPED = 'retryscope.hop_skipped';
+/** On `retryscope.hop_skipped`: the validation problem's code (`context_length_exceeded`, ...). */
+export const ATTR_VALIDATION_CODE = 'retryscope.validation.code';
+/** On `retryscope.hop_skipped`: the request field at fault (`messages`, `temperature`, ...). */
+export const ATTR_VALIDATION_PARAM = 'retryscope.validation.param';
 
 // --- Attempt spans (one per HTTP request) -----------------------------------
 export const ATTR_ATTEMPT = 'retryscope.attempt';
@@ -106,6 +156,25 @@ export const ATTR_QUOTA_FROM_FLEET = 'retryscope.quota_exhausted.from_fleet';
 export const METRIC_OPERATION_DURATION = 'gen_ai.client.operation.duration';
 /** Histogram, {token}, by `gen_ai.token.type` (input | output). Semconv. */
 export const METRIC_TOKEN_USAGE = 'gen_ai.client.token.usage';
+
+// With OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (semconv.ts), inference
+// operations record these instead (semantic-conventions-genai@066d4a7f, model/gen-ai/metrics.yaml
+// and token-metrics.yaml); embeddings and other operations keep `gen_ai.client.operation.duration`.
+/** Histogram, seconds: inference operations (chat, text_completion). Same attributes as the operation duration. */
+export const METRIC_INFERENCE_DURATION = 'gen_ai.client.inference.duration';
+/** Counter, {token}, by `gen_ai.token.modality`: input tokens of every inference operation (0 when none came back). */
+export const METRIC_USAGE_INPUT_TOKENS = 'gen_ai.client.inference.usage.input_tokens';
+/** Counter, {token}, by `gen_ai.token.modality`: output tokens, likewise. */
+export const METRIC_USAGE_OUTPUT_TOKENS = 'gen_ai.client.inference.usage.output_tokens';
+/** Histogram, {token}: input tokens per inference operation, `error.type` on failed ones. */
+export const METRIC_OPERATION_INPUT_TOKENS = 'gen_ai.client.inference.operation.input_tokens';
+/** Histogram, {token}: output tokens per inference operation, likewise. */
+export const METRIC_OPERATION_OUTPUT_TOKENS = 'gen_ai.client.inference.operation.output_tokens';
+/** On the usage counters. OpenAI's usage is not split by modality, so the convention's `unknown`. */
+export const ATTR_GEN_AI_TOKEN_MODALITY = 'gen_ai.token.modality';
+export const TOKEN_MODALITY_UNKNOWN = 'unknown';
+/** Operation names the conventions call inference (the opt-in metrics' scope). */
+export const INFERENCE_OPERATIONS: readonly string[] = ['chat', 'text_completion', 'generate_content'];
 /** Counter, {attempt}: every HTTP attempt, by attempt outcome, `error.type`, status. */
 export const METRIC_ATTEMPTS = 'retryscope.client.attempts';
 /** Histogram, seconds: each backoff wait taken, by `retryscope.backoff_source` and `retryscope.retry_reason`. */
@@ -146,7 +215,7 @@ export const METRIC_FALLBACKS = 'retryscope.client.fallbacks';
 export const OPERATION_DURATION_BUCKETS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
-/** Bucket boundaries for `gen_ai.client.token.usage`, from the same advice. */
+/** Bucket boundaries for `gen_ai.client.token.usage` and the per-operation token histograms, from the same advice. */
 export const TOKEN_USAGE_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];

@@ -9,6 +9,7 @@ import {
 import type {
   AttemptStarted,
   CallObserver,
+  HopSkipped,
   OperationEnded,
   OperationStarted,
   Paced,
@@ -19,6 +20,8 @@ import type { Outcome } from '../policy/types.ts';
 import { AttemptRecord } from './attempt.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
+import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
+import type { InferenceInstruments } from './instruments.ts';
 import { MAX_FINISH_REASONS, type Telemetry } from './recorder.ts';
 import { safely } from './safely.ts';
 
@@ -37,10 +40,20 @@ export class OperationRecord implements CallObserver {
   private readonly start: OperationStarted;
   /** The pacing state last read: the operation span carries it at the end. */
   private pacing: Paced | undefined;
+  private hopsSkipped = 0;
 
   /** The caller's model, as given (metric attributes carry it redacted). */
   get requestModel(): string | undefined {
     return this.start.requestModel;
+  }
+
+  /** The HTTP client attributes every attempt span carries (no `url.full`: see attributes.ts). */
+  get httpAttributes(): Attributes {
+    const { method, path } = this.start;
+    return compact({
+      [A.ATTR_HTTP_REQUEST_METHOD]: method?.toUpperCase(),
+      [A.ATTR_URL_TEMPLATE]: path === undefined ? undefined : urlTemplate(path),
+    });
   }
 
   constructor(telemetry: Telemetry, start: OperationStarted, parent: Context) {
@@ -54,11 +67,8 @@ export class OperationRecord implements CallObserver {
           ...this.metricAttributes,
           // The caller's own model name: on the span as given, on metrics only if it fits the pattern.
           [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
-          [A.ATTR_SERVER_PORT]: start.serverPort,
-          [A.ATTR_API]: start.api,
-          [A.ATTR_STREAM]: start.stream,
+          ...requestAttributes(start),
           [A.ATTR_DEADLINE_MS]: start.deadlineMs,
-          [A.ATTR_GEN_AI_INPUT_MESSAGES]: start.inputContent,
         }),
       ),
     );
@@ -87,6 +97,25 @@ export class OperationRecord implements CallObserver {
 
   /** The operation's end says what served it; a hop change alone records nothing. */
   hopChanged(_fact: ServedBy): void {}
+
+  /** A hop skipped unsent: an event on the operation span says which, and why. */
+  hopSkipped(fact: HopSkipped): void {
+    this.hopsSkipped++;
+    const span = this.span;
+    safely('recordHopSkipped', () => {
+      if (!span?.isRecording()) return;
+      span.addEvent(
+        A.EVENT_HOP_SKIPPED,
+        compact({
+          [A.ATTR_FALLBACK_INDEX]: fact.index,
+          [A.ATTR_GEN_AI_REQUEST_MODEL]: fact.model ?? this.start.requestModel,
+          // The validator's own words (a code, a field path), never the request's content.
+          [A.ATTR_VALIDATION_CODE]: fact.code,
+          [A.ATTR_VALIDATION_PARAM]: fact.param,
+        }),
+      );
+    });
+  }
 
   /** Gauges of the client-side pacing state, read after each attempt. */
   paced(state: Paced): void {
@@ -166,10 +195,12 @@ export class OperationRecord implements CallObserver {
             : undefined,
           [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: end.usage?.inputTokens,
           [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: end.usage?.outputTokens,
+          ...serviceAttributes(end, (v) => t.spanValue(v)),
           [A.ATTR_GEN_AI_OUTPUT_MESSAGES]: end.outputContent,
           [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
           [A.ATTR_FALLBACK_INDEX]: end.served?.index,
           [A.ATTR_FALLBACK_REASON]: end.served?.reason,
+          [A.ATTR_HOPS_SKIPPED]: this.hopsSkipped > 0 ? this.hopsSkipped : undefined,
           [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
           [A.ATTR_RETRY_BUDGET_REMAINING]: end.budgetRemaining,
           [A.ATTR_RETRY_BUDGET_EXHAUSTED]: end.budgetExhausted ? true : undefined,
@@ -189,32 +220,42 @@ export class OperationRecord implements CallObserver {
   private recordMetrics(end: OperationEnded, failed: boolean, span: Span | undefined): void {
     const instruments = this.telemetry.instruments;
     const responseModel = this.telemetry.metricModel(end.responseModel);
+    const errorType = failed ? (end.errorType ?? end.outcome) : undefined;
     const attributes = compact({
       ...this.metricAttributes,
       [A.ATTR_OUTCOME]: end.outcome,
       [A.ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
-      [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
+      [A.ATTR_ERROR_TYPE]: errorType,
     });
     // Recorded inside the span's context so SDKs that sample exemplars can link this point to the trace.
     const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
-    instruments.operationDuration.record((performance.now() - this.startedAt) / 1000, attributes, ctx);
+    const seconds = (performance.now() - this.startedAt) / 1000;
     const tokenAttributes = compact({
       ...this.metricAttributes,
       [A.ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
     });
-    if (end.usage?.inputTokens !== undefined) {
-      instruments.tokenUsage.record(
-        end.usage.inputTokens,
-        { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'input' },
-        ctx,
-      );
+    const inference = A.INFERENCE_OPERATIONS.includes(this.start.operationName)
+      ? instruments.inference
+      : undefined;
+    if (inference) {
+      inference.duration.record(seconds, attributes, ctx);
+      recordInferenceTokens(inference, end.usage, tokenAttributes, errorType, ctx);
+    } else {
+      instruments.operationDuration.record(seconds, attributes, ctx);
     }
-    if (end.usage?.outputTokens !== undefined) {
-      instruments.tokenUsage.record(
-        end.usage.outputTokens,
-        { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'output' },
-        ctx,
-      );
+    // The default naming's histogram; the latest naming has no token metric for non-inference operations.
+    if (instruments.tokenUsage) {
+      for (const [type, tokens] of [
+        ['input', end.usage?.inputTokens],
+        ['output', end.usage?.outputTokens],
+      ] as const) {
+        if (tokens !== undefined)
+          instruments.tokenUsage.record(
+            tokens,
+            { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: type },
+            ctx,
+          );
+      }
     }
     const known: readonly string[] = A.FINISH_REASONS;
     for (const reason of end.finishReasons ?? []) {
@@ -240,4 +281,25 @@ export class OperationRecord implements CallObserver {
       );
     }
   }
+}
+
+/**
+ * The latest naming's token metrics, for every inference operation, failed
+ * ones included: 0 when no usage came back, as the conventions ask.
+ */
+function recordInferenceTokens(
+  i: InferenceInstruments,
+  usage: OperationEnded['usage'],
+  attributes: Attributes,
+  errorType: string | undefined,
+  ctx: Context,
+): void {
+  const input = usage?.inputTokens ?? 0;
+  const output = usage?.outputTokens ?? 0;
+  const byModality = { ...attributes, [A.ATTR_GEN_AI_TOKEN_MODALITY]: A.TOKEN_MODALITY_UNKNOWN };
+  i.usageInputTokens.add(input, byModality, ctx);
+  i.usageOutputTokens.add(output, byModality, ctx);
+  const perOperation = compact({ ...attributes, [A.ATTR_ERROR_TYPE]: errorType });
+  i.operationInputTokens.record(input, perOperation, ctx);
+  i.operationOutputTokens.record(output, perOperation, ctx);
 }

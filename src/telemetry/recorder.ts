@@ -18,6 +18,7 @@ import { createInstruments, type Instruments } from './instruments.ts';
 import { OperationRecord } from './operation.ts';
 import { metricModel, spanValue } from './redact.ts';
 import { safely } from './safely.ts';
+import { type GenAiNaming, genAiNaming } from './semconv.ts';
 
 export { MAX_FINISH_REASONS, type Usage } from '../observer.ts';
 
@@ -41,8 +42,13 @@ export class Telemetry {
   private globalMeterProvider: MeterProvider | undefined;
   private current: Instruments;
   private readonly operationAttributes = new Map<string, Attributes>();
+  /** Which GenAI metric names this client records (OTEL_SEMCONV_STABILITY_OPT_IN, read once, here). */
+  readonly naming: GenAiNaming;
 
-  constructor(providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider } = {}) {
+  constructor(
+    providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider; naming?: GenAiNaming } = {},
+  ) {
+    this.naming = providers.naming ?? genAiNaming();
     // A provider that throws here costs one warning and records nothing, as any telemetry failure does.
     this.tracer =
       safely('getTracer', () => (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION)) ??
@@ -70,7 +76,10 @@ export class Telemetry {
   }
 
   private create(): Instruments {
-    const instruments = createInstruments(this.explicitMeterProvider ?? this.globalMeterProvider);
+    const instruments = createInstruments(
+      this.explicitMeterProvider ?? this.globalMeterProvider,
+      this.naming,
+    );
     // Refusals are rare: starting their series at 0 lets rate() and increase() see the first one.
     for (const outcome of ['queue_full', 'deadline_exceeded', 'circuit_open']) {
       safely('init', () => instruments.limiterRejected.add(0, { [A.ATTR_OUTCOME]: outcome }));
@@ -91,14 +100,22 @@ export class Telemetry {
    * operation, model and server (never mutated), not one per call.
    */
   operationMetricAttributes(start: OperationStarted): Attributes {
-    const key = `${start.operationName}\u0000${start.requestModel ?? ''}\u0000${start.serverAddress ?? ''}`;
+    const key = [
+      start.operationName,
+      start.requestModel,
+      start.serverAddress,
+      start.serverPort,
+      start.azure,
+    ].join('\u0000');
     let attributes = this.operationAttributes.get(key);
     if (!attributes) {
       attributes = compact({
         [A.ATTR_GEN_AI_OPERATION_NAME]: start.operationName,
-        [A.ATTR_GEN_AI_PROVIDER_NAME]: A.PROVIDER_OPENAI,
+        [A.ATTR_GEN_AI_PROVIDER_NAME]: start.azure ? A.PROVIDER_AZURE_OPENAI : A.PROVIDER_OPENAI,
         [A.ATTR_GEN_AI_REQUEST_MODEL]: this.metricModel(start.requestModel),
         [A.ATTR_SERVER_ADDRESS]: start.serverAddress,
+        // The conventions require the port wherever the address is.
+        [A.ATTR_SERVER_PORT]: start.serverAddress === undefined ? undefined : start.serverPort,
       });
       // Bounded: a caller cycling through model names must not grow it forever.
       if (this.operationAttributes.size >= MAX_OPERATION_KINDS) this.operationAttributes.clear();
