@@ -1,4 +1,3 @@
-// size: one call from start to end (validation, hops, degrade, an in-band answer handed back, the end) reads best in one place; the attempt loop and the reading are hop.ts and consume.ts.
 import type { Context } from '@opentelemetry/api';
 import type { Stream } from 'openai/core/streaming';
 import { withHooks } from '../hooks.ts';
