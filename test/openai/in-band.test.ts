@@ -113,6 +113,26 @@ describe('a failed response (server_error), not streamed', () => {
   });
 });
 
+describe('live hooks', () => {
+  test('a retried failed response is a retry, and the failed answer a give-up with its error.type', async () => {
+    const retries: string[] = [];
+    const giveUps: { outcome: string; errorType?: string; error?: unknown }[] = [];
+    const openai = await client([{ kind: 'response_failed', every: 1 }], {
+      maxAttempts: 2,
+      hooks: {
+        onRetry: (e) => void retries.push(e.reason),
+        onGiveUp: (e) => void giveUps.push(e),
+      },
+    });
+    await openai.responses.create(request);
+    expect(retries).toEqual(['server_error']);
+    expect(giveUps).toHaveLength(1);
+    expect(giveUps[0]).toMatchObject({ outcome: 'response_failed', errorType: 'server_error' });
+    // No error: the caller got the answer.
+    expect(giveUps[0]!.error).toBeUndefined();
+  });
+});
+
 describe('fallbacks', () => {
   test('response_failed in fallbackOn moves on to the next model; by default it does not', async () => {
     const faults: FaultSpec[] = [{ kind: 'response_failed', every: 1, models: ['gpt-4o-mini'] }];
