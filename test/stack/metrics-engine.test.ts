@@ -441,9 +441,10 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
         expect(p50![0]!.value).toBeGreaterThanOrEqual(0);
         expect(p50![0]!.value).toBeLessThanOrEqual(p95![0]!.value);
         expect(p95![0]!.value).toBeLessThanOrEqual(DEMO_DEADLINE_S);
-        // The storm phase (limits cut to 15%) makes callers wait.
+        // The storm phase (limits cut to 15%) makes callers wait, unless a starved machine sent
+        // too little to reach even the cut limit: the report says whether any call was queued.
         const depthPeaks = await peakOf('Queue depth');
-        expect(Math.max(...depthPeaks.map((s) => s.value))).toBeGreaterThan(0);
+        if (demo.queuedCalls > 0) expect(Math.max(...depthPeaks.map((s) => s.value))).toBeGreaterThan(0);
         for (const s of depthPeaks) expect(s.value).toBeLessThanOrEqual(DEMO_CONCURRENCY);
         for (const s of await panel('Limiter rate')) {
           expect(s.value).toBeGreaterThan(0);
