@@ -47,6 +47,7 @@ export const M = {
   retryBudget: 'retryscope_client_retry_budget_remaining',
   circuitState: 'retryscope_client_circuit_state',
   fallbacks: 'retryscope_client_fallbacks_total',
+  finishReasons: 'retryscope_client_finish_reasons_total',
 } as const;
 
 /**

@@ -182,6 +182,19 @@ function fallbacks() {
     ]);
 }
 
+function finishReasons() {
+  return graph(
+    'Chat answers by finish reason',
+    'Chat answers (one per choice) per second by finish_reason and model: length (cut by max_tokens) and content_filter end an answer short of what was asked.',
+    'ops',
+  ).withTarget(
+    query(
+      `sum by (service_name, gen_ai_request_model, retryscope_finish_reason) (rate(${M.finishReasons}{${S}}[${RATE}]))`,
+      '{{retryscope_finish_reason}} {{gen_ai_request_model}}',
+    ),
+  );
+}
+
 export function overviewDashboard(): dashboard.Dashboard {
   return retryscopeDashboard(
     'OpenAI client: overview',
@@ -201,5 +214,6 @@ export function overviewDashboard(): dashboard.Dashboard {
     .withPanel(tokens().span(12).height(9))
     .withPanel(tokensPerOperation().span(12).height(7))
     .withPanel(fallbacks().span(12).height(7))
+    .withPanel(finishReasons().span(24).height(7))
     .build();
 }

@@ -3,7 +3,8 @@ import type OpenAI from 'openai';
 import type { Stream } from 'openai/core/streaming';
 import type { ResolvedOptions } from '../options.ts';
 import type { Clock } from '../policy/clock.ts';
-import type { Outcome } from '../policy/types.ts';
+import { inBandErrorType } from '../policy/in-band.ts';
+import type { InBandFailure, Outcome } from '../policy/types.ts';
 import type { Telemetry } from '../telemetry/recorder.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
 import type { Pacing } from './pacing.ts';
@@ -71,6 +72,8 @@ export interface LiveAttempt {
   failed(error: unknown): unknown;
   /** The caller aborted while reading. */
   aborted(): void;
+  /** The stream, relayed to its end, reported a failed or incomplete response. */
+  inBand(failure: InBandFailure): void;
 }
 
 /** What the stream handed to the caller reads from. */
@@ -107,5 +110,26 @@ export class HopFailed {
   constructor(error: unknown, outcome: Exclude<Outcome, 'success'>) {
     this.error = error;
     this.outcome = outcome;
+  }
+}
+
+/**
+ * An attempt whose 200 reported a failed or incomplete response: thrown into
+ * the attempt loop like an error, so the policy can retry it, but what the
+ * caller finally gets is the answer itself, never an error the SDK would not throw.
+ */
+export class InBandAnswer {
+  readonly failure: InBandFailure;
+  /** `error.type`: the response's error code or incomplete reason. */
+  readonly errorType: string;
+  /** A whole answer: what the caller gets if it is the last. */
+  readonly served: Served | undefined;
+  /** A stream's events read so far: what the caller's stream yields if it is the last. */
+  readonly events: unknown[];
+  constructor(failure: InBandFailure, answer: { served: Served } | { events: unknown[] }) {
+    this.failure = failure;
+    this.errorType = inBandErrorType(failure);
+    this.served = 'served' in answer ? answer.served : undefined;
+    this.events = 'events' in answer ? answer.events : [];
   }
 }

@@ -14,6 +14,7 @@ import {
   deferred,
   type Hop,
   HopFailed,
+  InBandAnswer,
   type ModeBox,
   type RequestOptions,
   type Served,
@@ -172,8 +173,22 @@ export class Call {
       }
     }
     if (!last) throw new Error('retryscope: a call with no hop to send it to');
+    if (last.error instanceof InBandAnswer) return this.passInBand(last.error, last.outcome);
     if (degrade && degrades(last.outcome, fallbackOn)) return this.degrade(degrade, last);
     throw this.fail(last.error, last.outcome);
+  }
+
+  /**
+   * The last answer was a failed or incomplete response: the caller gets it as
+   * the SDK returns it (never an error the SDK would not throw), and the call
+   * ends as what it was. `degrade` stands in for errors only.
+   */
+  private passInBand(answer: InBandAnswer, outcome: Exclude<Outcome, 'success'>): Served {
+    this.finish(outcome, answer.errorType);
+    if (answer.served) return answer.served;
+    // A stream: the caller's handle yields the failing event and ends.
+    this.source!.resolve({ kind: 'canned', items: answer.events });
+    return { response: new Response(null), data: this.handle, hasData: true };
   }
 
   /** The last resort: the user's `degrade` answers instead of the API. */

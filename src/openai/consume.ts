@@ -6,9 +6,11 @@
  */
 import OpenAI from 'openai';
 import { Stream } from 'openai/core/streaming';
+import { inBandFailureOf } from '../policy/in-band.ts';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
+import type { InBandFailure } from '../policy/types.ts';
 import type { Call } from './call.ts';
-import type { LiveAttempt, Served, StreamSource } from './call-types.ts';
+import { InBandAnswer, type LiveAttempt, type Served, type StreamSource } from './call-types.ts';
 import { outputMessages, StreamContent } from './content.ts';
 import { getAttemptHistory } from './errors.ts';
 import { factsFromBody, observeStreamItem } from './extract.ts';
@@ -50,6 +52,9 @@ export async function consume(
     return consumeStream(call, data, response, pending, startedAt, attempt);
   Object.assign(call.facts, factsFromBody(data));
   if (call.capture) call.outputContent = outputMessages(data);
+  const inBand = inBandFailureOf(data, readsStored(call));
+  // A 200 that says it failed goes back to the loop: the policy decides, the caller gets it as is.
+  if (inBand) throw new InBandAnswer(inBand, { served: { response, data, hasData: true, attempt: pending } });
   attempt.succeeded();
   call.markServed(data);
   call.markAndFinish(response);
@@ -88,9 +93,23 @@ async function consumeStream(
   }
   // An SDK stream ends quietly when aborted; before any chunk that is the caller's abort, not an empty answer.
   if (first.done && call.signal?.aborted) throw new OpenAI.APIUserAbortError();
+  const inBand = first.done ? undefined : inBandFailureOf(first.value, readsStored(call));
+  if (inBand) {
+    // It failed before anything reached the caller: as retryable as an HTTP error. The event is terminal.
+    stream.controller.abort();
+    throw new InBandAnswer(inBand, { events: [first.value] });
+  }
   call.markServed(call.handle);
   call.source!.resolve({ kind: 'live', first, iterator, stream, attempt });
   return { response, data: call.handle, hasData: true, attempt: pending };
+}
+
+/**
+ * Only a create (`POST /responses`) makes a new answer; anything else that returns a response
+ * (`retrieve`, a background poll, `cancel`) reads a stored one, the same on every read.
+ */
+function readsStored(call: Call): boolean {
+  return call.info.operationName !== 'chat';
 }
 
 /** The stream the caller iterates: it waits for the loop to have a first chunk, then relays the rest. */
@@ -117,6 +136,8 @@ function createHandle(call: Call): Stream<unknown> {
 async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
   const { iterator, stream, attempt } = source;
   let settled = false;
+  /** A `response.failed` or `response.incomplete` passed through: the attempt ends with it. */
+  let inBand: InBandFailure | undefined;
   const content = call.capture ? new StreamContent() : undefined;
   const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
     if (settled) return how;
@@ -124,6 +145,7 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
     if (content) call.outputContent = content.result();
     if (how === 'aborted') return attempt.aborted();
     if (how !== 'success') return attempt.failed(how.error);
+    if (inBand) return attempt.inBand(inBand);
     attempt.succeeded();
     call.finish(call.served ? 'fallback' : 'success');
     return undefined;
@@ -133,6 +155,7 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
     while (!next.done) {
       observeStreamItem(call.facts, next.value);
       content?.observe(next.value);
+      inBand ??= inBandFailureOf(next.value, readsStored(call));
       yield next.value;
       next = await read(call, iterator, stream, call.state.clock.now(), 'idle');
     }

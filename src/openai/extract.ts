@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { MAX_FINISH_REASONS, type ResponseFacts, type Usage } from '../observer.ts';
 import { isRecord } from '../policy/is-record.ts';
 import type { AttemptFailure } from '../policy/types.ts';
+import { InBandAnswer } from './call-types.ts';
 
 export type { ResponseFacts };
 
@@ -26,9 +27,18 @@ const APIS: Readonly<Record<string, { api: string; operation: string }>> = {
   '/completions': { api: 'completions', operation: 'text_completion' },
 };
 
+/** `responses.retrieve(id)`: reading a stored (or background) response back. */
+export const FETCH_RESPONSE = 'fetch_response';
+const RESPONSE_BY_ID = /^\/responses\/[^/]+$/;
+
 export function describeRequest(method: string, path: string, body: unknown): RequestInfo {
   const b = isRecord(body) ? body : {};
-  const known = method === 'post' ? APIS[path] : undefined;
+  const known =
+    method === 'post'
+      ? APIS[path]
+      : method === 'get' && RESPONSE_BY_ID.test(path)
+        ? { api: 'responses', operation: FETCH_RESPONSE }
+        : undefined;
   // Other endpoints are named by their first path segment only: ids must never become labels.
   const segment = path.split('/').find((s) => s !== '') ?? 'root';
   return {
@@ -65,6 +75,7 @@ export function pickHeaders(headers: Headers | undefined | null): Record<string,
 
 /** The SDK error class name, as `error.type` reports it. */
 export function errorTypeOf(error: unknown): string {
+  if (error instanceof InBandAnswer) return error.errorType;
   if (error instanceof Error) return error.constructor?.name || error.name || 'Error';
   return '_OTHER';
 }

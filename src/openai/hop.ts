@@ -20,7 +20,7 @@ import {
 import { redactUrl } from '../redact.ts';
 import { limitKnown, waitForFleet, waitForSlot } from './admission.ts';
 import type { Call } from './call.ts';
-import { type Hop, HopFailed, type Served } from './call-types.ts';
+import { type Hop, HopFailed, InBandAnswer, type Served } from './call-types.ts';
 import { consume, deadlineErrors } from './consume.ts';
 import { CircuitOpenError } from './errors.ts';
 import { errorTypeOf, pickHeaders } from './extract.ts';
@@ -145,10 +145,19 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
           summary(status, headers).fail(error, classification);
           call.finish('aborted', errorTypeOf(error));
         },
+        inBand: (inBand) => {
+          // Passed through to the caller's stream: it ends the attempt and the call, nothing to retry.
+          const { classification, outcome } = afterStreamFailure({ inBand, afterFirstChunk: true }, false);
+          const answer = new InBandAnswer(inBand, { events: [] });
+          record.ended({ outcome: 'failed', ...ok, errorType: answer.errorType, classification });
+          summary(status, headers).fail(answer, classification);
+          breaker?.onFailure(clock.now(), classification.category);
+          call.finish(outcome, answer.errorType);
+        },
       });
     } catch (error) {
       if (error instanceof HopFailed) throw error;
-      const failure = failureOf(error);
+      const failure = error instanceof InBandAnswer ? { inBand: error.failure } : failureOf(error);
       const classification = classify(failure);
       const now = clock.now();
       const verdict = afterFailure(

@@ -1,3 +1,4 @@
+import { classifyInBand } from './in-band.ts';
 import type { AttemptFailure, Classification, ErrorCategory } from './types.ts';
 
 const QUOTA = 'insufficient_quota';
@@ -12,6 +13,8 @@ const QUOTA = 'insufficient_quota';
  * way, as it does in the official SDKs.
  */
 export function classify(failure: AttemptFailure): Classification {
+  // A 200 that reports its own failure: its body says what it was, whatever the status.
+  if (failure.inBand) return classifyInBand(failure.inBand);
   const code = failure.code ?? (failure.type === QUOTA ? QUOTA : undefined);
   const withCode = (category: ErrorCategory, retryable: boolean): Classification => ({
     category,

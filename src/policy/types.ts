@@ -13,6 +13,10 @@ export const FAILURE_OUTCOMES = [
   'invalid_request',
   'circuit_open',
   'queue_full',
+  /** A Responses result with `status: "failed"` (an HTTP 200 carrying an `error`). */
+  'response_failed',
+  /** A Responses result with `status: "incomplete"` (`max_output_tokens`, `content_filter`). */
+  'response_incomplete',
 ] as const;
 
 /** How a whole call ended: `retryscope.outcome` on the operation span. */
@@ -52,6 +56,8 @@ export type ErrorCategory =
   | 'aborted'
   | 'stream_error'
   | 'malformed_response'
+  /** A Responses result cut short (`status: "incomplete"`): the same request would stop the same way. */
+  | 'incomplete'
   | 'unknown';
 
 /** How a computed backoff is randomised (see backoff.ts). */
@@ -84,6 +90,22 @@ export interface AttemptFailure {
   malformed?: boolean;
   /** The failure happened after stream chunks reached the caller. */
   afterFirstChunk?: boolean;
+  /** A 200 whose Responses result says it failed or stopped short (see in-band.ts). */
+  inBand?: InBandFailure;
+}
+
+/** What a Responses result reports about itself when it did not complete. */
+export interface InBandFailure {
+  status: 'failed' | 'incomplete';
+  /** `error.code` of a failed response. */
+  code?: string;
+  /** `incomplete_details.reason` of an incomplete one. */
+  reason?: string;
+  /**
+   * The result was read back (`responses.retrieve`, a background poll): asking
+   * again returns the same stored result, so it is never retried.
+   */
+  stored?: boolean;
 }
 
 export interface Classification {

@@ -8,6 +8,7 @@
  */
 import { classify } from './classify.ts';
 import type { Deadline } from './deadline.ts';
+import { inBandOutcome } from './in-band.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import { decide, type RetryPolicyOptions } from './retry-policy.ts';
@@ -59,6 +60,14 @@ export interface VerdictContext {
 
 /** What happens after a failed attempt. Spends from the budget when it says retry. */
 export function afterFailure(attempt: FailedAttempt, ctx: VerdictContext): Verdict {
+  const verdict = afterAnyFailure(attempt, ctx);
+  // An in-band failure not retried ends the call as what it was, whatever stopped the retries:
+  // the caller gets that answer, failed status and all.
+  const inBand = attempt.failure.inBand;
+  return inBand && !verdict.retry ? { ...verdict, outcome: inBandOutcome(inBand) } : verdict;
+}
+
+function afterAnyFailure(attempt: FailedAttempt, ctx: VerdictContext): Verdict {
   const { failure, classification } = attempt;
   const { nowMs, policy } = ctx;
   const decision = decide(
@@ -115,11 +124,13 @@ export function afterStreamFailure(
   cutByDeadline: boolean,
 ): { classification: Classification; outcome: StopOutcome } {
   const classification = { ...classify(failure), retryable: false };
-  const outcome = cutByDeadline
-    ? 'deadline_exceeded'
-    : classification.quotaExhausted
-      ? 'quota_exhausted'
-      : 'non_retryable';
+  const outcome = failure.inBand
+    ? inBandOutcome(failure.inBand)
+    : cutByDeadline
+      ? 'deadline_exceeded'
+      : classification.quotaExhausted
+        ? 'quota_exhausted'
+        : 'non_retryable';
   return { classification, outcome };
 }
 

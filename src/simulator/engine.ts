@@ -21,6 +21,7 @@ import {
   notFound,
   rateLimited,
   requestTooLarge,
+  responseNotFound,
   serverError,
 } from './errors.ts';
 import { FaultCounters, isPreAdmission, pickFault } from './faults.ts';
@@ -45,10 +46,11 @@ import {
   embeddingsList,
   modelObject,
   modelsList,
+  type ResponseEnding,
   type ResponseInput,
   responseObject,
 } from './responses.ts';
-import { modelIdFromPath, resolveRoute } from './routes.ts';
+import { modelIdFromPath, resolveRoute, responseIdFromPath } from './routes.ts';
 import { chatStreamFrames, malformedStream, responseStreamFrames, type StreamCut } from './sse.ts';
 import type {
   Clock,
@@ -64,6 +66,8 @@ export const DEFAULT_LIMITS: RateLimits = { rpm: 600, tpm: 200_000 };
 export const DEFAULT_STREAM_CHUNK_DELAY_MS = 10;
 export const DEFAULT_SLOW_DELAY_MS = 2_000;
 export const DEFAULT_STREAM_ERROR_AFTER_CHUNKS = 2;
+/** Background responses kept for polling; the oldest go first. */
+export const MAX_BACKGROUND_RESPONSES = 10_000;
 /** The `retry-after-ms` of a `429` fault. */
 export const FAULT_RETRY_AFTER_MS = 20;
 
@@ -123,6 +127,12 @@ interface Answering {
   latencyMs: number;
 }
 
+/** A fault inside a 200: how the response ends, and after how many stream chunks. */
+interface InBandEnding {
+  ending: ResponseEnding;
+  afterChunks: number;
+}
+
 const jsonPlan = (status: number, body: unknown, headers: Headers, delayMs = 0): Plan => ({
   kind: 'json',
   status,
@@ -144,6 +154,8 @@ export class Engine {
   readonly #quota = new QuotaLedger();
   readonly #counters = new FaultCounters();
   readonly #knownKeys: ReadonlySet<string>;
+  /** Background responses by id, with the polls each has had: the first says in_progress, the next the end. */
+  readonly #background = new Map<string, { input: ResponseInput; polls: number }>();
 
   constructor(config: EngineConfig) {
     this.#config = config;
@@ -271,6 +283,8 @@ export class Engine {
       return errorPlan(invalidApiKey(key), peekHeaders());
     }
 
+    if (route === 'responses' && request.method === 'GET') return this.#poll(request.pathname, peekHeaders());
+
     let body: unknown;
     if (route !== 'models') {
       try {
@@ -379,14 +393,29 @@ export class Engine {
       headers,
       latencyMs: this.#latency(arrival),
     };
-    return this.#upstream(fault, headers, (cut) => this.#answer(answering, cut));
+    return this.#upstream(fault, headers, (cut, inBand) => this.#answer(answering, cut, inBand));
+  }
+
+  /** `GET /responses/{id}`: a background response moves on one state per poll, then stays put. */
+  #poll(pathname: string, headers: Headers): Plan {
+    const id = responseIdFromPath(pathname) ?? '';
+    const entry = this.#background.get(id);
+    if (!entry) return errorPlan(responseNotFound(id), headers);
+    entry.polls += 1;
+    return jsonPlan(200, responseObject(entry.input, entry.polls === 1 ? 'in_progress' : 'final'), headers);
+  }
+
+  #keep(input: ResponseInput): void {
+    this.#background.set(input.id, { input, polls: 0 });
+    if (this.#background.size > MAX_BACKGROUND_RESPONSES)
+      this.#background.delete(this.#background.keys().next().value!);
   }
 
   /** Applies an upstream fault, or lets `answer` run (possibly with a cut stream). */
   #upstream(
     fault: FaultSpec | undefined,
     headers: Headers,
-    answer: (cut: StreamCut | undefined) => Plan,
+    answer: (cut: StreamCut | undefined, inBand?: InBandEnding) => Plan,
   ): Plan {
     switch (fault?.kind) {
       case undefined:
@@ -411,6 +440,16 @@ export class Engine {
           afterChunks: fault.afterChunks ?? DEFAULT_STREAM_ERROR_AFTER_CHUNKS,
           error: serverError(500).error,
         });
+      case 'response_failed':
+        return answer(undefined, {
+          ending: { status: 'failed', code: fault.code ?? 'server_error' },
+          afterChunks: fault.afterChunks ?? 0,
+        });
+      case 'response_incomplete':
+        return answer(undefined, {
+          ending: { status: 'incomplete', reason: fault.code ?? 'max_output_tokens' },
+          afterChunks: fault.afterChunks ?? DEFAULT_STREAM_ERROR_AFTER_CHUNKS,
+        });
       default:
         // Pre-admission kinds were handled before the limiter.
         return answer(undefined);
@@ -423,7 +462,7 @@ export class Engine {
   }
 
   /** A healthy answer, charged to the key's quota; a stream may be cut by a fault or by the quota. */
-  #answer(request: Answering, faultCut: StreamCut | undefined): Plan {
+  #answer(request: Answering, faultCut: StreamCut | undefined, inBand?: InBandEnding): Plan {
     const { route, info, key, visit, headers, latencyMs } = request;
     const model = info.model!;
 
@@ -484,9 +523,21 @@ export class Engine {
       usage,
       maxOutputTokens: info.maxOutputTokens,
       instructions: null,
+      ...(inBand ? { ending: inBand.ending } : {}),
+      ...(info.background ? { background: true } : {}),
     };
+    if (!info.stream && info.background) {
+      // Answered at once as queued; the polls see it through to its end.
+      this.#keep(response);
+      return jsonPlan(200, responseObject(response, 'queued'), headers, latencyMs);
+    }
     if (!info.stream) return jsonPlan(200, responseObject(response), headers, latencyMs);
-    const frames = responseStreamFrames({ response, pieces: reply.pieces, ...(cut ? { cut } : {}) });
+    const frames = responseStreamFrames({
+      response,
+      pieces: reply.pieces,
+      ...(cut ? { cut } : {}),
+      ...(inBand ? { endAfterChunks: inBand.afterChunks } : {}),
+    });
     return this.#stream(frames, headers, latencyMs, cut !== undefined);
   }
 

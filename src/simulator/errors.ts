@@ -31,6 +31,11 @@ export function notFound(method: string, path: string): ApiError {
   return apiError(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null);
 }
 
+/** OpenAI's answer to `GET /responses/{id}` for an id it does not know. */
+export function responseNotFound(id: string): ApiError {
+  return apiError(404, `Response with id '${id}' not found.`, 'invalid_request_error', null, null);
+}
+
 export function missingApiKey(): ApiError {
   return apiError(
     401,

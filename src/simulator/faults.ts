@@ -9,6 +9,9 @@ import type { FaultKind, FaultSpec, RouteId } from './types.ts';
 /** Faults that mimic a gateway refusing the request before it is admitted. */
 const PRE_ADMISSION: ReadonlySet<FaultKind> = new Set(['401', '400', 'too_large', '429']);
 
+/** Faults inside a 200: a Responses result that reports its own failure. */
+export const IN_BAND_KINDS: ReadonlySet<FaultKind> = new Set(['response_failed', 'response_incomplete']);
+
 export function isPreAdmission(kind: FaultKind): boolean {
   return PRE_ADMISSION.has(kind);
 }
@@ -48,6 +51,8 @@ export function isEligible(fault: FaultSpec, request: FaultRequest): boolean {
   if (fault.models && (request.model === undefined || !fault.models.includes(request.model))) return false;
   // Only a stream has chunks to break off after.
   if (fault.kind === 'stream_error' && !request.stream) return false;
+  // Only a Responses result has a status to fail in.
+  if (IN_BAND_KINDS.has(fault.kind) && request.route !== 'responses') return false;
   return true;
 }
 

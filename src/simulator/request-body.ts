@@ -24,6 +24,8 @@ export interface RequestInfo {
   /** Embeddings: vector length. */
   dimensions: number;
   encodingFormat: 'float' | 'base64';
+  /** Responses: `background: true`, answered `queued` and polled with `GET /responses/{id}`. */
+  background?: boolean;
 }
 
 export type Parsed = { ok: true; info: RequestInfo } | { ok: false; error: ApiError };
@@ -152,6 +154,7 @@ function responses(body: Body): Parsed {
       inputs: [],
       dimensions: 0,
       encodingFormat: 'float',
+      ...(body.background === true ? { background: true } : {}),
     },
   };
 }

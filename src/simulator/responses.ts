@@ -78,24 +78,39 @@ export interface ResponseInput {
   usage: Usage;
   maxOutputTokens: number | null;
   instructions: string | null;
+  /** A fault's ending instead of the natural one (completed, or incomplete when truncated). */
+  ending?: ResponseEnding;
+  /** Created with `background: true`. */
+  background?: boolean;
 }
 
-/** A `response` object; `state` picks the in-progress shape streams open with. */
-export function responseObject(input: ResponseInput, state: 'in_progress' | 'final' = 'final') {
+/** How a fault ends a response: failed with an error code, or incomplete for a reason. */
+export type ResponseEnding = { status: 'failed'; code: string } | { status: 'incomplete'; reason: string };
+
+/**
+ * A `response` object; `state` picks the shape before the end: `queued` (a
+ * background response just created), `in_progress` (streams open with it).
+ */
+export function responseObject(input: ResponseInput, state: 'queued' | 'in_progress' | 'final' = 'final') {
   const final = state === 'final';
-  const status = !final ? 'in_progress' : input.truncated ? 'incomplete' : 'completed';
+  const ending =
+    input.ending ?? (input.truncated ? { status: 'incomplete', reason: 'max_output_tokens' } : undefined);
+  const status = !final ? state : (ending?.status ?? 'completed');
+  const failed = final && ending?.status === 'failed';
   return {
     id: input.id,
     object: 'response',
     created_at: input.createdAt,
     status,
-    background: false,
-    error: null,
-    incomplete_details: final && input.truncated ? { reason: 'max_output_tokens' } : null,
+    background: input.background === true,
+    error: failed
+      ? { code: ending.code, message: 'The model failed to generate a response (simulated fault).' }
+      : null,
+    incomplete_details: final && ending?.status === 'incomplete' ? { reason: ending.reason } : null,
     instructions: input.instructions,
     max_output_tokens: input.maxOutputTokens,
     model: input.model,
-    output: final ? [outputMessage(input.messageId, input.text, 'completed')] : [],
+    output: final && !failed ? [outputMessage(input.messageId, input.text, 'completed')] : [],
     parallel_tool_calls: true,
     previous_response_id: null,
     reasoning: { effort: null, summary: null },
@@ -107,7 +122,7 @@ export function responseObject(input: ResponseInput, state: 'in_progress' | 'fin
     tools: [],
     top_p: 1,
     truncation: 'disabled',
-    usage: final ? responseUsage(input.usage) : null,
+    usage: final && !failed ? responseUsage(input.usage) : null,
     user: null,
     metadata: {},
   };

@@ -224,7 +224,13 @@ export const FAULT_FIELDS = [
   'delayMs',
   'afterChunks',
   'advertise',
+  'code',
 ] as const;
+
+/** Faults whose streams break off after `afterChunks` content chunks. */
+const CHUNKED_KINDS: readonly FaultKind[] = ['stream_error', 'response_failed', 'response_incomplete'];
+/** Faults a `code` applies to: the failed response's error code, the incomplete one's reason. */
+const CODED_KINDS: readonly FaultKind[] = ['response_failed', 'response_incomplete'];
 
 function faultField(value: unknown, path: string, issues: Issues): FaultSpec | undefined {
   const raw = record(value, path, FAULT_FIELDS, issues);
@@ -266,11 +272,25 @@ function faultField(value: unknown, path: string, issues: Issues): FaultSpec | u
       message: `only applies to kind slow (this fault is ${kind})`,
     });
   }
-  if (raw.afterChunks !== undefined && kind !== undefined && kind !== 'stream_error') {
+  if (raw.afterChunks !== undefined && kind !== undefined && !CHUNKED_KINDS.includes(kind)) {
     issues.push({
       path: join(path, 'afterChunks'),
-      message: `only applies to kind stream_error (this fault is ${kind})`,
+      message: `only applies to kinds ${CHUNKED_KINDS.join(', ')} (this fault is ${kind})`,
     });
+  }
+  let code: string | undefined;
+  if (raw.code !== undefined) {
+    if (typeof raw.code === 'string' && /^[a-z0-9_]{1,64}$/.test(raw.code)) code = raw.code;
+    else
+      issues.push({
+        path: join(path, 'code'),
+        message: `must be a lower-case code such as server_error (got ${describe(raw.code)})`,
+      });
+    if (kind !== undefined && !CODED_KINDS.includes(kind))
+      issues.push({
+        path: join(path, 'code'),
+        message: `only applies to kinds ${CODED_KINDS.join(', ')} (this fault is ${kind})`,
+      });
   }
   let advertise: FaultAdvertise | undefined;
   if (raw.advertise !== undefined) {
@@ -295,6 +315,7 @@ function faultField(value: unknown, path: string, issues: Issues): FaultSpec | u
   if (delayMs !== undefined) fault.delayMs = delayMs;
   if (afterChunks !== undefined) fault.afterChunks = afterChunks;
   if (advertise !== undefined) fault.advertise = advertise;
+  if (code !== undefined) fault.code = code;
   return issues.length === before ? fault : undefined;
 }
 
@@ -552,7 +573,18 @@ export const SCENARIO_JSON_SCHEMA = {
         routes: { type: 'array', items: { enum: [...ROUTE_IDS] } },
         models,
         delayMs: { type: 'number', minimum: 0, maximum: 600_000, description: 'kind slow only.' },
-        afterChunks: { type: 'integer', minimum: 0, description: 'kind stream_error only.' },
+        afterChunks: {
+          type: 'integer',
+          minimum: 0,
+          description:
+            'kinds stream_error, response_failed, response_incomplete (streams): content chunks before the failure; response_failed defaults to 0 (response.failed is the first event).',
+        },
+        code: {
+          type: 'string',
+          pattern: '^[a-z0-9_]{1,64}$',
+          description:
+            'response_failed: the error code (default server_error, e.g. rate_limit_exceeded); response_incomplete: the reason (default max_output_tokens, e.g. content_filter).',
+        },
         advertise: {
           enum: [...FAULT_ADVERTISE],
           description:

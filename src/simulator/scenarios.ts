@@ -89,6 +89,9 @@ export const NAMED_SCENARIOS: Readonly<Record<NamedScenario, ScenarioDefinition>
           { kind: 'slow', probability: 0.04, delayMs: 1500 },
           { kind: 'hang', probability: 0.02 },
           { kind: 'stream_error', probability: 0.05, afterChunks: 2 },
+          // Failures inside a 200 (Responses only): a failed response, retried; a cut-short one, not.
+          { kind: 'response_failed', probability: 0.1 },
+          { kind: 'response_incomplete', probability: 0.05, code: 'content_filter' },
         ],
       },
       quota,

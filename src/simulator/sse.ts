@@ -72,10 +72,25 @@ export interface ResponseStreamInput {
   response: ResponseInput;
   pieces: readonly string[];
   cut?: StreamCut;
+  /** With `response.ending`: content chunks before the failing event (0 and failed: it comes first). */
+  endAfterChunks?: number;
 }
 
 export function responseStreamFrames(input: ResponseStreamInput): string[] {
-  const { response } = input;
+  const { ending } = input.response;
+  const pieces = ending ? input.pieces.slice(0, input.endAfterChunks ?? input.pieces.length) : input.pieces;
+  // A fault's ending: the answer so far, then `response.failed` or `response.incomplete`.
+  const response = ending ? { ...input.response, text: pieces.join('') } : input.response;
+  if (ending?.status === 'failed' && pieces.length === 0) {
+    // Failed before it started: the one event is the failure.
+    return [
+      sseEvent('response.failed', {
+        type: 'response.failed',
+        sequence_number: 0,
+        response: responseObject(response),
+      }),
+    ];
+  }
   let sequence = 0;
   const frames: string[] = [];
   const emit = (type: string, fields: object) => {
@@ -92,7 +107,7 @@ export function responseStreamFrames(input: ResponseStreamInput): string[] {
   });
   emit('response.content_part.added', { ...where, part: outputText('') });
 
-  const shown = input.cut ? input.pieces.slice(0, input.cut.afterChunks) : input.pieces;
+  const shown = input.cut ? pieces.slice(0, input.cut.afterChunks) : pieces;
   for (const delta of shown) emit('response.output_text.delta', { ...where, delta, logprobs: [] });
   if (input.cut) {
     const { message, code, param } = input.cut.error;
@@ -100,14 +115,17 @@ export function responseStreamFrames(input: ResponseStreamInput): string[] {
     return frames;
   }
 
-  emit('response.output_text.done', { ...where, text: response.text, logprobs: [] });
-  emit('response.content_part.done', { ...where, part: outputText(response.text) });
-  emit('response.output_item.done', {
-    output_index: 0,
-    item: outputMessage(response.messageId, response.text, 'completed'),
-  });
+  // A failure breaks off the answer; anything else closes it first.
+  if (ending?.status !== 'failed') {
+    emit('response.output_text.done', { ...where, text: response.text, logprobs: [] });
+    emit('response.content_part.done', { ...where, part: outputText(response.text) });
+    emit('response.output_item.done', {
+      output_index: 0,
+      item: outputMessage(response.messageId, response.text, 'completed'),
+    });
+  }
   const final = responseObject(response);
-  emit(final.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response: final });
+  emit(`response.${final.status}`, { response: final });
   return frames;
 }
 

@@ -23,6 +23,8 @@ export const FAULT_KINDS = [
   '400',
   'too_large',
   '429',
+  'response_failed',
+  'response_incomplete',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -40,8 +42,17 @@ export interface FaultSpec {
   models?: string[];
   /** `slow`: how long to wait before answering normally. */
   delayMs?: number;
-  /** `stream_error`: how many content chunks go out before the error. */
+  /**
+   * `stream_error`, `response_failed`, `response_incomplete` (streams): how many content
+   * chunks go out before the error or the failing event. `response_failed` defaults to 0:
+   * `response.failed` is the stream's first event.
+   */
   afterChunks?: number;
+  /**
+   * `response_failed`: the response's `error.code` (default `server_error`);
+   * `response_incomplete`: its `incomplete_details.reason` (default `max_output_tokens`).
+   */
+  code?: string;
   /**
    * `429`: what its `x-ratelimit-*` headers say. `empty`: no requests remaining, as if the
    * bucket were spent; `actual`: the bucket as it really is (a 429 that is not about load);

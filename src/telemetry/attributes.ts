@@ -90,6 +90,10 @@ export const ATTR_QUEUED_MS = 'retryscope.queued_ms';
 /** Which hop served the call (0 = the primary); also on every attempt span. */
 export const ATTR_FALLBACK_INDEX = 'retryscope.fallback_index';
 export const ATTR_FALLBACK_REASON = 'retryscope.fallback_reason';
+/** On `retryscope.client.finish_reasons`: one of `FINISH_REASONS`, anything else `_OTHER`. */
+export const ATTR_FINISH_REASON = 'retryscope.finish_reason';
+/** Chat's `finish_reason` values, the closed set the metric keeps. */
+export const FINISH_REASONS = ['stop', 'length', 'content_filter', 'tool_calls', 'function_call'] as const;
 /** Hops skipped unsent because their own request could not fit their model (absent when none). */
 export const ATTR_HOPS_SKIPPED = 'retryscope.hops_skipped';
 /** Span event on the operation span, one per skipped hop: its `retryscope.fallback_index`, model and why. */
@@ -199,6 +203,8 @@ export const METRIC_LIMITER_RATE = 'retryscope.client.limiter.rate';
 export const METRIC_RETRY_BUDGET_REMAINING = 'retryscope.client.retry_budget.remaining';
 /** Gauge: the breaker state, encoded as `CIRCUIT_STATES` says. */
 export const METRIC_CIRCUIT_STATE = 'retryscope.client.circuit.state';
+/** Counter, {choice}: chat answers by `retryscope.finish_reason` (`length`, `content_filter` cut them short). */
+export const METRIC_FINISH_REASONS = 'retryscope.client.finish_reasons';
 /** Counter, {call}: calls served by a fallback, by `retryscope.fallback_reason` and the serving model. */
 export const METRIC_FALLBACKS = 'retryscope.client.fallbacks';
 

@@ -1,4 +1,12 @@
-import type { Counter, Gauge, Histogram, Meter, MeterProvider } from '@opentelemetry/api';
+import type {
+  Attributes,
+  Context,
+  Counter,
+  Gauge,
+  Histogram,
+  Meter,
+  MeterProvider,
+} from '@opentelemetry/api';
 import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { VERSION } from '../version.ts';
 import * as A from './attributes.ts';
@@ -28,6 +36,7 @@ export interface Instruments {
   retryBudgetRemaining: Gauge;
   circuitState: Gauge;
   fallbacks: Counter;
+  finishReasons: Counter;
   /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
   off: boolean;
 }
@@ -177,5 +186,21 @@ function made(meter: Meter): Omit<Instruments, 'off' | 'tokenUsage' | 'inference
       unit: '{call}',
       description: 'Calls served by a fallback, by reason and serving model.',
     }),
+    finishReasons: meter.createCounter(A.METRIC_FINISH_REASONS, {
+      unit: '{choice}',
+      description: 'Chat answers (one per choice) by finish reason.',
+    }),
   };
+}
+
+/** One count per chat choice by its finish reason, from a closed set so it can be a label. */
+export function countFinishReasons(
+  counter: Counter,
+  reasons: readonly string[] | undefined,
+  attributes: Attributes,
+  ctx: Context,
+): void {
+  const known: readonly string[] = A.FINISH_REASONS;
+  for (const reason of reasons ?? [])
+    counter.add(1, { ...attributes, [A.ATTR_FINISH_REASON]: known.includes(reason) ? reason : A.OTHER }, ctx);
 }

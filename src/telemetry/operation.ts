@@ -21,7 +21,7 @@ import { AttemptRecord } from './attempt.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
 import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
-import type { InferenceInstruments } from './instruments.ts';
+import { countFinishReasons, type InferenceInstruments } from './instruments.ts';
 import { MAX_FINISH_REASONS, type Telemetry } from './recorder.ts';
 import { safely } from './safely.ts';
 
@@ -257,6 +257,7 @@ export class OperationRecord implements CallObserver {
           );
       }
     }
+    countFinishReasons(instruments.finishReasons, end.finishReasons, tokenAttributes, ctx);
     if (end.queuedMs !== undefined)
       instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
     if (end.outcome === 'fallback') {

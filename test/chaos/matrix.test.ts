@@ -44,7 +44,7 @@ class OpenSpans implements SpanProcessor {
 }
 
 /** What the caller must get: `undefined` means success. Every request of the cell meets the fault. */
-function expected(fault: Fault, stream: boolean): { error?: unknown; requests: number } {
+function expected(fault: Fault, stream: boolean, api: Api): { error?: unknown; requests: number } {
   switch (fault) {
     case '500':
     case '502':
@@ -75,6 +75,12 @@ function expected(fault: Fault, stream: boolean): { error?: unknown; requests: n
       return { error: QuotaExhaustedError, requests: 1 };
     case 'rate_limit':
       return { error: OpenAI.RateLimitError, requests: 2 };
+    case 'response_failed':
+      // A failed response (server_error) before any output is retried; the caller gets the last one, no error.
+      return { requests: api === 'responses' ? 2 : 1 };
+    case 'response_incomplete':
+      // Incomplete is an answer, not retried; only Responses results have a status.
+      return { requests: 1 };
   }
 }
 
@@ -172,7 +178,7 @@ describe.each(CELLS)('fault %s × %s × stream=%s', (fault, api, stream) => {
       const error = await call(openai, api, stream);
       await new Promise((r) => setImmediate(r));
 
-      const want = expected(fault, stream);
+      const want = expected(fault, stream, api);
       if (want.error) expect(error).toBeInstanceOf(want.error);
       else expect(error).toBeUndefined();
       expect(unhandled).toEqual([]);

@@ -52,6 +52,16 @@ describe('pickFault', () => {
     expect(run(faults, 2, NEVER, { ...chat, stream: true })).toEqual(['stream_error', 'stream_error']);
   });
 
+  it('response_failed and response_incomplete only strike Responses requests, streamed or not', () => {
+    for (const kind of ['response_failed', 'response_incomplete'] as const) {
+      const faults: FaultSpec[] = [{ kind, every: 1 }];
+      expect(run(faults, 1)).toEqual(['-']);
+      expect(run(faults, 1, NEVER, { ...chat, route: 'embeddings' })).toEqual(['-']);
+      expect(run(faults, 1, NEVER, { ...chat, route: 'responses' })).toEqual([kind]);
+      expect(run(faults, 1, NEVER, { ...chat, route: 'responses', stream: true })).toEqual([kind]);
+    }
+  });
+
   it('the first fault to strike wins, but every eligible fault counts the request', () => {
     const faults: FaultSpec[] = [
       { kind: '500', every: 2 },

@@ -82,6 +82,11 @@ describe('validation errors name the file, the field and the problem', () => {
       'phases[0].faults[0].probability must be a number >= 0 and <= 1 (got 1.5)',
     ],
     [
+      'a code on a fault it does not apply to',
+      'name: x\nphases:\n  - name: a\n    faults:\n      - { kind: 500, every: 2, code: server_error }\n',
+      'phases[0].faults[0].code only applies to kinds response_failed, response_incomplete (this fault is 500)',
+    ],
+    [
       'an unknown fault kind',
       'name: x\nphases:\n  - name: a\n    faults:\n      - { kind: 418, every: 2 }\n',
       'phases[0].faults[0].kind must be one of: 500, 502, 503, reset',
