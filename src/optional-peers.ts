@@ -27,6 +27,12 @@ export const TELEMETRY_PEERS = ['@opentelemetry/sdk-node', ...PIPELINE] as const
  */
 export const CLI_PEERS = ['commander', 'yaml', ...PIPELINE] as const;
 
+/**
+ * What `retryscope/instrumentation` and `retryscope/register` hook modules with: the
+ * OpenTelemetry instrumentation base (it brings require-in-the-middle and import-in-the-middle).
+ */
+export const INSTRUMENTATION_PEERS = ['@opentelemetry/instrumentation'] as const;
+
 /** Loaded lazily by pre-flight validation; without it validation uses a cheap bound. */
 export const TOKENIZER_PEER = 'gpt-tokenizer';
 

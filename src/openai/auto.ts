@@ -1,0 +1,99 @@
+/**
+ * Zero-code instrumentation: the `openai` module's client classes, patched so
+ * that every client the app constructs comes back instrumented. Each class is
+ * replaced by a construct-Proxy of itself, not a subclass, so `instanceof`,
+ * static members (`OpenAI.APIError`) and the app's own subclasses keep working,
+ * and `AzureOpenAI` (which extends the unpatched `OpenAI` inside the SDK) is
+ * patched on its own. Used by RetryscopeInstrumentation (src/instrumentation.ts).
+ */
+import { types } from 'node:util';
+import type { RetryscopeOptions } from '../options.ts';
+import { instrumentConstructed, isInstrumented } from './instrument.ts';
+
+/** The exports of `openai` that construct a client (`default` is `OpenAI`). */
+const CLASSES = ['default', 'OpenAI', 'AzureOpenAI'] as const;
+
+export interface AutoHooks {
+  /** The options for a client being made now; `undefined` leaves it raw (the instrumentation is disabled). */
+  options(): RetryscopeOptions | undefined;
+}
+
+type Exports = Record<string, unknown>;
+type Constructor = new (...args: unknown[]) => object;
+
+// instrument() makes clients itself (a retries-off clone, via the client's constructor): those stay raw.
+let constructing = false;
+
+function construct(hooks: AutoHooks, target: Constructor, args: unknown[], newTarget: Function): object {
+  const client = Reflect.construct(target, args, newTarget);
+  if (constructing || isInstrumented(client)) return client;
+  const options = hooks.options();
+  if (!options) return client;
+  constructing = true;
+  try {
+    return instrumentConstructed(client as never, options);
+  } catch (error) {
+    // Zero-code never changes what the app gets: a client that cannot be instrumented stays the SDK's.
+    zeroCodeWarning(`a new client is left uninstrumented (${(error as Error)?.message ?? error})`);
+    return client;
+  } finally {
+    constructing = false;
+  }
+}
+
+const warned = new Set<string>();
+
+/** One process warning per distinct message: zero-code reports, it never throws into the app. */
+export function zeroCodeWarning(text: string): void {
+  if (warned.has(text)) return;
+  warned.add(text);
+  process.emitWarning(`retryscope: ${text.replace(/^retryscope: /, '')}`, { code: 'RETRYSCOPE_ZERO_CODE' });
+}
+
+/** A class whose `new` returns an instrumented client; everything else goes to the class itself. */
+function autoClass(hooks: AutoHooks, cls: Constructor): Constructor {
+  const proxy: Constructor = new Proxy(cls, {
+    construct: (target, args, newTarget) =>
+      construct(hooks, target, args, newTarget === proxy ? target : newTarget),
+  });
+  return proxy;
+}
+
+const originals = new WeakMap<object, Exports>();
+
+/**
+ * Patches the `openai` module's exports. An ES module namespace (import-in-the-middle's
+ * proxy) takes the patched classes in place; a CommonJS `module.exports` has
+ * non-configurable getters, so a Proxy of it is returned for require-in-the-middle
+ * to hand out instead (it is also constructible, as `new (require('openai'))()` is).
+ */
+export function patchOpenAIExports<T extends object>(exports: T, hooks: AutoHooks): T {
+  const source = exports as Exports;
+  const saved: Exports = {};
+  const patched: Exports = {};
+  for (const name of CLASSES) {
+    const cls = source[name];
+    if (typeof cls !== 'function') continue;
+    saved[name] = cls;
+    patched[name] = autoClass(hooks, cls as Constructor);
+  }
+  originals.set(exports, saved);
+  if (types.isProxy(exports)) {
+    Object.assign(exports, patched);
+    return exports;
+  }
+  const target = exports as unknown as Constructor;
+  return new Proxy(target, {
+    get: (t, key, receiver) =>
+      typeof key === 'string' && Object.hasOwn(patched, key) ? patched[key] : Reflect.get(t, key, receiver),
+    ...(typeof exports === 'function'
+      ? { construct: (t: Constructor, args: unknown[]) => construct(hooks, t, args, t) }
+      : {}),
+  }) as unknown as T;
+}
+
+/** Puts the original classes back where the namespace allows it; a CommonJS Proxy already handed out passes clients through while disabled. */
+export function unpatchOpenAIExports(exports: object): void {
+  const saved = originals.get(exports);
+  if (saved && types.isProxy(exports)) Object.assign(exports, saved);
+}

@@ -1,0 +1,189 @@
+/**
+ * Zero-code, on the built package in a consumer app (test/compat/helpers/app-dir.ts):
+ * apps that know nothing of retryscope (fixtures/app.mjs, app.cjs), run in a
+ * child process with `--import retryscope/register` or `--require retryscope/register`,
+ * call a loopback OpenAI server and export their spans over OTLP to a loopback
+ * receiver; and the same apps with their own NodeSDK and RetryscopeInstrumentation.
+ */
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { INSTRUMENTATION_PEERS, TELEMETRY_PEERS } from '../../src/optional-peers.ts';
+import { AppDir, repo } from '../compat/helpers/app-dir.ts';
+import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
+import { chatCompletion, rateLimited, ScriptedServer } from '../helpers/scripted-server.ts';
+
+const run = promisify(execFile);
+const fixtures = join(import.meta.dirname, 'fixtures');
+
+let server: ScriptedServer;
+let receiver: OtlpReceiver;
+let app: AppDir;
+beforeAll(async () => {
+  server = await new ScriptedServer().start();
+  // Per prompt (one per test): a 429 first, then a completion.
+  const seen = new Map<string, number>();
+  server.replyWith((request) => {
+    const prompt = (request.body as { messages: { content: string }[] }).messages[0]!.content;
+    const n = (seen.get(prompt) ?? 0) + 1;
+    seen.set(prompt, n);
+    return n === 1 ? rateLimited(1) : { json: chatCompletion(`answer to ${prompt}`) };
+  });
+  receiver = await new OtlpReceiver().start();
+  app = new AppDir();
+  app.link('openai').link('@opentelemetry/api');
+  for (const name of [...INSTRUMENTATION_PEERS, ...TELEMETRY_PEERS]) app.link(name);
+  await app.installRetryscope();
+  for (const file of readdirSync(fixtures)) app.write(file, readFileSync(join(fixtures, file), 'utf8'));
+});
+afterAll(() => {
+  server?.close();
+  receiver?.close();
+  app?.remove();
+});
+
+interface Run {
+  report: Record<string, unknown>;
+  stderr: string;
+  /** This run's spans: the receiver's, by the trace of this run's prompt. */
+  spans: Span[];
+}
+
+let runs = 0;
+async function node(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const prompt = `run ${++runs}`;
+  const { stdout, stderr } = await run(process.execPath, args, {
+    cwd: app.dir,
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      APP_BASE_URL: server.url,
+      PROMPT: prompt,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_SERVICE_NAME: prompt,
+      ...env,
+    },
+  });
+  const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  // The child exits only after its SDK has shut down, so its spans have arrived.
+  return { report, stderr, spans: spansOf(prompt) };
+}
+
+interface Span {
+  name: string;
+  spanId: string;
+  parentSpanId?: string;
+  status?: number;
+}
+
+/** The spans received from the service named `service` (each run names its own). */
+function spansOf(service: string): Span[] {
+  type Attr = { key: string; value: { stringValue?: string; intValue?: string | number } };
+  const out: Span[] = [];
+  for (const b of receiver.bodies.filter((b) => b.path === '/v1/traces')) {
+    for (const rs of JSON.parse(b.body.toString('utf8')).resourceSpans ?? []) {
+      const attrs = (rs.resource?.attributes ?? []) as Attr[];
+      if (attrs.find((a) => a.key === 'service.name')?.value.stringValue !== service) continue;
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const s of ss.spans ?? []) {
+          const status = (s.attributes as Attr[]).find((a) => a.key === 'http.response.status_code');
+          out.push({
+            name: s.name,
+            spanId: s.spanId,
+            ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
+            ...(status ? { status: Number(status.value.intValue) } : {}),
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const attempts = (spans: Span[]) => spans.filter((s) => /^attempt \d+$/.test(s.name));
+
+const sdkApp = {
+  'ES module': ['--import', './hook.mjs', '--import', './otel.mjs', 'app.mjs'],
+  CommonJS: ['--require', './otel.cjs', 'app.cjs'],
+};
+
+describe.each([
+  ['ES module', ['--import', 'retryscope/register', 'app.mjs']],
+  ['CommonJS', ['--require', 'retryscope/register', 'app.cjs']],
+] as const)('%s app with retryscope/register', (kind, args) => {
+  test('every client is instrumented: a 429 then a 200 is one operation of 2 attempt spans, and the classes are the SDK’s', async () => {
+    const r = await node([...args]);
+    expect(r.report).toEqual({
+      content: expect.stringMatching(/^answer to run \d+$/),
+      clientIsOpenAI: true,
+      clientInstrumented: true,
+      azureInstrumented: true,
+      azureIsAzure: true,
+      azureIsOpenAI: true,
+      hasErrorClass: true,
+    });
+    expect(r.stderr).toBe('');
+    const tries = attempts(r.spans);
+    expect(tries.map((s) => s.status)).toEqual([429, 200]);
+    // Both under one operation span.
+    expect(new Set(tries.map((s) => s.parentSpanId)).size).toBe(1);
+  });
+
+  test('RETRYSCOPE_MAX_ATTEMPTS=1: one attempt, and the 429 reaches the app as the SDK’s error', async () => {
+    const r = await node([...args], { RETRYSCOPE_MAX_ATTEMPTS: '1' });
+    expect(r.report).toMatchObject({ error: 'RateLimitError', isSdkRateLimitError: true });
+    expect(attempts(r.spans)).toHaveLength(1);
+  });
+
+  test('RETRYSCOPE_DISABLED=1: no spans, the app runs as without register (the SDK retries the 429 itself)', async () => {
+    const r = await node([...args], { RETRYSCOPE_DISABLED: '1' });
+    expect(r.report).toMatchObject({
+      content: expect.stringMatching(/^answer to run/),
+      clientInstrumented: false,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.spans).toEqual([]);
+  });
+
+  test('a bad variable: one warning naming it, not its value; the app still works, uninstrumented', async () => {
+    const secret = 'redis://:hunter2@127.0.0.1:1';
+    const r = await node([...args], { RETRYSCOPE_MAX_ATTEMPTS: 'lots', RETRYSCOPE_LIMITER_REDIS: secret });
+    expect(r.report).toMatchObject({
+      content: expect.stringMatching(/^answer to run/),
+      clientInstrumented: false,
+    });
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('retryscope'));
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'Warning: retryscope: RETRYSCOPE_MAX_ATTEMPTS must be a number; running uninstrumented',
+      ),
+    ]);
+    expect(r.stderr).not.toContain('lots');
+    expect(r.stderr).not.toContain('hunter2');
+    expect(r.spans).toEqual([]);
+  });
+
+  test(`the app's own NodeSDK with RetryscopeInstrumentation (${kind}): its config applies, its provider records`, async () => {
+    const r = await node(sdkApp[kind]);
+    expect(r.report).toMatchObject({
+      clientIsOpenAI: true,
+      clientInstrumented: true,
+      azureInstrumented: true,
+    });
+    expect(attempts(r.spans)).toHaveLength(2);
+    const one = await node(sdkApp[kind], { APP_MAX_ATTEMPTS: '1' });
+    expect(one.report).toMatchObject({ error: 'RateLimitError', isSdkRateLimitError: true });
+    expect(attempts(one.spans)).toHaveLength(1);
+  });
+});
+
+test('the README documents every RETRYSCOPE_* variable register reads', async () => {
+  const { RETRYSCOPE_VARIABLES } = await import('../../src/zero-code/env-options.ts');
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Zero-code setup'));
+  for (const name of RETRYSCOPE_VARIABLES) expect(section, name).toContain(`| \`${name}\``);
+});
