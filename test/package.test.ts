@@ -236,14 +236,16 @@ test('an app that only calls instrument() installs @opentelemetry/api and openai
 });
 
 test('every optional peer belongs to an entry point that says how to install it, and is tested at a pinned version', async () => {
-  const { CLI_PEERS, TELEMETRY_PEERS, TOKENIZER_PEER, installLine } = await import(
+  const { CLI_PEERS, INSTRUMENTATION_PEERS, TELEMETRY_PEERS, TOKENIZER_PEER, installLine } = await import(
     '../src/optional-peers.ts'
   );
   const optional = Object.entries(pkg.peerDependenciesMeta as Record<string, { optional?: boolean }>)
     .filter(([, meta]) => meta.optional)
     .map(([name]) => name)
     .sort();
-  expect([...new Set([...TELEMETRY_PEERS, ...CLI_PEERS, TOKENIZER_PEER])].sort()).toEqual(optional);
+  expect(
+    [...new Set([...TELEMETRY_PEERS, ...CLI_PEERS, ...INSTRUMENTATION_PEERS, TOKENIZER_PEER])].sort(),
+  ).toEqual(optional);
   for (const name of optional) {
     const range = pkg.peerDependencies[name] as string;
     const pinned = pkg.devDependencies[name] as string;
