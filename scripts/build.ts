@@ -74,7 +74,12 @@ try {
       },
       // The main entry; zero-code's (register, instrumentation) and the SDK setup register starts, so a
       // CommonJS app hooks and records with the same openai and OpenTelemetry copies it requires.
-      files: ['./src/index.ts', './src/register-cjs.ts', './src/instrumentation.ts', './src/telemetry/setup.ts'],
+      files: [
+        './src/index.ts',
+        './src/register-cjs.ts',
+        './src/instrumentation.ts',
+        './src/telemetry/setup.ts',
+      ],
       include: [],
     }),
   );

@@ -24,7 +24,7 @@ type Constructor = new (...args: unknown[]) => object;
 // instrument() makes clients itself (a retries-off clone, via the client's constructor): those stay raw.
 let constructing = false;
 
-function construct(hooks: AutoHooks, target: Constructor, args: unknown[], newTarget: Function): object {
+function construct(hooks: AutoHooks, target: Constructor, args: unknown[], newTarget: Constructor): object {
   const client = Reflect.construct(target, args, newTarget);
   if (constructing || isInstrumented(client)) return client;
   const options = hooks.options();
@@ -54,7 +54,7 @@ export function zeroCodeWarning(text: string): void {
 function autoClass(hooks: AutoHooks, cls: Constructor): Constructor {
   const proxy: Constructor = new Proxy(cls, {
     construct: (target, args, newTarget) =>
-      construct(hooks, target, args, newTarget === proxy ? target : newTarget),
+      construct(hooks, target, args, newTarget === proxy ? target : (newTarget as Constructor)),
   });
   return proxy;
 }
@@ -71,11 +71,14 @@ export function patchOpenAIExports<T extends object>(exports: T, hooks: AutoHook
   const source = exports as Exports;
   const saved: Exports = {};
   const patched: Exports = {};
+  // `default` and `OpenAI` are one class, so they stay one (patched) class.
+  const byClass = new Map<unknown, Constructor>();
   for (const name of CLASSES) {
     const cls = source[name];
     if (typeof cls !== 'function') continue;
     saved[name] = cls;
-    patched[name] = autoClass(hooks, cls as Constructor);
+    if (!byClass.has(cls)) byClass.set(cls, autoClass(hooks, cls as Constructor));
+    patched[name] = byClass.get(cls);
   }
   originals.set(exports, saved);
   if (types.isProxy(exports)) {

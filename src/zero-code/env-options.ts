@@ -80,7 +80,7 @@ function checkedAs(name: string, option: string, value: unknown): unknown {
   } catch (error) {
     if (!(error instanceof RetryscopeConfigError)) throw error;
     // `retryscope: option "x.y" must be … (got …)`: keep the rule, drop the option's name and the value.
-    const rule = /^retryscope: option "[^"]*" (.*?)(?: \(got [^]*\))?$/.exec(error.message)?.[1];
+    const rule = /^retryscope: option "[^"]*" (.*?)(?: \(got .*\))?$/s.exec(error.message)?.[1];
     throw envError(name, rule ?? 'is not a valid value');
   }
   return value;
