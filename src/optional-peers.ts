@@ -42,8 +42,13 @@ interface Manifest {
 }
 
 function manifest(): Manifest {
-  // One level up from src/ and from dist/ alike.
-  return createRequire(import.meta.url)('../package.json') as Manifest;
+  const require = createRequire(import.meta.url);
+  // One level up from src/ and from dist/; two from dist/cjs/ (which register and instrumentation reach).
+  try {
+    return require('../package.json') as Manifest;
+  } catch {
+    return require('../../package.json') as Manifest;
+  }
 }
 
 /**
