@@ -42,12 +42,12 @@ interface Manifest {
 }
 
 function manifest(): Manifest {
-  const require = createRequire(import.meta.url);
+  const load = createRequire(import.meta.url);
   // One level up from src/ and from dist/; two from dist/cjs/ (which register and instrumentation reach).
   try {
-    return require('../package.json') as Manifest;
+    return load('../package.json') as Manifest;
   } catch {
-    return require('../../package.json') as Manifest;
+    return load('../../package.json') as Manifest;
   }
 }
 
