@@ -7,6 +7,7 @@
  * patched on its own. Used by RetryscopeInstrumentation (src/instrumentation.ts).
  */
 import { types } from 'node:util';
+import OpenAI from 'openai';
 import type { RetryscopeOptions } from '../options.ts';
 import { instrumentConstructed, isInstrumented } from './instrument.ts';
 
@@ -69,6 +70,15 @@ const originals = new WeakMap<object, Exports>();
  */
 export function patchOpenAIExports<T extends object>(exports: T, hooks: AutoHooks): T {
   const source = exports as Exports;
+  // The other copy of openai (CommonJS in an ES module build of retryscope, or the reverse): retryscope's
+  // `instanceof` checks would miss its errors and its 429s would go unretried, so its clients stay the SDK's.
+  if (source.APIError !== OpenAI.APIError) {
+    zeroCodeWarning(
+      'an openai of the other module format (CommonJS/ES module) was loaded; its clients are left uninstrumented ' +
+        '(start the app with --require retryscope/register for CommonJS, --import for ES modules)',
+    );
+    return exports;
+  }
   const saved: Exports = {};
   const patched: Exports = {};
   // `default` and `OpenAI` are one class, so they stay one (patched) class.

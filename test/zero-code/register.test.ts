@@ -6,7 +6,7 @@
  * receiver; and the same apps with their own NodeSDK and RetryscopeInstrumentation.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -179,6 +179,25 @@ describe.each([
     expect(one.report).toMatchObject({ error: 'RateLimitError', isSdkRateLimitError: true });
     expect(attempts(one.spans)).toHaveLength(1);
   });
+});
+
+test('an ES module app that also requires the CommonJS openai: that copy’s clients stay the SDK’s, with one warning', async () => {
+  const r = await node(['--import', 'retryscope/register', 'mixed.mjs']);
+  expect(r.report).toEqual({ twoCopies: true, esm: true, cjs: false });
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('retryscope'));
+  expect(warnings).toEqual([expect.stringContaining('an openai of the other module format')]);
+});
+
+test('package.json exports register and instrumentation for import and require, and the build has every file they name', async () => {
+  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+  const installed = join(app.dir, 'node_modules/retryscope');
+  for (const entry of ['./register', './instrumentation']) {
+    for (const condition of ['import', 'require']) {
+      const target = pkg.exports[entry][condition] as { types: string; default: string };
+      for (const file of [target.types, target.default])
+        expect(existsSync(join(installed, file)), file).toBe(true);
+    }
+  }
 });
 
 test('the README documents every RETRYSCOPE_* variable register reads', async () => {
