@@ -91,22 +91,32 @@ export function patchOpenAIExports<T extends object>(exports: T, hooks: AutoHook
     patched[name] = byClass.get(cls);
   }
   originals.set(exports, saved);
-  if (types.isProxy(exports)) {
+  if (isNamespace(exports)) {
     Object.assign(exports, patched);
     return exports;
   }
   const target = exports as unknown as Constructor;
-  return new Proxy(target, {
+  const proxy = new Proxy(target, {
     get: (t, key, receiver) =>
       typeof key === 'string' && Object.hasOwn(patched, key) ? patched[key] : Reflect.get(t, key, receiver),
     ...(typeof exports === 'function'
       ? { construct: (t: Constructor, args: unknown[]) => construct(hooks, t, args, t) }
       : {}),
-  }) as unknown as T;
+  });
+  ours.add(proxy);
+  return proxy as unknown as T;
+}
+
+// The CommonJS Proxies handed out; a second instrumentation (register beside the app's own) gets one to patch.
+const ours = new WeakSet<object>();
+
+/** import-in-the-middle's namespace (a Proxy that takes assignments), not one of ours. */
+function isNamespace(exports: object): boolean {
+  return types.isProxy(exports) && !ours.has(exports);
 }
 
 /** Puts the original classes back where the namespace allows it; a CommonJS Proxy already handed out passes clients through while disabled. */
 export function unpatchOpenAIExports(exports: object): void {
   const saved = originals.get(exports);
-  if (saved && types.isProxy(exports)) Object.assign(exports, saved);
+  if (saved && isNamespace(exports)) Object.assign(exports, saved);
 }

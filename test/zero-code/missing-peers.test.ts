@@ -1,7 +1,8 @@
 /**
  * Zero-code without its optional peers (hidden by test/fixtures/hide-packages.mjs, run
- * from the sources): register warns once with the install line and the app
- * runs; RetryscopeInstrumentation imports, and throws that line when constructed.
+ * from the sources) or with an OTEL_* variable it cannot honour: register warns
+ * once and the app runs; RetryscopeInstrumentation imports, and throws the
+ * install line when constructed.
  */
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -31,7 +32,7 @@ const APP =
 const CJS_APP = `const OpenAI = require('openai'); (async () => { ${APP.replace("import OpenAI from 'openai';", '')} })()`;
 
 /** Runs node with the packages in `hidden` unresolvable; `--require` preloads run before `--import` ones, so the hider goes first of its kind. */
-async function node(args: string[], hidden: string, hideWith = '--import') {
+async function node(args: string[], hidden: string, hideWith = '--import', env: Record<string, string> = {}) {
   const { stdout, stderr } = await run(
     process.execPath,
     [hideWith, HIDE, '--conditions=retryscope-source', ...args],
@@ -44,6 +45,7 @@ async function node(args: string[], hidden: string, hideWith = '--import') {
         APP_BASE_URL: server.url,
         OTEL_TRACES_EXPORTER: 'none',
         OTEL_METRICS_EXPORTER: 'none',
+        ...env,
       },
     },
   );
@@ -80,6 +82,24 @@ test('register without the OpenTelemetry SDK: one warning that it was not starte
       `retryscope: the OpenTelemetry SDK was not started (retryscope/telemetry needs the OpenTelemetry SDK (@opentelemetry/sdk-node is not installed): ${installLine(TELEMETRY_PEERS)})`,
     ),
   ]);
+});
+
+test('register with an OTEL_* variable it cannot honour: one warning naming it; clients are still instrumented', async () => {
+  const r = await node(
+    ['--import', 'retryscope/register', '--input-type=module', '-e', APP],
+    '',
+    '--import',
+    {
+      OTEL_TRACES_SAMPLER: 'sometimes',
+    },
+  );
+  expect(JSON.parse(r.stdout)).toEqual({ content: 'fine', instrumented: true });
+  expect(r.warnings).toEqual([
+    expect.stringContaining(
+      'retryscope: the OpenTelemetry SDK was not started (OTEL_TRACES_SAMPLER must be one of',
+    ),
+  ]);
+  expect(r.warnings[0]).not.toContain('sometimes');
 });
 
 test('RetryscopeInstrumentation without its peer: importing works, constructing throws the one line', async () => {

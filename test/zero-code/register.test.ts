@@ -149,6 +149,15 @@ describe.each([
     expect(r.spans).toEqual([]);
   });
 
+  test('RETRYSCOPE_START_SDK=off: clients instrumented, no SDK started, so no spans exported', async () => {
+    const r = await node([...args], { RETRYSCOPE_START_SDK: 'off' });
+    expect(r.report).toMatchObject({
+      content: expect.stringMatching(/^answer to run/),
+      clientInstrumented: true,
+    });
+    expect(r.spans).toEqual([]);
+  });
+
   test('a bad variable: one warning naming it, not its value; the app still works, uninstrumented', async () => {
     const secret = 'redis://:hunter2@127.0.0.1:1';
     const r = await node([...args], { RETRYSCOPE_MAX_ATTEMPTS: 'lots', RETRYSCOPE_LIMITER_REDIS: secret });
@@ -178,6 +187,22 @@ describe.each([
     const one = await node(sdkApp[kind], { APP_MAX_ATTEMPTS: '1' });
     expect(one.report).toMatchObject({ error: 'RateLimitError', isSdkRateLimitError: true });
     expect(attempts(one.spans)).toHaveLength(1);
+  });
+
+  test(`register beside the app's own SDK (${kind}): no second SDK, one layer of spans`, async () => {
+    const [entry, ...preloads] = [...sdkApp[kind]].reverse();
+    const r = await node([...[...preloads].reverse(), ...args.slice(0, 2), entry!]);
+    expect(r.report).toMatchObject({
+      content: expect.stringMatching(/^answer to run/),
+      clientInstrumented: true,
+    });
+    // import-in-the-middle's own notice that its loader was registered twice (the app's and register's); nothing of ours.
+    const lines = r.stderr.split('\n').filter((l) => l && !l.includes('--trace-warnings'));
+    expect(
+      lines.filter((l) => !l.includes("'import-in-the-middle' hook has already been initialized")),
+    ).toEqual([]);
+    expect(attempts(r.spans).map((s) => s.status)).toEqual([429, 200]);
+    expect(r.spans.filter((s) => !/^attempt/.test(s.name))).toHaveLength(1);
   });
 });
 
