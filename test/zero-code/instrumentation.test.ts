@@ -3,11 +3,12 @@
  * require-in-the-middle would hand them out), enable()/disable(), config
  * checks, and how it meets an app's own instrument() call.
  */
+import { readFileSync } from 'node:fs';
 import * as openaiExports from 'openai';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { instrument, RetryscopeConfigError } from '../../src/index.ts';
-import { RetryscopeInstrumentation } from '../../src/instrumentation.ts';
+import { RetryscopeInstrumentation, SUPPORTED_OPENAI } from '../../src/instrumentation.ts';
 import { createTestTelemetry } from '../helpers/otel.ts';
 import { chatCompletion, rateLimited, ScriptedServer } from '../helpers/scripted-server.ts';
 
@@ -92,6 +93,12 @@ test('the app’s own instrument() on such a client replaces zero-code’s: its 
   const spans = await otel.spans();
   expect(spans.filter((s) => /^attempt/.test(s.name))).toHaveLength(1);
   expect(spans).toHaveLength(2);
+});
+
+test('the versions it hooks are retryscope’s peer range of openai', () => {
+  const range = JSON.parse(readFileSync('package.json', 'utf8')).peerDependencies.openai as string;
+  const floor = /^\^(\d+)\.(\d+\.\d+)$/.exec(range)!;
+  expect(SUPPORTED_OPENAI).toEqual([`>=${floor[1]}.${floor[2]} <${Number(floor[1]) + 1}`]);
 });
 
 test('config is checked as instrument() checks it, at construction and in setConfig()', () => {
