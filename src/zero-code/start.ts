@@ -9,7 +9,7 @@
  * as it would without register (uninstrumented; or, for the SDK, with the
  * clients instrumented and spans going wherever the global provider sends them).
  */
-import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { ProxyTracerProvider, trace } from '@opentelemetry/api';
 import { RetryscopeInstrumentation } from '../instrumentation.ts';
 import { zeroCodeWarning } from '../openai/auto.ts';
 import type { RetryscopeOptions } from '../options.ts';
@@ -55,11 +55,15 @@ class ZeroCodeInstrumentation extends RetryscopeInstrumentation {
   }
 }
 
-/** Whether a tracer provider is registered: the no-op one makes spans with an invalid context. */
+/**
+ * Whether a tracer provider is registered. The global is a ProxyTracerProvider (of whichever copy
+ * of the API registered it) delegating to the real one, else the API's no-op provider. No probe
+ * span: on the app's provider it would be exported.
+ */
 function hasTracerProvider(): boolean {
-  const span = trace.getTracer('retryscope-probe').startSpan('probe');
-  span.end();
-  return isSpanContextValid(span.spanContext());
+  const global = trace.getTracerProvider() as { getDelegate?: () => unknown };
+  const delegate = typeof global.getDelegate === 'function' ? global.getDelegate() : global;
+  return delegate !== new ProxyTracerProvider().getDelegate();
 }
 
 function startSdk(): void {

@@ -189,6 +189,19 @@ describe.each([
     expect(attempts(one.spans)).toHaveLength(1);
   });
 
+  test(`register in an app with its own SDK and no RetryscopeInstrumentation (${kind}): spans go to the app's SDK, no second one`, async () => {
+    const [entry, ...preloads] = [...sdkApp[kind]].reverse();
+    const own = `own sdk ${runs + 1}`;
+    const r = await node([...[...preloads].reverse(), ...args.slice(0, 2), entry!], { APP_SDK_SERVICE: own });
+    expect(r.report).toMatchObject({ clientInstrumented: true });
+    // register's SDK would have named the service after the run; the app's names it `own`.
+    expect(r.spans).toEqual([]);
+    const spans = spansOf(own);
+    expect(attempts(spans).map((s) => s.status)).toEqual([429, 200]);
+    // The operation span and nothing else: no probe of the provider.
+    expect(spans.filter((s) => !/^attempt/.test(s.name))).toHaveLength(1);
+  });
+
   test(`register beside the app's own SDK (${kind}): no second SDK, one layer of spans`, async () => {
     const [entry, ...preloads] = [...sdkApp[kind]].reverse();
     const r = await node([...[...preloads].reverse(), ...args.slice(0, 2), entry!]);
