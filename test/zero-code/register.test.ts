@@ -226,6 +226,16 @@ test('an ES module app that also requires the CommonJS openai: that copy’s cli
   expect(warnings).toEqual([expect.stringContaining('an openai of the other module format')]);
 });
 
+test('--import in a CommonJS app: its clients stay the SDK’s, and the warning says to use --require', async () => {
+  const r = await node(['--import', 'retryscope/register', 'app.cjs']);
+  expect(r.report).toMatchObject({
+    content: expect.stringMatching(/^answer to run/),
+    clientInstrumented: false,
+  });
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('retryscope'));
+  expect(warnings).toEqual([expect.stringContaining('--require retryscope/register for CommonJS')]);
+});
+
 test('package.json exports register and instrumentation for import and require, and the build has every file they name', async () => {
   const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
   const installed = join(app.dir, 'node_modules/retryscope');
