@@ -1,3 +1,11 @@
+export type {
+  AttemptEvent,
+  FallbackEvent,
+  GiveUpEvent,
+  HookCall,
+  RetryEvent,
+  RetryscopeHooks,
+} from './hooks.ts';
 export {
   type AttemptHistory,
   type AttemptSummary,
@@ -18,5 +26,14 @@ export {
   type RetryscopeOptions,
 } from './options.ts';
 export type { Clock } from './policy/clock.ts';
-export type { BackoffSource, ErrorCategory, Jitter, Outcome } from './policy/types.ts';
+export type { RateLimitHeadroom } from './policy/ratelimit-headers.ts';
+export type {
+  AttemptOutcome,
+  BackoffSource,
+  Classification,
+  ErrorCategory,
+  FailureOutcome,
+  Jitter,
+  Outcome,
+} from './policy/types.ts';
 export * as attributes from './telemetry/attributes.ts';

@@ -1,7 +1,7 @@
 /**
  * The recording seam: facts the attempt loop emits, in the order they
- * happen, for whoever records them (src/telemetry implements it; live hooks
- * could too). Plain data, named in the policy's vocabulary; no attribute
+ * happen, for whoever records them (src/telemetry implements it; hooks.ts
+ * wraps it). Plain data, named in the policy's vocabulary; no attribute
  * names, no OTel, no SDK. An observer must not throw into the call, and
  * nothing it does changes what the caller gets.
  */
@@ -15,17 +15,41 @@ import type {
   Outcome,
 } from './policy/types.ts';
 
+/** What the request body asked for, each value type-checked (a wrong type is left out). */
+export interface RequestParams {
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  stopSequences?: string[];
+  seed?: number;
+  choiceCount?: number;
+  outputType?: string;
+  conversationId?: string;
+  previousResponseId?: string;
+  serviceTier?: string;
+}
+
 /** The call, as it starts. */
 export interface OperationStarted {
   operationName: string;
   api: string;
+  /** The client is an `AzureOpenAI`. */
+  azure?: boolean;
   requestModel?: string;
   serverAddress?: string;
   serverPort?: number;
+  /** The HTTP method and the path as the SDK sends it (ids included: telemetry templates it). */
+  method?: string;
+  path?: string;
   stream: boolean;
   deadlineMs?: number;
-  /** JSON of the prompt; given only when `captureContent` is on. */
+  params?: RequestParams;
+  /** The conventions' JSON of the prompt; given only when content capture is on. */
   inputContent?: string;
+  /** The conventions' JSON of instructions sent apart from the history; only with content capture. */
+  systemInstructions?: string;
 }
 
 /** An attempt, about to be sent. */
@@ -75,6 +99,16 @@ export interface ServedBy {
   model?: string;
 }
 
+/** A hop skipped unsent: its own request, validated against its model, cannot be answered. */
+export interface HopSkipped {
+  /** 0 = the primary, 1.. = the fallback at that position. */
+  index: number;
+  model?: string;
+  /** The validation problem, as the API would name it. */
+  code: string;
+  param: string;
+}
+
 /** Finish reasons kept on a span: OpenAI's largest `n`. */
 export const MAX_FINISH_REASONS = 128;
 
@@ -89,6 +123,10 @@ export interface ResponseFacts {
   responseId?: string;
   finishReasons?: string[];
   usage?: Usage;
+  serviceTier?: string;
+  systemFingerprint?: string;
+  /** Streams: from sending the serving attempt to its first chunk. */
+  timeToFirstChunkMs?: number;
 }
 
 /** The call, ended. */
@@ -97,7 +135,7 @@ export interface OperationEnded extends ResponseFacts {
   attempts: number;
   backoffTotalMs: number;
   errorType?: string;
-  /** JSON of the completion; given only when `captureContent` is on. */
+  /** The conventions' JSON of the completion; given only when content capture is on. */
   outputContent?: string;
   /** Time spent waiting for send slots; absent when the limiter is off. */
   queuedMs?: number;
@@ -108,6 +146,8 @@ export interface OperationEnded extends ResponseFacts {
   budgetExhausted: boolean;
   /** Which limiter paced the last attempt: the fleet's (Redis), its own, or its own as a fallback. */
   limiterStore?: 'redis' | 'local' | 'local-fallback';
+  /** The error the caller gets, on failure (hooks hand it on; telemetry records only `errorType`). */
+  error?: unknown;
   /** Another process saw the quota exhausted: this call was refused without sending. */
   quotaFromFleet: boolean;
 }
@@ -125,6 +165,8 @@ export interface CallObserver {
   waited(fact: Waited): void;
   /** The call moves on to another hop (a fallback): `index` 1 is the first fallback. */
   hopChanged(fact: ServedBy): void;
+  /** A hop was skipped unsent: its request cannot fit its model. */
+  hopSkipped(fact: HopSkipped): void;
   paced(fact: Paced): void;
   /** The client refused to send (queue full, past the deadline, circuit open, fleet quota). */
   refused(outcome: Outcome, bucket?: string): void;

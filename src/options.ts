@@ -1,6 +1,7 @@
 // size: the public option types (mostly their docs, with @default) beside the one rules table that checks them.
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import type { RetryscopeHooks } from './hooks.ts';
 import {
   boolean,
   type Check,
@@ -131,8 +132,10 @@ export interface RetryscopeOptions {
   /** @default the global meter provider */
   meterProvider?: MeterProvider;
   /**
-   * Record prompts and completions on spans. Off by default: they may hold personal data.
-   * @default false
+   * Record prompts and completions on spans (`gen_ai.input.messages`, `gen_ai.output.messages`,
+   * `gen_ai.system_instructions`). Off by default: they may hold personal data. When not given,
+   * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` turns it on; this option wins.
+   * @default false (or `true` when that variable says `true`)
    */
   captureContent?: boolean;
   /**
@@ -165,7 +168,8 @@ export interface RetryscopeOptions {
    */
   fallbacks?: FallbackTarget[];
   /**
-   * Outcomes that move on to the next fallback.
+   * Outcomes that move on to the next fallback. Add `'invalid_request'` to send a request the
+   * primary's model cannot take (pre-flight validation refused it) to the fallbacks instead.
    * @default ['retries_exhausted', 'quota_exhausted', 'deadline_exceeded', 'circuit_open']
    */
   fallbackOn?: Outcome[];
@@ -174,6 +178,13 @@ export interface RetryscopeOptions {
    * @default undefined (the error is thrown)
    */
   degrade?: (context: DegradeContext) => unknown;
+  /**
+   * Live callbacks: `onAttempt`, `onRetry`, `onFallback`, `onGiveUp`, told the facts the spans
+   * record as they happen. A hook that throws or rejects never changes what the caller gets.
+   * `withRetryOptions` merges its hooks over the client's (`undefined` removes one).
+   * @default {} (none)
+   */
+  hooks?: RetryscopeHooks;
   /**
    * For tests: the clock used for waits and deadlines.
    * @default the system clock
@@ -301,6 +312,13 @@ const FALLBACK_RULES = {
 
 const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
 
+const HOOK_RULES = {
+  onAttempt: fn,
+  onRetry: fn,
+  onFallback: fn,
+  onGiveUp: fn,
+} as const satisfies Rules<RetryscopeHooks>;
+
 // The top level: every key of RetryscopeOptions has its check here, and no other key does.
 const OPTION_RULES = {
   maxAttempts: number({ min: 1, integer: true }),
@@ -335,6 +353,7 @@ const OPTION_RULES = {
     });
   },
   degrade: fn,
+  hooks: fields(HOOK_RULES, `an object { ${Object.keys(HOOK_RULES).join('?, ')}? }`),
   clock: (name, clock) => {
     const c = clock as { now?: unknown; sleep?: unknown } | null;
     if (typeof c?.now !== 'function' || typeof c.sleep !== 'function')
@@ -342,6 +361,12 @@ const OPTION_RULES = {
   },
   random: fn,
 } as const satisfies Rules<RetryscopeOptions>;
+
+/** The OpenTelemetry GenAI instrumentations' switch for content capture: `true` (any case) turns it on. */
+function captureContentFromEnv(): boolean {
+  const value = globalThis.process?.env?.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT;
+  return value?.trim().toLowerCase() === 'true';
+}
 
 /** Validates and fills in defaults; throws `RetryscopeConfigError` naming the bad option. */
 export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOptions): ResolvedOptions {
@@ -353,7 +378,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     backoff: { ...DEFAULTS.backoff },
     fallbackOn: [...DEFAULTS.fallbackOn],
     fallbacks: [],
-    captureContent: false,
+    captureContent: captureContentFromEnv(),
     validate: {},
     limiter: {},
     retryBudget: {},
@@ -391,6 +416,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbacks: input.fallbacks ?? prev.fallbacks,
     fallbackOn: input.fallbackOn ?? prev.fallbackOn,
     ...pick('degrade', input.degrade ?? prev.degrade),
+    ...pick('hooks', input.hooks ? { ...prev.hooks, ...input.hooks } : prev.hooks),
     ...pick('tracerProvider', input.tracerProvider ?? prev.tracerProvider),
     ...pick('meterProvider', input.meterProvider ?? prev.meterProvider),
     ...pick('clock', input.clock ?? prev.clock),

@@ -15,27 +15,36 @@ import type { BucketLimiter } from './pacing.ts';
  * Books a slot with the fleet (one Redis round trip) before the local
  * limiter: fails fast on a quota another process saw exhausted, waits what
  * the fleet's buckets ask. A store that does not answer in time is skipped.
- * Returns how long it waited.
+ * Returns how long it waited, and whether the booking paced nothing because
+ * the bucket's limit was not known yet.
  */
-export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: number): Promise<number> {
+export async function waitForFleet(
+  call: Call,
+  paced: BucketLimiter,
+  tokens: number,
+): Promise<{ waitedMs: number; unpaced: boolean }> {
   if (!paced.fleet) {
     call.storeMode = 'local';
-    return 0;
+    return { waitedMs: 0, unpaced: false };
   }
   const { clock } = call.state;
   const now = clock.now();
-  const snapshot = paced.limiter.snapshot(now);
+  const { limitRpm, limitTpm } = paced.limiter.snapshot(now);
+  const rpm = limitRpm ?? 0;
+  const tpm = limitTpm ?? 0;
   const { mode, admission } = await paced.fleet.fleet.admit(paced.fleet.key, {
     now,
     tokens,
-    rpm: snapshot.limitRpm ?? 0,
-    tpm: snapshot.limitTpm ?? 0,
+    rpm,
+    tpm,
     burstMs: paced.limiter.burstMs,
     maxWaitMs: call.deadline.maxQueueMs(now),
   });
   call.storeMode = mode;
   if (mode === 'local-fallback') call.observer.storeFellBack(paced.bucket);
-  if (!admission) return 0;
+  // No limit known yet (a cold bucket): the booking checked quota and pause but paced nothing.
+  const unpaced = rpm === 0 && tpm === 0;
+  if (!admission) return { waitedMs: 0, unpaced: false };
   if (!admission.ok && admission.reason === 'quota') {
     call.quotaFromFleet = true;
     call.observer.refused('quota_exhausted', paced.bucket);
@@ -60,7 +69,7 @@ export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: num
     call.observer.refused(outcome, paced.bucket);
     throw new HopFailed(clientRateLimitError('deadline', admission.waitMs), outcome);
   }
-  if (admission.waitMs <= 0) return 0;
+  if (admission.waitMs <= 0) return { waitedMs: 0, unpaced };
   const started = clock.now();
   try {
     await clock.sleep(admission.waitMs, call.signal);
@@ -70,7 +79,13 @@ export async function waitForFleet(call: Call, paced: BucketLimiter, tokens: num
   // What was slept, not what was planned: a loaded process wakes late.
   const waitedMs = clock.now() - started;
   call.queuedMs += waitedMs;
-  return waitedMs;
+  return { waitedMs, unpaced };
+}
+
+/** Whether the bucket's limit is known (from its headers or `initialRpm`/`initialTpm`), so the fleet can pace it. */
+export function limitKnown(paced: BucketLimiter, now: number): boolean {
+  const { limitRpm, limitTpm } = paced.limiter.snapshot(now);
+  return (limitRpm ?? 0) > 0 || (limitTpm ?? 0) > 0;
 }
 
 /**

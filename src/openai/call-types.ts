@@ -22,7 +22,7 @@ export interface ClientState {
   options: ResolvedOptions;
   clock: Clock;
   random: () => number;
-  server: { address?: string; port?: number };
+  server: { address?: string; port?: number; azure?: boolean };
   /** The SDK client that sends the requests (its own retries off). */
   client: OpenAI;
   /** Raw clones (retries off) of the fallbacks' own clients, by fallback position. */

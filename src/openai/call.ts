@@ -1,12 +1,13 @@
 import type { Context } from '@opentelemetry/api';
 import type { Stream } from 'openai/core/streaming';
+import { withHooks } from '../hooks.ts';
 import type { CallObserver } from '../observer.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { Deadline } from '../policy/deadline.ts';
-import { isRecord } from '../policy/is-record.ts';
+import { bodyForHop } from '../policy/hop-plan.ts';
 import type { Outcome } from '../policy/types.ts';
-import { validateRequest } from '../policy/validate.ts';
 import { attemptLimit, degradeCutOutcome, degrades, fallsBack } from '../policy/verdict.ts';
+import { ABORTED, bounded, DEADLINE } from './bounded.ts';
 import {
   type ClientState,
   type Deferred,
@@ -18,22 +19,15 @@ import {
   type Served,
   type StreamSource,
 } from './call-types.ts';
-import { cannedStream, MAX_TIMER_MS } from './consume.ts';
+import { cannedStream } from './consume.ts';
 import { invalidRequestError } from './errors.ts';
-import {
-  describeRequest,
-  errorTypeOf,
-  inputContent,
-  type RequestInfo,
-  type ResponseFacts,
-} from './extract.ts';
+import { describeRequest, errorTypeOf, type RequestInfo, type ResponseFacts } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import { History } from './history.ts';
 import { runHop } from './hop.ts';
+import { Preflight } from './preflight.ts';
+import { operationStarted } from './request-params.ts';
 import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
-
-const DEADLINE = Symbol('deadline');
-const ABORTED = Symbol('aborted');
 
 /**
  * One logical call: validation, then its hops (the primary, each fallback,
@@ -44,8 +38,8 @@ const ABORTED = Symbol('aborted');
 export class Call {
   readonly box: ModeBox;
   readonly state: ClientState;
-  private readonly method: string;
-  private readonly path: string;
+  readonly method: string;
+  readonly path: string;
   readonly options: RequestOptions;
   private readonly hops: Hop[];
   readonly info: RequestInfo;
@@ -61,6 +55,8 @@ export class Call {
   storeMode: 'redis' | 'local' | 'local-fallback' | undefined;
   quotaFromFleet = false;
   outputContent: string | undefined;
+  /** Prompts and completions are recorded (`captureContent`, or the OTel variable). */
+  readonly capture: boolean;
   /** Set once the call is served by a fallback or by `degrade`. */
   served: { index: number; reason: Outcome; model?: string } | undefined;
   /** A streaming call: `stream: true`, read chunk by chunk. */
@@ -113,20 +109,18 @@ export class Call {
       maxRetries: sdkRetries(options.maxRetries),
       maxAttempts: state.options.maxAttempts,
     });
+    this.capture = state.options.captureContent;
     const info = this.info;
-    this.observer = state.telemetry.startOperation(
-      {
-        operationName: info.operationName,
-        api: info.api,
-        requestModel: info.model || undefined,
-        serverAddress: state.server.address || undefined,
-        serverPort: state.server.port || undefined,
-        stream: this.isStream,
-        deadlineMs: state.options.deadlineMs,
-        inputContent: state.options.captureContent ? inputContent(options.body) : undefined,
-      },
+    const recorder = state.telemetry.startOperation(
+      operationStarted(
+        state,
+        { method, path, body: options.body, info, stream: this.isStream },
+        this.capture,
+      ),
       parent,
     );
+    const call = { operationName: info.operationName, ...(info.model ? { requestModel: info.model } : {}) };
+    this.observer = withHooks(recorder, state.options.hooks, call);
   }
 
   /**
@@ -153,17 +147,18 @@ export class Call {
   /** Serves the call from the first hop that can, or rejects with the caller's error. */
   private async serve(): Promise<Served> {
     const { fallbackOn, degrade, validate } = this.state.options;
-    if (validate) {
-      // A request the API can only reject costs no round trip, no rate-limit slot and no attempt span.
-      const problem = await validateRequest(
-        { method: this.method, path: this.path, body: this.options.body },
-        validate,
-      );
-      if (problem) throw this.fail(invalidRequestError(problem), 'invalid_request');
-    }
+    const preflight = validate ? new Preflight(this, validate) : undefined;
     let last: HopFailed | undefined;
-    for (const hop of this.hops) {
+    for (const [i, hop] of this.hops.entries()) {
       if (last && !fallsBack(last.outcome, fallbackOn, this.deadlineLeft())) break;
+      // A request a hop's model can only reject costs no round trip, no rate-limit slot and no attempt span.
+      const step = await preflight?.step(hop, this.hops.length - 1 - i);
+      if (step && step.kind !== 'send') {
+        // A skipped primary's refusal is what the caller gets if no fallback serves.
+        last ??= new HopFailed(invalidRequestError(step.problem), 'invalid_request');
+        if (step.kind === 'refuse') break;
+        continue;
+      }
       try {
         if (last) {
           this.served = { index: hop.index, reason: last.outcome, model: hop.model };
@@ -186,7 +181,8 @@ export class Call {
     const error = this.finalize(last.error, last.outcome);
     let value: unknown;
     try {
-      value = await this.bounded(() => degrade({ error, request: this.options.body, outcome: last.outcome }));
+      const ask = () => degrade({ error, request: this.options.body, outcome: last.outcome });
+      value = await bounded(ask, this.deadlineLeft(), this.signal);
     } catch (cut) {
       // A degrade that fails, outlives the deadline or is aborted must not hide the real error.
       const how = cut === DEADLINE ? 'deadline' : cut === ABORTED ? 'aborted' : 'failed';
@@ -212,25 +208,6 @@ export class Call {
     return { response, data, hasData: true };
   }
 
-  /** Runs `work` (the caller's own code) but gives up on it at the deadline or the caller's abort. */
-  private bounded<T>(work: () => T | Promise<T>): Promise<T> {
-    const left = this.deadlineLeft();
-    const signal = this.signal;
-    return new Promise<T>((resolve, reject) => {
-      const timer = left <= MAX_TIMER_MS ? setTimeout(() => reject(DEADLINE), Math.max(0, left)) : undefined;
-      const onAbort = () => reject(ABORTED);
-      if (signal?.aborted) onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      Promise.resolve()
-        .then(work)
-        .then(resolve, reject)
-        .finally(() => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        });
-    });
-  }
-
   /** The SDK's per-attempt timeout: the call's own, or the client's. */
   attemptTimeout(): number {
     return this.options.timeout ?? this.state.client.timeout;
@@ -253,11 +230,10 @@ export class Call {
 
   attemptOptions(attempt: number, hop: Hop): RequestOptions {
     const timeout = this.deadline.attemptTimeoutMs(this.state.clock.now(), this.attemptTimeout());
-    const body = this.options.body;
     return {
       ...this.options,
       ...(this.signal ? { signal: this.signal } : {}),
-      ...(hop.index > 0 && hop.model && isRecord(body) ? { body: { ...body, model: hop.model } } : {}),
+      ...(hop.index > 0 ? { body: bodyForHop(this.options.body, hop.index, hop.model) } : {}),
       maxRetries: 0,
       ...(timeout !== undefined ? { timeout } : {}),
       // Tell the server which retry this is, as the SDK itself does.
@@ -269,7 +245,7 @@ export class Call {
     return this.deadline.leftMs(this.state.clock.now());
   }
 
-  finish(outcome: Outcome, errorType?: string): void {
+  finish(outcome: Outcome, errorType?: string, error?: unknown): void {
     const budget = this.state.pacing.budget;
     this.observer.ended({
       outcome,
@@ -284,13 +260,14 @@ export class Call {
       budgetExhausted: this.budgetExhausted,
       limiterStore: this.storeMode,
       quotaFromFleet: this.quotaFromFleet,
+      ...(error !== undefined ? { error } : {}),
     });
   }
 
   /** Ends the call with this error: the caller's error, with its history, and the operation span. */
   fail(error: unknown, outcome: Exclude<Outcome, 'success'>): unknown {
     const final = this.finalize(error, outcome);
-    this.finish(outcome, errorTypeOf(error));
+    this.finish(outcome, errorTypeOf(error), final);
     return final;
   }
 

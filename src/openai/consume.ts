@@ -9,8 +9,9 @@ import { Stream } from 'openai/core/streaming';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { Call } from './call.ts';
 import type { LiveAttempt, Served, StreamSource } from './call-types.ts';
+import { outputMessages, StreamContent } from './content.ts';
 import { getAttemptHistory } from './errors.ts';
-import { factsFromBody, observeStreamItem, outputContent } from './extract.ts';
+import { factsFromBody, observeStreamItem } from './extract.ts';
 
 // setTimeout fires at once beyond this (2^31 - 1 ms, about 24.8 days): a longer wait needs no timer.
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -48,7 +49,7 @@ export async function consume(
   if (call.isStream && data instanceof Stream)
     return consumeStream(call, data, response, pending, startedAt, attempt);
   Object.assign(call.facts, factsFromBody(data));
-  if (call.state.options.captureContent) call.outputContent = outputContent(data);
+  if (call.capture) call.outputContent = outputMessages(data);
   attempt.succeeded();
   call.markServed(data);
   call.markAndFinish(response);
@@ -80,6 +81,7 @@ async function consumeStream(
   let first: IteratorResult<unknown>;
   try {
     first = await read(call, iterator, stream, startedAt, 'first_chunk');
+    if (!first.done) call.facts.timeToFirstChunkMs = call.state.clock.now() - startedAt;
   } catch (error) {
     stream.controller.abort();
     throw error;
@@ -114,13 +116,12 @@ function createHandle(call: Call): Stream<unknown> {
 /** Relays a live attempt's chunks; the attempt and operation spans end with the stream, however it ends. */
 async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }>): AsyncGenerator<unknown> {
   const { iterator, stream, attempt } = source;
-  let text = '';
   let settled = false;
-  const capture = call.state.options.captureContent;
+  const content = call.capture ? new StreamContent() : undefined;
   const settle = (how: 'success' | 'aborted' | { error: unknown }): unknown => {
     if (settled) return how;
     settled = true;
-    if (capture && text) call.outputContent = JSON.stringify([{ role: 'assistant', content: text }]);
+    if (content) call.outputContent = content.result();
     if (how === 'aborted') return attempt.aborted();
     if (how !== 'success') return attempt.failed(how.error);
     attempt.succeeded();
@@ -130,8 +131,8 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
   try {
     let next = source.first;
     while (!next.done) {
-      const delta = observeStreamItem(call.facts, next.value);
-      if (capture && delta) text += delta;
+      observeStreamItem(call.facts, next.value);
+      content?.observe(next.value);
       yield next.value;
       next = await read(call, iterator, stream, call.state.clock.now(), 'idle');
     }

@@ -17,8 +17,9 @@ export interface RequestInfo {
   stream: boolean;
 }
 
+/** `api` is `openai.api.type`: the pin's values for Chat and Responses, the endpoint's name for others. */
 const APIS: Readonly<Record<string, { api: string; operation: string }>> = {
-  '/chat/completions': { api: 'chat.completions', operation: 'chat' },
+  '/chat/completions': { api: 'chat_completions', operation: 'chat' },
   // The GenAI conventions have no separate value for the Responses API: it is a chat inference.
   '/responses': { api: 'responses', operation: 'chat' },
   '/embeddings': { api: 'embeddings', operation: 'embeddings' },
@@ -102,6 +103,7 @@ export function factsFromBody(data: unknown): ResponseFacts {
   if (typeof data.id === 'string') facts.responseId = data.id;
   const usage = usageFrom(data.usage);
   if (usage) facts.usage = usage;
+  noteService(facts, data);
   if (Array.isArray(data.choices)) {
     const reasons: string[] = [];
     for (const c of data.choices) {
@@ -125,32 +127,26 @@ export function usageFrom(usage: unknown): Usage | undefined {
   };
 }
 
-/**
- * Folds one stream item (a chat chunk or a Responses event) into the facts
- * gathered so far; returns any text delta for opt-in content capture.
- */
-export function observeStreamItem(facts: ResponseFacts, item: unknown): string | undefined {
-  if (!isRecord(item)) return undefined;
+/** The tier that served the call and the backend's fingerprint, when the response names them. */
+function noteService(facts: ResponseFacts, data: Record<string, unknown>): void {
+  if (typeof data.service_tier === 'string' && data.service_tier) facts.serviceTier = data.service_tier;
+  if (typeof data.system_fingerprint === 'string' && data.system_fingerprint)
+    facts.systemFingerprint = data.system_fingerprint;
+}
+
+/** Folds one stream item (a chat chunk or a Responses event) into the facts gathered so far. */
+export function observeStreamItem(facts: ResponseFacts, item: unknown): void {
+  if (!isRecord(item)) return;
   if (typeof item.type === 'string' && item.type.startsWith('response.')) {
     if (isRecord(item.response)) Object.assign(facts, definedOnly(factsFromBody(item.response)));
-    return item.type === 'response.output_text.delta' && typeof item.delta === 'string'
-      ? item.delta
-      : undefined;
+    return;
   }
   if (typeof item.model === 'string') facts.responseModel = item.model;
   if (typeof item.id === 'string') facts.responseId = item.id;
   const usage = usageFrom(item.usage);
   if (usage) facts.usage = usage;
-  if (Array.isArray(item.choices)) {
-    noteFinishReasons(facts, item.choices);
-    const text = item.choices
-      .map((c) =>
-        isRecord(c) && isRecord(c.delta) && typeof c.delta.content === 'string' ? c.delta.content : '',
-      )
-      .join('');
-    return text || undefined;
-  }
-  return undefined;
+  noteService(facts, item);
+  if (Array.isArray(item.choices)) noteFinishReasons(facts, item.choices);
 }
 
 /** Where each choice's finish reason sits in a `finishReasons` list being built from a stream. */
@@ -178,30 +174,6 @@ function noteFinishReasons(facts: ResponseFacts, choices: unknown[]): void {
       slots.set(index, reasons.length);
       reasons.push(choice.finish_reason);
     }
-  }
-}
-
-/** Prompt content for opt-in capture. */
-export function inputContent(body: unknown): string | undefined {
-  if (!isRecord(body)) return undefined;
-  const content = body.messages ?? body.input;
-  return content === undefined ? undefined : safeJson(content);
-}
-
-/** Completion content for opt-in capture. */
-export function outputContent(data: unknown): string | undefined {
-  if (!isRecord(data)) return undefined;
-  if (Array.isArray(data.choices))
-    return safeJson(data.choices.map((c) => (isRecord(c) ? c.message : undefined)));
-  if (Array.isArray(data.output)) return safeJson(data.output);
-  return undefined;
-}
-
-function safeJson(value: unknown): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return undefined;
   }
 }
 

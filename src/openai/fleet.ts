@@ -1,4 +1,4 @@
-import type { SharedAdmission, SharedAdmit } from '../policy/shared-bucket.ts';
+import type { SeenRoom, SharedAdmission, SharedAdmit } from '../policy/shared-bucket.ts';
 import type { BucketStore, StoreBucket, StoreMode } from '../policy/store.ts';
 
 export interface FleetOptions {
@@ -23,6 +23,10 @@ export class Fleet {
   private down = false;
   /** Calls that paced locally because the store did not answer. */
   fallbacks = 0;
+  /** Per bucket, the room the server last reported to this process: sent with the next booking. */
+  private readonly seen = new Map<string, SeenRoom>();
+  /** Per bucket, requests sent before its limit was known, not yet charged to the fleet. */
+  private readonly unbooked = new Map<string, number>();
 
   constructor(store: BucketStore, options: FleetOptions) {
     this.store = store;
@@ -35,8 +39,17 @@ export class Fleet {
     input: SharedAdmit,
   ): Promise<{ mode: StoreMode; admission?: SharedAdmission }> {
     if (this.down && Date.now() < this.downUntil) return this.fallback();
+    const id = seenKey(bucket);
+    const seen = this.seen.get(id);
+    const unbooked = input.rpm > 0 ? (this.unbooked.get(id) ?? 0) : 0;
+    // Taken now, so that concurrent bookings do not charge the same probes twice; given back if not charged.
+    if (unbooked) this.unbooked.set(id, 0);
+    let charged = false;
     try {
-      const admission = await this.bounded(this.store.admit(bucket, input));
+      const admission = await this.bounded(
+        this.store.admit(bucket, { ...input, ...(seen ? { seen } : {}), ...(unbooked ? { unbooked } : {}) }),
+      );
+      charged = admission.ok;
       if (this.down) {
         this.down = false;
         this.options.warn('retryscope: the Redis limiter store answers again; pacing with the fleet');
@@ -45,7 +58,21 @@ export class Fleet {
     } catch (error) {
       this.markDown(error);
       return this.fallback();
+    } finally {
+      if (unbooked && !charged) this.unbooked.set(id, (this.unbooked.get(id) ?? 0) + unbooked);
     }
+  }
+
+  /** What an answer's headers said the bucket holds; rides on this process's next booking (no round trip of its own). */
+  saw(bucket: StoreBucket, room: SeenRoom): void {
+    if (room.requests === undefined && room.tokens === undefined) return;
+    this.seen.set(seenKey(bucket), room);
+  }
+
+  /** A request sent before the bucket's limit was known (a cold-start probe): the next paced booking pays for it. */
+  sentUnbooked(bucket: StoreBucket): void {
+    const id = seenKey(bucket);
+    this.unbooked.set(id, (this.unbooked.get(id) ?? 0) + 1);
   }
 
   /** Tells the fleet, without waiting: a lost update costs one process a 429, never a call. */
@@ -104,4 +131,8 @@ export class Fleet {
       );
     });
   }
+}
+
+function seenKey(bucket: StoreBucket): string {
+  return `${bucket.credential}\u0000${bucket.scope}`;
 }

@@ -18,7 +18,7 @@ import {
   throttlesBucket,
 } from '../policy/verdict.ts';
 import { redactUrl } from '../redact.ts';
-import { waitForFleet, waitForSlot } from './admission.ts';
+import { limitKnown, waitForFleet, waitForSlot } from './admission.ts';
 import type { Call } from './call.ts';
 import { type Hop, HopFailed, type Served } from './call-types.ts';
 import { consume, deadlineErrors } from './consume.ts';
@@ -56,8 +56,15 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
         'circuit_open',
       );
     }
-    const fleetWaitedMs = paced ? await waitForFleet(call, paced, tokens) : 0;
+    const fleetFirst = paced ? await waitForFleet(call, paced, tokens) : undefined;
     const queued = limiter ? await waitForSlot(call, limiter, tokens, bucket) : undefined;
+    let fleetWaitedMs = fleetFirst?.waitedMs ?? 0;
+    // Booked while the bucket was cold, the fleet paced nothing. If the cold-start hold has since
+    // learned the limit, book again (cold start only); a probe, sent still blind, is charged later.
+    if (paced?.fleet && fleetFirst?.unpaced) {
+      if (limitKnown(paced, clock.now())) fleetWaitedMs += (await waitForFleet(call, paced, tokens)).waitedMs;
+      else paced.fleet.fleet.sentUnbooked(paced.fleet.key);
+    }
     const attemptStarted = clock.now();
     if (retry) {
       // The fleet's pause and the local queue are both the limiter holding the retry.
@@ -89,6 +96,11 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
     const feedback = (headers: Record<string, string>) => {
       const headroom = parseRateLimitHeaders(headers);
       limiter?.observe(clock.now(), headroom, queued?.slot);
+      paced?.fleet?.fleet.saw(paced.fleet.key, {
+        atMs: clock.now(),
+        requests: headroom.remainingRequests,
+        tokens: headroom.remainingTokens,
+      });
       return headroom;
     };
     let status: number | undefined;

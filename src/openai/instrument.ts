@@ -1,5 +1,6 @@
 import { context as otelContext } from '@opentelemetry/api';
 import type OpenAI from 'openai';
+import { AzureOpenAI } from 'openai';
 import {
   type ResolvedOptions,
   RetryscopeConfigError,
@@ -232,7 +233,8 @@ function serverOf(client: OpenAI): ClientState['server'] {
   try {
     const url = new URL(client.baseURL);
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-    return { address: url.hostname, port };
+    // The conventions name Azure OpenAI a provider of its own.
+    return { address: url.hostname, port, ...(client instanceof AzureOpenAI ? { azure: true } : {}) };
   } catch {
     return {};
   }

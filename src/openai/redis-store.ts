@@ -58,6 +58,10 @@ export class RedisStore implements BucketStore {
       String(input.burstMs),
       String(Number.isFinite(input.maxWaitMs) ? input.maxWaitMs : 1e15),
       String(IDLE_MS),
+      String(input.seen?.atMs ?? 0),
+      String(input.seen?.requests ?? -1),
+      String(input.seen?.tokens ?? -1),
+      String(input.unbooked ?? 0),
     ]);
     const [kind, ms] = parseReply(reply);
     if (kind === 1) return { ok: false, reason: 'quota', untilMs: ms };

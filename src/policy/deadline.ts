@@ -39,11 +39,12 @@ export class Deadline {
   }
 
   /**
-   * An attempt's timeout cut to what the deadline leaves (never below 1 ms, the
-   * SDK's floor); undefined without a deadline: the attempt keeps its own.
+   * An attempt's timeout cut to what the deadline leaves (whole ms, never below 1:
+   * the SDK refuses anything else); undefined without a deadline: the attempt keeps its own.
+   * A clock with fractions of a millisecond (performance.now) leaves fractions.
    */
   attemptTimeoutMs(nowMs: number, timeoutMs: number): number | undefined {
     const left = this.leftMs(nowMs);
-    return Number.isFinite(left) ? Math.max(1, Math.min(timeoutMs, left)) : undefined;
+    return Number.isFinite(left) ? Math.max(1, Math.floor(Math.min(timeoutMs, left))) : undefined;
   }
 }

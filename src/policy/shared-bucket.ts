@@ -32,6 +32,25 @@ export interface SharedAdmit {
   burstMs: number;
   /** The longest wait the caller accepts (its deadline); a longer one books nothing. */
   maxWaitMs: number;
+  /**
+   * What the server last told this process the bucket holds (its `x-ratelimit-remaining-*`
+   * headers, and when). The fleet's buckets never hold more room than that: rejected
+   * requests, cold-start probes and traffic from outside the fleet spend the server's
+   * bucket without a booking, and only the headers see them.
+   */
+  seen?: SeenRoom;
+  /**
+   * Requests this process sent before the limit was known (its cold-start probes), which the
+   * fleet could not pace: charged to the request bucket with the first booking that can.
+   */
+  unbooked?: number;
+}
+
+/** A bucket's room as the server last reported it to this process. */
+export interface SeenRoom {
+  atMs: number;
+  requests?: number;
+  tokens?: number;
 }
 
 export type SharedAdmission =
@@ -59,8 +78,14 @@ export function admitShared(
   const tokBurst = Math.max(input.burstMs, tokCost);
   // A storm's pause ends on an empty bucket: the server said no room, so its end brings one
   // request's worth, not a burst (booked to the hilt, the whole fleet would leave at once).
-  const reqTat = Math.max(state.reqTat, state.pausedUntil + reqBurst - reqCost);
-  const tokTat = Math.max(state.tokTat, state.pausedUntil + tokBurst - tokCost);
+  let reqTat = Math.max(state.reqTat, state.pausedUntil + reqBurst - reqCost);
+  let tokTat = Math.max(state.tokTat, state.pausedUntil + tokBurst - tokCost);
+  // Room the headers reported, as of when they did: at most that much may leave at once.
+  const { seen } = input;
+  if (seen?.requests !== undefined) reqTat = Math.max(reqTat, seen.atMs + reqBurst - seen.requests * reqCost);
+  if (seen?.tokens !== undefined && input.tpm > 0)
+    tokTat = Math.max(tokTat, seen.atMs + tokBurst - (seen.tokens * MINUTE_MS) / input.tpm);
+  if (input.unbooked && reqCost > 0) reqTat = Math.max(reqTat, now) + input.unbooked * reqCost;
   let slot = Math.max(now, state.pausedUntil);
   if (reqCost > 0) slot = Math.max(slot, reqTat - reqBurst + reqCost);
   if (tokCost > 0) slot = Math.max(slot, tokTat - tokBurst + tokCost);
@@ -91,6 +116,8 @@ export function exhaustShared(state: SharedState, until: number): SharedState {
  * Lua. KEYS[1] the bucket's hash, KEYS[2] the credential's quota key; both
  * carry the credential's hash tag, so they live in one Cluster slot. The
  * hash expires when idle (`ARGV[8]` ms), so abandoned buckets cost nothing.
+ * `ARGV[9..11]` are the room last seen (when, requests, tokens; -1 = not seen),
+ * `ARGV[12]` the requests sent unbooked before the limit was known.
  * Returns { kind, ms }: 0 ok (wait ms), 1 quota (until), 2 deadline (wait ms).
  */
 export const SHARED_ADMIT_LUA = `
@@ -129,6 +156,13 @@ local reqBurst = math.max(burst, reqCost)
 local tokBurst = math.max(burst, tokCost)
 reqTat = math.max(reqTat, paused + reqBurst - reqCost)
 tokTat = math.max(tokTat, paused + tokBurst - tokCost)
+local seenAt = tonumber(ARGV[9] or '0')
+local seenReq = tonumber(ARGV[10] or '-1')
+local seenTok = tonumber(ARGV[11] or '-1')
+if seenReq >= 0 then reqTat = math.max(reqTat, seenAt + reqBurst - seenReq * reqCost) end
+if seenTok >= 0 and tpm > 0 then tokTat = math.max(tokTat, seenAt + tokBurst - seenTok * 60000 / tpm) end
+local unbooked = tonumber(ARGV[12] or '0')
+if unbooked > 0 and reqCost > 0 then reqTat = math.max(reqTat, now) + unbooked * reqCost end
 local slot = math.max(now, paused)
 if reqCost > 0 then slot = math.max(slot, reqTat - reqBurst + reqCost) end
 if tokCost > 0 then slot = math.max(slot, tokTat - tokBurst + tokCost) end

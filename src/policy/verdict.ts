@@ -147,7 +147,8 @@ export function fallsBack(outcome: StopOutcome, fallbackOn: readonly Outcome[], 
  * asked to cover, never for the caller's own abort (the SDK surfaces that).
  */
 export function degrades(outcome: StopOutcome, fallbackOn: readonly Outcome[]): boolean {
-  return outcome !== 'aborted' && fallbackOn.includes(outcome);
+  // A request no hop could take (every one refused before sending) is the caller's to fix.
+  return outcome !== 'aborted' && outcome !== 'invalid_request' && fallbackOn.includes(outcome);
 }
 
 /** A `degrade` that did not answer: what the call ends as. Its own failure never hides the API's. */

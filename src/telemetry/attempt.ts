@@ -30,6 +30,7 @@ export class AttemptRecord implements AttemptObserver {
           [A.ATTR_BACKOFF_MS]: Math.round(start.backoffMs),
           [A.ATTR_BACKOFF_SOURCE]: start.backoffSource,
           [A.ATTR_FALLBACK_INDEX]: start.fallbackIndex,
+          ...operation.httpAttributes,
         }),
       ),
     );

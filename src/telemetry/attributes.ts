@@ -2,7 +2,10 @@
  * Every span attribute and metric name retryscope emits, in one place.
  *
  * These names are a public contract: dashboards, alert rules and users' own
- * queries depend on them. Change one only with a major version.
+ * queries depend on them. Convention names follow the GenAI semantic
+ * conventions at one pinned commit (`SEMCONV_GENAI_COMMIT`), not the moving
+ * draft; while the package is pre-1.0 a name changes when the pin moves (said
+ * in the CHANGELOG), and `retryscope.*` names only where the pin has one.
  *
  * In Prometheus (OTLP receiver, or VictoriaMetrics with
  * -opentelemetry.usePrometheusNaming) dots become underscores, counters gain
@@ -12,6 +15,12 @@
  */
 
 // --- GenAI and HTTP semantic conventions -----------------------------------
+/**
+ * The `open-telemetry/semantic-conventions-genai` commit these names, requirement
+ * levels and value sets were read from (docs/gen-ai/openai.md and
+ * model/gen-ai/gen-ai-{input,output}-messages.json, gen-ai-system-instructions.json).
+ */
+export const SEMCONV_GENAI_COMMIT = '066d4a7f356f8600de6f10c42874626ab88692fb';
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
 export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
@@ -21,17 +30,53 @@ export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = 'gen_ai.response.finish_reaso
 export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
 export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
 export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
-/** Opt-in only (`captureContent`): JSON of the request's messages/input. */
+/** Opt-in only (`captureContent`): the chat history sent, as the conventions' role-and-parts JSON. */
 export const ATTR_GEN_AI_INPUT_MESSAGES = 'gen_ai.input.messages';
-/** Opt-in only (`captureContent`): JSON of the response's output. */
+/** Opt-in only (`captureContent`): one message per choice, same schema, with `finish_reason`. */
 export const ATTR_GEN_AI_OUTPUT_MESSAGES = 'gen_ai.output.messages';
+/** Opt-in only (`captureContent`): instructions given apart from the history (Responses `instructions`). */
+export const ATTR_GEN_AI_SYSTEM_INSTRUCTIONS = 'gen_ai.system_instructions';
+/** Set only on streaming requests: the convention says unset means not streaming. */
+export const ATTR_GEN_AI_REQUEST_STREAM = 'gen_ai.request.stream';
+export const ATTR_GEN_AI_REQUEST_TEMPERATURE = 'gen_ai.request.temperature';
+export const ATTR_GEN_AI_REQUEST_TOP_P = 'gen_ai.request.top_p';
+/** From `max_tokens`, `max_completion_tokens` or `max_output_tokens`. */
+export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = 'gen_ai.request.max_tokens';
+export const ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY = 'gen_ai.request.frequency_penalty';
+export const ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY = 'gen_ai.request.presence_penalty';
+export const ATTR_GEN_AI_REQUEST_STOP_SEQUENCES = 'gen_ai.request.stop_sequences';
+export const ATTR_GEN_AI_REQUEST_SEED = 'gen_ai.request.seed';
+/** Only when `n` is not 1, as the convention requires. */
+export const ATTR_GEN_AI_REQUEST_CHOICE_COUNT = 'gen_ai.request.choice.count';
+/** `text`, `json` or `speech`: from `response_format` or `modalities` (Chat), `text.format` (Responses). */
+export const ATTR_GEN_AI_OUTPUT_TYPE = 'gen_ai.output.type';
+/** The Responses API's `conversation` (its id, or `conversation.id`). */
+export const ATTR_GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id';
+export const ATTR_GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = 'gen_ai.request.previous_response.id';
+/** Streams only: seconds from sending the serving attempt to its first chunk. */
+export const ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = 'gen_ai.response.time_to_first_chunk';
+/** `chat_completions` or `responses` (the pin's values); other endpoints by their own name (`embeddings`, ...). */
+export const ATTR_OPENAI_API_TYPE = 'openai.api.type';
+/** Only when the request names a tier other than `auto`, as the convention requires. */
+export const ATTR_OPENAI_REQUEST_SERVICE_TIER = 'openai.request.service_tier';
+export const ATTR_OPENAI_RESPONSE_SERVICE_TIER = 'openai.response.service_tier';
+export const ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT = 'openai.response.system_fingerprint';
 export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
 export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count';
+/** On attempt spans: `POST`, `GET`, ... */
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+/**
+ * On attempt spans: the path with ids as placeholders (`/responses/{response_id}`).
+ * `url.full` is left out on purpose: a URL can carry ids and, on proxies, credentials.
+ */
+export const ATTR_URL_TEMPLATE = 'url.template';
 
 export const PROVIDER_OPENAI = 'openai';
+/** `gen_ai.provider.name` of an `AzureOpenAI` client. */
+export const PROVIDER_AZURE_OPENAI = 'azure.ai.openai';
 /** What a value outside a closed set, or one breaking the redaction rule (redact.ts), is recorded as. */
 export const OTHER = '_OTHER';
 
@@ -40,14 +85,19 @@ export const ATTR_ATTEMPTS = 'retryscope.attempts';
 export const ATTR_BACKOFF_TOTAL_MS = 'retryscope.backoff_total_ms';
 export const ATTR_OUTCOME = 'retryscope.outcome';
 export const ATTR_DEADLINE_MS = 'retryscope.deadline_ms';
-export const ATTR_STREAM = 'retryscope.stream';
-/** Which OpenAI API the call went to (`chat.completions`, `responses`, `embeddings`, ...). */
-export const ATTR_API = 'retryscope.api';
 /** Time the call waited in the client-side limiter's queue. */
 export const ATTR_QUEUED_MS = 'retryscope.queued_ms';
 /** Which hop served the call (0 = the primary); also on every attempt span. */
 export const ATTR_FALLBACK_INDEX = 'retryscope.fallback_index';
 export const ATTR_FALLBACK_REASON = 'retryscope.fallback_reason';
+/** Hops skipped unsent because their own request could not fit their model (absent when none). */
+export const ATTR_HOPS_SKIPPED = 'retryscope.hops_skipped';
+/** Span event on the operation span, one per skipped hop: its `retryscope.fallback_index`, model and why. */
+export const EVENT_HOP_SKIPPED = 'retryscope.hop_skipped';
+/** On `retryscope.hop_skipped`: the validation problem's code (`context_length_exceeded`, ...). */
+export const ATTR_VALIDATION_CODE = 'retryscope.validation.code';
+/** On `retryscope.hop_skipped`: the request field at fault (`messages`, `temperature`, ...). */
+export const ATTR_VALIDATION_PARAM = 'retryscope.validation.param';
 
 // --- Attempt spans (one per HTTP request) -----------------------------------
 export const ATTR_ATTEMPT = 'retryscope.attempt';

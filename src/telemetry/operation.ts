@@ -9,6 +9,7 @@ import {
 import type {
   AttemptStarted,
   CallObserver,
+  HopSkipped,
   OperationEnded,
   OperationStarted,
   Paced,
@@ -19,6 +20,7 @@ import type { Outcome } from '../policy/types.ts';
 import { AttemptRecord } from './attempt.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
+import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
 import { MAX_FINISH_REASONS, type Telemetry } from './recorder.ts';
 import { safely } from './safely.ts';
 
@@ -37,10 +39,20 @@ export class OperationRecord implements CallObserver {
   private readonly start: OperationStarted;
   /** The pacing state last read: the operation span carries it at the end. */
   private pacing: Paced | undefined;
+  private hopsSkipped = 0;
 
   /** The caller's model, as given (metric attributes carry it redacted). */
   get requestModel(): string | undefined {
     return this.start.requestModel;
+  }
+
+  /** The HTTP client attributes every attempt span carries (no `url.full`: see attributes.ts). */
+  get httpAttributes(): Attributes {
+    const { method, path } = this.start;
+    return compact({
+      [A.ATTR_HTTP_REQUEST_METHOD]: method?.toUpperCase(),
+      [A.ATTR_URL_TEMPLATE]: path === undefined ? undefined : urlTemplate(path),
+    });
   }
 
   constructor(telemetry: Telemetry, start: OperationStarted, parent: Context) {
@@ -54,11 +66,8 @@ export class OperationRecord implements CallObserver {
           ...this.metricAttributes,
           // The caller's own model name: on the span as given, on metrics only if it fits the pattern.
           [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
-          [A.ATTR_SERVER_PORT]: start.serverPort,
-          [A.ATTR_API]: start.api,
-          [A.ATTR_STREAM]: start.stream,
+          ...requestAttributes(start),
           [A.ATTR_DEADLINE_MS]: start.deadlineMs,
-          [A.ATTR_GEN_AI_INPUT_MESSAGES]: start.inputContent,
         }),
       ),
     );
@@ -87,6 +96,25 @@ export class OperationRecord implements CallObserver {
 
   /** The operation's end says what served it; a hop change alone records nothing. */
   hopChanged(_fact: ServedBy): void {}
+
+  /** A hop skipped unsent: an event on the operation span says which, and why. */
+  hopSkipped(fact: HopSkipped): void {
+    this.hopsSkipped++;
+    const span = this.span;
+    safely('recordHopSkipped', () => {
+      if (!span?.isRecording()) return;
+      span.addEvent(
+        A.EVENT_HOP_SKIPPED,
+        compact({
+          [A.ATTR_FALLBACK_INDEX]: fact.index,
+          [A.ATTR_GEN_AI_REQUEST_MODEL]: fact.model ?? this.start.requestModel,
+          // The validator's own words (a code, a field path), never the request's content.
+          [A.ATTR_VALIDATION_CODE]: fact.code,
+          [A.ATTR_VALIDATION_PARAM]: fact.param,
+        }),
+      );
+    });
+  }
 
   /** Gauges of the client-side pacing state, read after each attempt. */
   paced(state: Paced): void {
@@ -166,10 +194,12 @@ export class OperationRecord implements CallObserver {
             : undefined,
           [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: end.usage?.inputTokens,
           [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: end.usage?.outputTokens,
+          ...serviceAttributes(end, (v) => t.spanValue(v)),
           [A.ATTR_GEN_AI_OUTPUT_MESSAGES]: end.outputContent,
           [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
           [A.ATTR_FALLBACK_INDEX]: end.served?.index,
           [A.ATTR_FALLBACK_REASON]: end.served?.reason,
+          [A.ATTR_HOPS_SKIPPED]: this.hopsSkipped > 0 ? this.hopsSkipped : undefined,
           [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
           [A.ATTR_RETRY_BUDGET_REMAINING]: end.budgetRemaining,
           [A.ATTR_RETRY_BUDGET_EXHAUSTED]: end.budgetExhausted ? true : undefined,

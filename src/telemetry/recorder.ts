@@ -91,14 +91,22 @@ export class Telemetry {
    * operation, model and server (never mutated), not one per call.
    */
   operationMetricAttributes(start: OperationStarted): Attributes {
-    const key = `${start.operationName}\u0000${start.requestModel ?? ''}\u0000${start.serverAddress ?? ''}`;
+    const key = [
+      start.operationName,
+      start.requestModel,
+      start.serverAddress,
+      start.serverPort,
+      start.azure,
+    ].join('\u0000');
     let attributes = this.operationAttributes.get(key);
     if (!attributes) {
       attributes = compact({
         [A.ATTR_GEN_AI_OPERATION_NAME]: start.operationName,
-        [A.ATTR_GEN_AI_PROVIDER_NAME]: A.PROVIDER_OPENAI,
+        [A.ATTR_GEN_AI_PROVIDER_NAME]: start.azure ? A.PROVIDER_AZURE_OPENAI : A.PROVIDER_OPENAI,
         [A.ATTR_GEN_AI_REQUEST_MODEL]: this.metricModel(start.requestModel),
         [A.ATTR_SERVER_ADDRESS]: start.serverAddress,
+        // The conventions require the port wherever the address is.
+        [A.ATTR_SERVER_PORT]: start.serverAddress === undefined ? undefined : start.serverPort,
       });
       // Bounded: a caller cycling through model names must not grow it forever.
       if (this.operationAttributes.size >= MAX_OPERATION_KINDS) this.operationAttributes.clear();

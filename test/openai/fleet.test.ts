@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
 import { Fleet } from '../../src/openai/fleet.ts';
-import type { SharedAdmission } from '../../src/policy/shared-bucket.ts';
+import type { SharedAdmission, SharedAdmit } from '../../src/policy/shared-bucket.ts';
 import type { BucketStore } from '../../src/policy/store.ts';
 
 const bucket = { credential: '0123456789abcdef', scope: 'fedcba9876543210' };
@@ -79,4 +79,60 @@ test('no reply by the timeout: the call paces locally, with one warning', async 
   expect(fleet.fallbacks).toBe(1);
   expect(warnings).toHaveLength(1);
   expect(warnings[0]).toMatch(/did not answer \(no answer in 5 ms\)/);
+});
+
+/** A store that records what each booking carried and answers as told. */
+function recordingStore(answer: (n: number) => SharedAdmission | Error) {
+  const seen: SharedAdmit[] = [];
+  const store: BucketStore = {
+    admit: async (_b, i) => {
+      seen.push(i);
+      const a = answer(seen.length);
+      if (a instanceof Error) throw a;
+      return a;
+    },
+    pause: async () => {},
+    exhaust: async () => {},
+    close: async () => {},
+  };
+  return { store, seen };
+}
+
+test('probes sent blind are charged once: concurrent bookings do not both pay for them', async () => {
+  const { store, seen } = recordingStore(() => ({ ok: true, waitMs: 0 }));
+  const fleet = new Fleet(store, { timeoutMs: 10_000, retryMs: 1000, warn: () => {} });
+  fleet.sentUnbooked(bucket);
+  fleet.sentUnbooked(bucket);
+  await Promise.all([fleet.admit(bucket, input), fleet.admit(bucket, input), fleet.admit(bucket, input)]);
+  expect(seen.map((i) => i.unbooked ?? 0)).toEqual([2, 0, 0]);
+});
+
+test('a booking that charged nothing (refused, or the store down) gives the probes back to the next', async () => {
+  const { store, seen } = recordingStore((n) =>
+    n === 1
+      ? { ok: false, reason: 'deadline', waitMs: 5000 }
+      : n === 2
+        ? new Error('down')
+        : { ok: true, waitMs: 0 },
+  );
+  const fleet = new Fleet(store, { timeoutMs: 10_000, retryMs: 0, warn: () => {} });
+  fleet.sentUnbooked(bucket);
+  await fleet.admit(bucket, input);
+  await fleet.admit(bucket, input);
+  await fleet.admit(bucket, input);
+  await fleet.admit(bucket, input);
+  expect(seen.map((i) => i.unbooked ?? 0)).toEqual([1, 1, 1, 0]);
+});
+
+test('the room an answer reported rides on the next booking; a limit not yet known carries no charge', async () => {
+  const { store, seen } = recordingStore(() => ({ ok: true, waitMs: 0 }));
+  const fleet = new Fleet(store, { timeoutMs: 10_000, retryMs: 1000, warn: () => {} });
+  fleet.sentUnbooked(bucket);
+  fleet.saw(bucket, { atMs: 5, requests: 3 });
+  fleet.saw(bucket, { atMs: 6 });
+  await fleet.admit(bucket, { ...input, rpm: 0 });
+  await fleet.admit(bucket, input);
+  expect(seen[0]).toMatchObject({ seen: { atMs: 5, requests: 3 } });
+  expect(seen[0]!.unbooked).toBeUndefined();
+  expect(seen[1]).toMatchObject({ unbooked: 1 });
 });

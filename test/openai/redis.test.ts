@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('the Lua decision is its TypeScript twin', () => {
-  test('400 random bookings, pauses and quota flags: the same answer from both, case by case', async () => {
+  test('400 random bookings (with and without the room headers reported and unbooked probes), pauses and quota flags: the same answer from both, case by case', async () => {
     const store = new RedisStore(redis.url, 'parity');
     const bucket = { credential: 'c0ffee00c0ffee00', scope: 'abcdef0123456789' };
     const random = mulberry32(13);
@@ -76,6 +76,17 @@ describe('the Lua decision is its TypeScript twin', () => {
           tpm: [0, 40_000, 1_000_000][Math.floor(random() * 3)]!,
           burstMs: [0, 1000][Math.floor(random() * 2)]!,
           maxWaitMs: random() < 0.3 ? 500 : Number.POSITIVE_INFINITY,
+          // The room an answer's headers reported, some of the time, up to a second old.
+          ...(random() < 0.5
+            ? {
+                seen: {
+                  atMs: now - Math.floor(random() * 1000),
+                  ...(random() < 0.8 ? { requests: Math.floor(random() * 30) } : {}),
+                  ...(random() < 0.5 ? { tokens: Math.floor(random() * 50_000) } : {}),
+                },
+              }
+            : {}),
+          ...(random() < 0.2 ? { unbooked: Math.floor(random() * 4) } : {}),
         };
         const twin = admitShared(state, input);
         state = twin.state;

@@ -190,7 +190,7 @@ describe('streams', () => {
     const { ops, attempts } = await spansByKind();
     expect(attempts).toHaveLength(1);
     expect(ops[0]!.attributes).toMatchObject({
-      'retryscope.stream': true,
+      'gen_ai.request.stream': true,
       'retryscope.outcome': 'success',
       'gen_ai.usage.input_tokens': 9,
       'gen_ai.usage.output_tokens': 2,
@@ -357,7 +357,10 @@ describe('beyond chat', () => {
 
     const { ops } = await spansByKind();
     const byApi = Object.fromEntries(
-      ops.map((o) => [`${o.attributes['retryscope.api']}:${o.attributes['retryscope.stream']}`, o]),
+      ops.map((o) => [
+        `${o.attributes['openai.api.type']}:${o.attributes['gen_ai.request.stream'] === true}`,
+        o,
+      ]),
     );
     expect(byApi['responses:false']!.attributes['gen_ai.operation.name']).toBe('chat');
     expect(byApi['responses:false']!.attributes['gen_ai.usage.input_tokens']).toBe(4);
@@ -417,7 +420,12 @@ describe('beyond chat', () => {
     expect(r.choices[0]!.message.content).toBe('Paris.');
     expect(server.received).toHaveLength(2);
     expect(server.received[0]!.url).toContain('/deployments/gpt-4o-mini/chat/completions');
-    expect((await spansByKind()).attempts).toHaveLength(2);
+    const { ops, attempts } = await spansByKind();
+    expect(attempts).toHaveLength(2);
+    // The conventions name Azure OpenAI a provider of its own, on spans and metrics alike.
+    expect(ops[0]!.attributes['gen_ai.provider.name']).toBe('azure.ai.openai');
+    const points = await t.metric('gen_ai.client.operation.duration');
+    expect(points.some((p) => p.attributes['gen_ai.provider.name'] === 'azure.ai.openai')).toBe(true);
   });
 
   test('the wrapped client is a new client: the original keeps its own behaviour', async () => {

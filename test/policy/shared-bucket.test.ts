@@ -54,3 +54,78 @@ describe('a storm pause ends on an empty bucket', () => {
     expect(waits[11]).toBe(50);
   });
 });
+
+describe('the fleet never holds more room than the headers reported', () => {
+  test('4 requests left on the server: 4 leave now, the rest at the rate', () => {
+    // An idle fleet would let a whole burst (20) go; the server said 4 remain (probes and
+    // rejected requests spent the rest without a booking).
+    const seen = { atMs: 10_000, requests: 4 };
+    let state = emptySharedState();
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = admitShared(state, { ...base, now: 10_000, seen });
+      if (!r.admission.ok) throw new Error('refused');
+      waits.push(r.admission.waitMs);
+      state = r.state;
+    }
+    expect(waits).toEqual([0, 0, 0, 0, 50, 100]);
+  });
+
+  test('an old report binds less: the bucket refilled since it was seen', () => {
+    // Seen empty 500 ms ago: 10 requests (500 ms at 20/s) have refilled.
+    const r = book(emptySharedState(), 10_500, 1);
+    const fresh = admitShared(emptySharedState(), {
+      ...base,
+      now: 10_500,
+      seen: { atMs: 10_500, requests: 0 },
+    });
+    const old = admitShared(emptySharedState(), {
+      ...base,
+      now: 10_500,
+      seen: { atMs: 10_000, requests: 0 },
+    });
+    expect(r.waits).toEqual([0]);
+    expect(fresh.admission).toEqual({ ok: true, waitMs: 50 });
+    expect(old.admission).toEqual({ ok: true, waitMs: 0 });
+  });
+
+  test('room the fleet has already booked past is no constraint', () => {
+    const { state } = book(emptySharedState(), 10_000, 20);
+    const plain = admitShared(state, { ...base, now: 10_000 });
+    const seen = admitShared(state, { ...base, now: 10_000, seen: { atMs: 10_000, requests: 15 } });
+    expect(seen).toEqual(plain);
+  });
+
+  test('tokens: the room reported in tokens bounds a token-paced booking', () => {
+    // 60,000 TPM: 1 token per ms, a 1000-token burst. 700 tokens left; two 600-token requests.
+    const tok = { ...base, rpm: 0, tpm: 60_000, tokens: 600, now: 100_000 };
+    const waits = (seen?: SharedAdmit['seen']) => {
+      const first = admitShared(emptySharedState(), { ...tok, ...(seen ? { seen } : {}) });
+      const second = admitShared(first.state, { ...tok, ...(seen ? { seen } : {}) });
+      return [first.admission, second.admission].map((a) => (a.ok ? a.waitMs : -1));
+    };
+    expect(waits()).toEqual([0, 200]);
+    expect(waits({ atMs: 100_000, tokens: 700 })).toEqual([0, 500]);
+  });
+});
+
+describe('cold-start probes are charged to the fleet', () => {
+  test('8 probes sent before the limit was known: the first paced booking leaves 12 of the 20', () => {
+    const first = admitShared(emptySharedState(), { ...base, now: 10_000, unbooked: 8 });
+    let state = first.state;
+    const waits = [first.admission.ok ? first.admission.waitMs : -1];
+    for (let i = 0; i < 13; i++) {
+      const r = admitShared(state, { ...base, now: 10_000 });
+      waits.push(r.admission.ok ? r.admission.waitMs : -1);
+      state = r.state;
+    }
+    // 12 leave at once (the first booking among them), then one every 50 ms.
+    expect(waits.filter((w) => w === 0)).toHaveLength(12);
+    expect(waits.slice(12)).toEqual([50, 100]);
+  });
+
+  test('a limit still unknown charges nothing (it paces nothing either)', () => {
+    const r = admitShared(emptySharedState(), { ...base, rpm: 0, now: 10_000, unbooked: 8 });
+    expect(r.state).toEqual(emptySharedState());
+  });
+});

@@ -229,5 +229,8 @@ describe('Deadline', () => {
     expect(d.attemptTimeoutMs(600, 200)).toBe(200);
     // Past the deadline the SDK still gets its 1 ms floor, never 0 (which means no timeout).
     expect(d.attemptTimeoutMs(5_000, 600_000)).toBe(1);
+    // A clock with fractions (performance.now): whole milliseconds, as the SDK requires.
+    expect(d.attemptTimeoutMs(600.25, 600_000)).toBe(499);
+    expect(d.attemptTimeoutMs(1_099.5, 600_000)).toBe(1);
   });
 });

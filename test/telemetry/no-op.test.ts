@@ -7,7 +7,7 @@ import { createTestTelemetry } from '../helpers/otel.ts';
 // The no-op fast path: with no SDK behind the API, nothing builds attributes. It must switch off
 // only then: a provider registered later (after instrument()) gets every attribute, as before.
 
-const start = { operationName: 'chat', api: 'chat.completions', requestModel: 'gpt-4.1', stream: false };
+const start = { operationName: 'chat', api: 'chat_completions', requestModel: 'gpt-4.1', stream: false };
 const end = {
   outcome: 'success' as const,
   attempts: 1,
