@@ -78,6 +78,8 @@ try {
         './src/index.ts',
         './src/register-cjs.ts',
         './src/instrumentation.ts',
+        // Required by a computed path (src/openai/auto.ts), so tsc would not follow it.
+        './src/openai/auto-core.ts',
         './src/telemetry/setup.ts',
       ],
       include: [],

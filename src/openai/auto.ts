@@ -5,11 +5,26 @@
  * static members (`OpenAI.APIError`) and the app's own subclasses keep working,
  * and `AzureOpenAI` (which extends the unpatched `OpenAI` inside the SDK) is
  * patched on its own. Used by RetryscopeInstrumentation (src/instrumentation.ts).
+ *
+ * This file loads nothing of `openai`: the rest (auto-core.ts) is required when the
+ * first client is constructed. In an ES module app an `openai` imported before
+ * import-in-the-middle's loader is registered cannot be hooked, so importing
+ * `retryscope/instrumentation` must not import it; and at patch time `openai` is
+ * still evaluating, so loading it then would be a require cycle.
  */
+import { createRequire } from 'node:module';
 import { types } from 'node:util';
-import OpenAI from 'openai';
 import type { RetryscopeOptions } from '../options.ts';
-import { instrumentConstructed, isInstrumented } from './instrument.ts';
+
+type Core = typeof import('./auto-core.ts');
+let core: Core | undefined;
+
+function loadCore(): Core {
+  // Synchronous, as `new` is: the ES module build requires its ES module sibling (Node loads ES modules by require since 20.19).
+  const file = import.meta.url.endsWith('.ts') ? './auto-core.ts' : './auto-core.js';
+  core ??= createRequire(import.meta.url)(file) as Core;
+  return core;
+}
 
 /** The exports of `openai` that construct a client (`default` is `OpenAI`). */
 const CLASSES = ['default', 'OpenAI', 'AzureOpenAI'] as const;
@@ -25,14 +40,30 @@ type Constructor = new (...args: unknown[]) => object;
 // instrument() makes clients itself (a retries-off clone, via the client's constructor): those stay raw.
 let constructing = false;
 
-function construct(hooks: AutoHooks, target: Constructor, args: unknown[], newTarget: Constructor): object {
+function construct(
+  hooks: AutoHooks,
+  copy: unknown,
+  target: Constructor,
+  args: unknown[],
+  newTarget: Constructor,
+): object {
   const client = Reflect.construct(target, args, newTarget);
-  if (constructing || isInstrumented(client)) return client;
-  const options = hooks.options();
-  if (!options) return client;
+  if (constructing) return client;
   constructing = true;
   try {
-    return instrumentConstructed(client as never, options);
+    const { instrumentConstructed, isInstrumented, OWN_API_ERROR } = loadCore();
+    if (isInstrumented(client)) return client;
+    // The other copy of openai (CommonJS in an ES module build of retryscope, or the reverse): retryscope's
+    // `instanceof` checks would miss its errors and its 429s would go unretried, so its clients stay the SDK's.
+    if (copy !== OWN_API_ERROR) {
+      zeroCodeWarning(
+        'an openai of the other module format (CommonJS/ES module) was loaded; its clients are left uninstrumented ' +
+          '(start the app with --require retryscope/register for CommonJS, --import for ES modules)',
+      );
+      return client;
+    }
+    const options = hooks.options();
+    return options ? instrumentConstructed(client as never, options) : client;
   } catch (error) {
     // Zero-code never changes what the app gets: a client that cannot be instrumented stays the SDK's.
     zeroCodeWarning(`a new client is left uninstrumented (${(error as Error)?.message ?? error})`);
@@ -52,10 +83,10 @@ export function zeroCodeWarning(text: string): void {
 }
 
 /** A class whose `new` returns an instrumented client; everything else goes to the class itself. */
-function autoClass(hooks: AutoHooks, cls: Constructor): Constructor {
+function autoClass(hooks: AutoHooks, copy: unknown, cls: Constructor): Constructor {
   const proxy: Constructor = new Proxy(cls, {
     construct: (target, args, newTarget) =>
-      construct(hooks, target, args, newTarget === proxy ? target : (newTarget as Constructor)),
+      construct(hooks, copy, target, args, newTarget === proxy ? target : (newTarget as Constructor)),
   });
   return proxy;
 }
@@ -70,15 +101,6 @@ const originals = new WeakMap<object, Exports>();
  */
 export function patchOpenAIExports<T extends object>(exports: T, hooks: AutoHooks): T {
   const source = exports as Exports;
-  // The other copy of openai (CommonJS in an ES module build of retryscope, or the reverse): retryscope's
-  // `instanceof` checks would miss its errors and its 429s would go unretried, so its clients stay the SDK's.
-  if (source.APIError !== OpenAI.APIError) {
-    zeroCodeWarning(
-      'an openai of the other module format (CommonJS/ES module) was loaded; its clients are left uninstrumented ' +
-        '(start the app with --require retryscope/register for CommonJS, --import for ES modules)',
-    );
-    return exports;
-  }
   const saved: Exports = {};
   const patched: Exports = {};
   // `default` and `OpenAI` are one class, so they stay one (patched) class.
@@ -87,7 +109,7 @@ export function patchOpenAIExports<T extends object>(exports: T, hooks: AutoHook
     const cls = source[name];
     if (typeof cls !== 'function') continue;
     saved[name] = cls;
-    if (!byClass.has(cls)) byClass.set(cls, autoClass(hooks, cls as Constructor));
+    if (!byClass.has(cls)) byClass.set(cls, autoClass(hooks, source.APIError, cls as Constructor));
     patched[name] = byClass.get(cls);
   }
   originals.set(exports, saved);
@@ -100,7 +122,7 @@ export function patchOpenAIExports<T extends object>(exports: T, hooks: AutoHook
     get: (t, key, receiver) =>
       typeof key === 'string' && Object.hasOwn(patched, key) ? patched[key] : Reflect.get(t, key, receiver),
     ...(typeof exports === 'function'
-      ? { construct: (t: Constructor, args: unknown[]) => construct(hooks, t, args, t) }
+      ? { construct: (t: Constructor, args: unknown[]) => construct(hooks, source.APIError, t, args, t) }
       : {}),
   });
   ours.add(proxy);

@@ -2,15 +2,25 @@
  * RetryscopeInstrumentation in process: its patch of the openai exports (as
  * require-in-the-middle would hand them out), enable()/disable(), config
  * checks, and how it meets an app's own instrument() call.
+ *
+ * retryscope is loaded by Node itself here, not by vitest's transform: the patch requires
+ * its core (src/openai/auto.ts) natively, so the test must hold those same module instances.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as openaiExports from 'openai';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import { instrument, RetryscopeConfigError } from '../../src/index.ts';
-import { RetryscopeInstrumentation, SUPPORTED_OPENAI } from '../../src/instrumentation.ts';
 import { createTestTelemetry } from '../helpers/otel.ts';
 import { chatCompletion, rateLimited, ScriptedServer } from '../helpers/scripted-server.ts';
+
+const native = createRequire(import.meta.url);
+const { instrument, RetryscopeConfigError } = native(
+  '../../src/index.ts',
+) as typeof import('../../src/index.ts');
+const { RetryscopeInstrumentation, SUPPORTED_OPENAI } = native(
+  '../../src/instrumentation.ts',
+) as typeof import('../../src/instrumentation.ts');
 
 let server: ScriptedServer;
 const otel = createTestTelemetry();

@@ -107,7 +107,7 @@ function spansOf(service: string): Span[] {
 const attempts = (spans: Span[]) => spans.filter((s) => /^attempt \d+$/.test(s.name));
 
 const sdkApp = {
-  'ES module': ['--import', './hook.mjs', '--import', './otel.mjs', 'app.mjs'],
+  'ES module': ['--import', './otel.mjs', 'app.mjs'],
   CommonJS: ['--require', './otel.cjs', 'app.cjs'],
 };
 
