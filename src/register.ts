@@ -2,9 +2,9 @@
  * `node --import retryscope/register app.js`: zero-code instrumentation for an
  * ES module app (src/zero-code/start.ts says what it does). ES modules are
  * hooked by import-in-the-middle's loader, which must be registered before
- * `openai` is first imported, retryscope's own imports of it included: hence
- * the dynamic import after register(), and top-level await so the app starts
- * only once the hook is in place. CommonJS apps use `--require` (register-cjs.ts).
+ * `openai` is first imported. The rest is imported after register() (and not
+ * at all when disabled or the peer is missing), with top-level await so the app
+ * starts only once the hook is in place. CommonJS apps use `--require` (register-cjs.ts).
  */
 import { register } from 'node:module';
 import { INSTRUMENTATION_PEERS, installLine } from './optional-peers.ts';
