@@ -6,12 +6,12 @@
  * receiver; and the same apps with their own NodeSDK and RetryscopeInstrumentation.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { INSTRUMENTATION_PEERS, TELEMETRY_PEERS } from '../../src/optional-peers.ts';
-import { AppDir, repo } from '../compat/helpers/app-dir.ts';
+import { AppDir, packageDir, repo } from '../compat/helpers/app-dir.ts';
 import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { chatCompletion, rateLimited, ScriptedServer } from '../helpers/scripted-server.ts';
 
@@ -21,6 +21,22 @@ const fixtures = join(import.meta.dirname, 'fixtures');
 let server: ScriptedServer;
 let receiver: OtlpReceiver;
 let app: AppDir;
+/** The same app on the oldest openai of retryscope's peer range (devDependency `openai-oldest`). */
+let oldest: AppDir;
+
+async function appWith(openai: string): Promise<AppDir> {
+  const dir = new AppDir();
+  mkdirSync(join(dir.dir, 'node_modules'), { recursive: true });
+  // A copy, not a link: require-in-the-middle names a package by its real path, which for the
+  // devDependency is node_modules/openai-oldest (an app has it as node_modules/openai).
+  if (openai === 'openai') symlinkSync(packageDir(openai, repo), join(dir.dir, 'node_modules/openai'), 'dir');
+  else cpSync(packageDir(openai, repo), join(dir.dir, 'node_modules/openai'), { recursive: true });
+  dir.link('@opentelemetry/api');
+  for (const name of [...INSTRUMENTATION_PEERS, ...TELEMETRY_PEERS]) dir.link(name);
+  await dir.installRetryscope();
+  for (const file of readdirSync(fixtures)) dir.write(file, readFileSync(join(fixtures, file), 'utf8'));
+  return dir;
+}
 beforeAll(async () => {
   server = await new ScriptedServer().start();
   // Per prompt (one per test): a 429 first, then a completion.
@@ -32,16 +48,14 @@ beforeAll(async () => {
     return n === 1 ? rateLimited(1) : { json: chatCompletion(`answer to ${prompt}`) };
   });
   receiver = await new OtlpReceiver().start();
-  app = new AppDir();
-  app.link('openai').link('@opentelemetry/api');
-  for (const name of [...INSTRUMENTATION_PEERS, ...TELEMETRY_PEERS]) app.link(name);
-  await app.installRetryscope();
-  for (const file of readdirSync(fixtures)) app.write(file, readFileSync(join(fixtures, file), 'utf8'));
+  app = await appWith('openai');
+  oldest = await appWith('openai-oldest');
 });
 afterAll(() => {
   server?.close();
   receiver?.close();
   app?.remove();
+  oldest?.remove();
 });
 
 interface Run {
@@ -52,10 +66,10 @@ interface Run {
 }
 
 let runs = 0;
-async function node(args: string[], env: Record<string, string> = {}): Promise<Run> {
+async function node(args: string[], env: Record<string, string> = {}, cwd = app.dir): Promise<Run> {
   const prompt = `run ${++runs}`;
   const { stdout, stderr } = await run(process.execPath, args, {
-    cwd: app.dir,
+    cwd,
     env: {
       ...process.env,
       NODE_OPTIONS: '',
@@ -217,6 +231,21 @@ describe.each([
     expect(attempts(r.spans).map((s) => s.status)).toEqual([429, 200]);
     expect(r.spans.filter((s) => !/^attempt/.test(s.name))).toHaveLength(1);
   });
+});
+
+test.each([
+  ['ES module', ['--import', 'retryscope/register', 'app.mjs']],
+  ['CommonJS', ['--require', 'retryscope/register', 'app.cjs']],
+])('%s app on the oldest openai of the peer range: instrumented, 2 attempt spans', async (_kind, args) => {
+  const version = JSON.parse(
+    readFileSync(join(oldest.dir, 'node_modules/openai/package.json'), 'utf8'),
+  ).version;
+  expect(`^${version}`).toBe(
+    JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).peerDependencies.openai,
+  );
+  const r = await node(args, {}, oldest.dir);
+  expect(r.report).toMatchObject({ clientInstrumented: true, azureInstrumented: true });
+  expect(attempts(r.spans).map((s) => s.status)).toEqual([429, 200]);
 });
 
 test('an ES module app that also requires the CommonJS openai: that copy’s clients stay the SDK’s, with one warning', async () => {
