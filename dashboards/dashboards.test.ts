@@ -36,6 +36,7 @@ const dataPanels = (d: Dashboard) => d.panels.filter((p) => p.type !== 'row');
 /** Counters of events that have traces behind them: a point on these must link to Jaeger. */
 const EVENT_COUNTERS = [
   'gen_ai_client_operation_duration_seconds_count',
+  'gen_ai_client_inference_duration_seconds_count',
   'retryscope_client_attempts_total',
   'retryscope_client_backoff_duration_seconds',
   'retryscope_client_quota_exhausted_total',

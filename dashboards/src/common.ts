@@ -22,6 +22,14 @@ export const M = {
   operations: 'gen_ai_client_operation_duration_seconds_count',
   operationBuckets: 'gen_ai_client_operation_duration_seconds_bucket',
   tokens: 'gen_ai_client_token_usage_sum',
+  tokenBuckets: 'gen_ai_client_token_usage_bucket',
+  // OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental: inference operations under these.
+  inferences: 'gen_ai_client_inference_duration_seconds_count',
+  inferenceBuckets: 'gen_ai_client_inference_duration_seconds_bucket',
+  inputTokens: 'gen_ai_client_inference_usage_input_tokens_total',
+  outputTokens: 'gen_ai_client_inference_usage_output_tokens_total',
+  inputTokenBuckets: 'gen_ai_client_inference_operation_input_tokens_bucket',
+  outputTokenBuckets: 'gen_ai_client_inference_operation_output_tokens_bucket',
   attempts: 'retryscope_client_attempts_total',
   backoffCount: 'retryscope_client_backoff_duration_seconds_count',
   backoffBuckets: 'retryscope_client_backoff_duration_seconds_bucket',
@@ -52,9 +60,35 @@ export const FAILED = 'retryscope_outcome!~"success|fallback"';
 
 export const RATE = '$__rate_interval';
 
+/**
+ * Both namings of the GenAI metrics (OTEL_SEMCONV_STABILITY_OPT_IN) in one
+ * query, so a dashboard or rule works for either, or a fleet running both.
+ * `or` joins series label set by label set: the same operation is never
+ * recorded under both names, so nothing is dropped.
+ */
+export function eitherNaming(defaultName: string, latestName: string, selector: string): string {
+  return `(rate(${defaultName}{${selector}}[${RATE}]) or rate(${latestName}{${selector}}[${RATE}]))`;
+}
+
+/** Finished operations per second, under either naming. */
+export const operationsRate = (selector: string) => eitherNaming(M.operations, M.inferences, selector);
+
+/**
+ * Token rates by `gen_ai_token_type` under either naming: the latest names
+ * input and output as separate metrics, so `label_replace` gives them the
+ * default naming's label.
+ */
+export function tokenRates(defaultName: string, input: string, output: string, selector: string): string {
+  const typed = (name: string, type: string) =>
+    `label_replace(rate(${name}{${selector}}[${RATE}]), "gen_ai_token_type", "${type}", "", "")`;
+  return `(rate(${defaultName}{${selector}}[${RATE}]) or ${typed(input, 'input')} or ${typed(output, 'output')})`;
+}
+
 export function variables(): dashboard.QueryVariableBuilder[] {
-  const service = `label_values(${M.operations}, service_name)`;
-  const model = `label_values(${M.operations}{service_name=~"$service"}, gen_ai_request_model)`;
+  // Either naming's operation series (a variable takes one selector, not an expression).
+  const ops = `__name__=~"${M.operations}|${M.inferences}"`;
+  const service = `label_values({${ops}}, service_name)`;
+  const model = `label_values({${ops}, service_name=~"$service"}, gen_ai_request_model)`;
   return [
     new dashboard.QueryVariableBuilder('service')
       .label('Service')
@@ -168,6 +202,29 @@ export function graph(title: string, description: string, unit: string): timeser
         .mode(common.TooltipDisplayMode.Multi)
         .sort(common.SortOrder.Descending),
     );
+}
+
+/**
+ * A graph of a histogram's quantiles, one target each (refIds A, B, ...):
+ * `histogram_quantile(q, <buckets>)`, legend `p<q> <legend>`.
+ */
+export function quantileGraph(
+  panel: { title: string; description: string; unit: string },
+  buckets: string,
+  legend: string,
+  quantiles: readonly number[] = [0.5, 0.95],
+  exemplarAt?: number,
+): timeseries.PanelBuilder {
+  const g = graph(panel.title, panel.description, panel.unit);
+  quantiles.forEach((p, i) => {
+    g.withTarget(
+      query(`histogram_quantile(${p}, ${buckets})`, `p${p * 100} ${legend}`, {
+        refId: String.fromCharCode(65 + i),
+        exemplar: p === exemplarAt,
+      }),
+    );
+  });
+  return g;
 }
 
 /** A dashed red line at an alert rule's threshold. */

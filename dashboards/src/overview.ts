@@ -4,16 +4,20 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   alertLine,
   BY_SERVICE_AND_MODEL,
+  eitherNaming,
   FAILED,
   grafanaVar,
   graph,
   JAEGER_UID,
   jaegerSearch,
   M,
+  operationsRate,
+  quantileGraph,
   query,
   RATE,
   retryscopeDashboard,
   seriesLabel,
+  tokenRates,
 } from './common.ts';
 
 const S = BY_SERVICE_AND_MODEL;
@@ -26,7 +30,7 @@ function operationsByOutcome() {
   )
     .withTarget(
       query(
-        `sum by (service_name, retryscope_outcome) (rate(${M.operations}{${S}}[${RATE}]))`,
+        `sum by (service_name, retryscope_outcome) (${operationsRate(S)})`,
         '{{service_name}} {{retryscope_outcome}}',
       ),
     )
@@ -47,8 +51,8 @@ function errorRateByClass() {
   )
     .withTarget(
       query(
-        `100 * sum by (service_name, error_type) (rate(${M.operations}{${S}, ${FAILED}}[${RATE}]))` +
-          ` / ignoring (error_type) group_left sum by (service_name) (rate(${M.operations}{${S}}[${RATE}]))`,
+        `100 * sum by (service_name, error_type) (${operationsRate(`${S}, ${FAILED}`)})` +
+          ` / ignoring (error_type) group_left sum by (service_name) (${operationsRate(S)})`,
         '{{service_name}} {{error_type}}',
       ),
     )
@@ -68,7 +72,7 @@ function attemptsPerOperation() {
     .withTarget(
       query(
         `sum by (service_name, gen_ai_request_model) (rate(${M.attempts}{${S}}[${RATE}]))` +
-          ` / sum by (service_name, gen_ai_request_model) (rate(${M.operations}{${S}}[${RATE}]))`,
+          ` / sum by (service_name, gen_ai_request_model) (${operationsRate(S)})`,
         '{{service_name}} {{gen_ai_request_model}}',
       ),
     )
@@ -103,44 +107,37 @@ function retriesByReason() {
 }
 
 function backoffWait() {
-  const q = (p: number, ref: string) =>
-    query(
-      `histogram_quantile(${p}, sum by (service_name, retryscope_backoff_source, le) (rate(${M.backoffBuckets}{${S}}[${RATE}])))`,
-      `p${p * 100} {{retryscope_backoff_source}}`,
-      { refId: ref },
-    );
-  return graph(
-    'Backoff wait p50 / p95 by source',
-    'How long the client waited before retrying, by who set the wait: the server (retry-after-ms, retry-after), the exponential backoff, or the client-side limiter holding the retry longer.',
-    's',
-  )
-    .withTarget(q(0.5, 'A'))
-    .withTarget(q(0.95, 'B'))
-    .dataLinks([
-      jaegerSearch('Attempts that waited this way', {
-        'retryscope.backoff_source': seriesLabel('retryscope_backoff_source'),
-      }),
-    ]);
+  return quantileGraph(
+    {
+      title: 'Backoff wait p50 / p95 by source',
+      description:
+        'How long the client waited before retrying, by who set the wait: the server (retry-after-ms, retry-after), the exponential backoff, or the client-side limiter holding the retry longer.',
+      unit: 's',
+    },
+    `sum by (service_name, retryscope_backoff_source, le) (rate(${M.backoffBuckets}{${S}}[${RATE}]))`,
+    '{{retryscope_backoff_source}}',
+  ).dataLinks([
+    jaegerSearch('Attempts that waited this way', {
+      'retryscope.backoff_source': seriesLabel('retryscope_backoff_source'),
+    }),
+  ]);
 }
 
 function latency() {
-  const q = (p: number, ref: string) =>
-    query(
-      `histogram_quantile(${p}, sum by (service_name, le) (rate(${M.operationBuckets}{${S}}[${RATE}])))`,
-      `p${p * 100} {{service_name}}`,
-      { refId: ref, exemplar: p === 0.99 },
-    );
-  return graph(
-    'Operation latency p50 / p95 / p99',
-    'Whole-call duration, every attempt and wait included. Exemplar dots open their trace in Jaeger; a click on a line searches calls slower than that value.',
-    's',
-  )
-    .withTarget(q(0.5, 'A'))
-    .withTarget(q(0.95, 'B'))
-    .withTarget(q(0.99, 'C'))
-    .dataLinks([
-      jaegerSearch('Calls at least this slow', {}, { minDuration: `${grafanaVar('__value.numeric')}s` }),
-    ]);
+  return quantileGraph(
+    {
+      title: 'Operation latency p50 / p95 / p99',
+      description:
+        'Whole-call duration, every attempt and wait included. Exemplar dots open their trace in Jaeger; a click on a line searches calls slower than that value.',
+      unit: 's',
+    },
+    `sum by (service_name, le) (${eitherNaming(M.operationBuckets, M.inferenceBuckets, S)})`,
+    '{{service_name}}',
+    [0.5, 0.95, 0.99],
+    0.99,
+  ).dataLinks([
+    jaegerSearch('Calls at least this slow', {}, { minDuration: `${grafanaVar('__value.numeric')}s` }),
+  ]);
 }
 
 function tokens() {
@@ -148,10 +145,22 @@ function tokens() {
     .axisLabel('tokens/s')
     .withTarget(
       query(
-        `sum by (service_name, gen_ai_request_model, gen_ai_token_type) (rate(${M.tokens}{${S}}[${RATE}]))`,
+        `sum by (service_name, gen_ai_request_model, gen_ai_token_type) (${tokenRates(M.tokens, M.inputTokens, M.outputTokens, S)})`,
         '{{gen_ai_request_model}} {{gen_ai_token_type}}',
       ),
     );
+}
+
+function tokensPerOperation() {
+  return quantileGraph(
+    {
+      title: 'Tokens per operation p50 / p95',
+      description: 'How many tokens one call uses, by type (input, output): the outliers a total hides.',
+      unit: 'short',
+    },
+    `sum by (service_name, gen_ai_token_type, le) (${tokenRates(M.tokenBuckets, M.inputTokenBuckets, M.outputTokenBuckets, S)})`,
+    '{{service_name}} {{gen_ai_token_type}}',
+  );
 }
 
 function fallbacks() {
@@ -190,6 +199,7 @@ export function overviewDashboard(): dashboard.Dashboard {
     .withRow(new dashboard.RowBuilder('Latency, tokens, fallbacks'))
     .withPanel(latency().span(12).height(9))
     .withPanel(tokens().span(12).height(9))
-    .withPanel(fallbacks().span(24).height(7))
+    .withPanel(tokensPerOperation().span(12).height(7))
+    .withPanel(fallbacks().span(12).height(7))
     .build();
 }

@@ -13,6 +13,7 @@ import {
   jaegerSearch,
   M,
   PROMETHEUS,
+  quantileGraph,
   query,
   quotaEvents,
   RATE,
@@ -150,19 +151,15 @@ function limiterHeldOrRejected() {
 }
 
 function queueTime() {
-  const q = (p: number, ref: string) =>
-    query(
-      `histogram_quantile(${p}, sum by (service_name, le) (rate(${M.queueBuckets}{${S}}[${RATE}])))`,
-      `p${p * 100} {{service_name}}`,
-      { refId: ref },
-    );
-  return graph(
-    'Queue time p50 / p95',
-    'Time calls waited in the client-side limiter before their first attempt.',
-    's',
-  )
-    .withTarget(q(0.5, 'A'))
-    .withTarget(q(0.95, 'B'));
+  return quantileGraph(
+    {
+      title: 'Queue time p50 / p95',
+      description: 'Time calls waited in the client-side limiter before their first attempt.',
+      unit: 's',
+    },
+    `sum by (service_name, le) (rate(${M.queueBuckets}{${S}}[${RATE}]))`,
+    '{{service_name}}',
+  );
 }
 
 /**

@@ -184,7 +184,9 @@ export function buildReport(
       p99: Math.round(percentile(durations, 99)),
     },
     metrics: {
-      operations: metricTotal(metrics, A.METRIC_OPERATION_DURATION),
+      // Inference operations are under their own name with OTEL_SEMCONV_STABILITY_OPT_IN set.
+      operations:
+        metricTotal(metrics, A.METRIC_OPERATION_DURATION) + metricTotal(metrics, A.METRIC_INFERENCE_DURATION),
       attempts: metricTotal(metrics, A.METRIC_ATTEMPTS),
       quotaExhausted: metricTotal(metrics, A.METRIC_QUOTA_EXHAUSTED),
     },

@@ -152,6 +152,25 @@ export const ATTR_QUOTA_FROM_FLEET = 'retryscope.quota_exhausted.from_fleet';
 export const METRIC_OPERATION_DURATION = 'gen_ai.client.operation.duration';
 /** Histogram, {token}, by `gen_ai.token.type` (input | output). Semconv. */
 export const METRIC_TOKEN_USAGE = 'gen_ai.client.token.usage';
+
+// With OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (semconv.ts), inference
+// operations record these instead (semantic-conventions-genai@066d4a7f, model/gen-ai/metrics.yaml
+// and token-metrics.yaml); embeddings and other operations keep `gen_ai.client.operation.duration`.
+/** Histogram, seconds: inference operations (chat, text_completion). Same attributes as the operation duration. */
+export const METRIC_INFERENCE_DURATION = 'gen_ai.client.inference.duration';
+/** Counter, {token}, by `gen_ai.token.modality`: input tokens of every inference operation (0 when none came back). */
+export const METRIC_USAGE_INPUT_TOKENS = 'gen_ai.client.inference.usage.input_tokens';
+/** Counter, {token}, by `gen_ai.token.modality`: output tokens, likewise. */
+export const METRIC_USAGE_OUTPUT_TOKENS = 'gen_ai.client.inference.usage.output_tokens';
+/** Histogram, {token}: input tokens per inference operation, `error.type` on failed ones. */
+export const METRIC_OPERATION_INPUT_TOKENS = 'gen_ai.client.inference.operation.input_tokens';
+/** Histogram, {token}: output tokens per inference operation, likewise. */
+export const METRIC_OPERATION_OUTPUT_TOKENS = 'gen_ai.client.inference.operation.output_tokens';
+/** On the usage counters. OpenAI's usage is not split by modality, so the convention's `unknown`. */
+export const ATTR_GEN_AI_TOKEN_MODALITY = 'gen_ai.token.modality';
+export const TOKEN_MODALITY_UNKNOWN = 'unknown';
+/** Operation names the conventions call inference (the opt-in metrics' scope). */
+export const INFERENCE_OPERATIONS: readonly string[] = ['chat', 'text_completion', 'generate_content'];
 /** Counter, {attempt}: every HTTP attempt, by attempt outcome, `error.type`, status. */
 export const METRIC_ATTEMPTS = 'retryscope.client.attempts';
 /** Histogram, seconds: each backoff wait taken, by `retryscope.backoff_source` and `retryscope.retry_reason`. */
@@ -190,7 +209,7 @@ export const METRIC_FALLBACKS = 'retryscope.client.fallbacks';
 export const OPERATION_DURATION_BUCKETS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
-/** Bucket boundaries for `gen_ai.client.token.usage`, from the same advice. */
+/** Bucket boundaries for `gen_ai.client.token.usage` and the per-operation token histograms, from the same advice. */
 export const TOKEN_USAGE_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];

@@ -3,11 +3,16 @@ import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { VERSION } from '../version.ts';
 import * as A from './attributes.ts';
 import { safely } from './safely.ts';
+import type { GenAiNaming } from './semconv.ts';
 
 /** The metric instruments of one instrumented client. */
 export interface Instruments {
+  /** Every operation in the default naming; only non-inference ones (embeddings, ...) in the latest. */
   operationDuration: Histogram;
-  tokenUsage: Histogram;
+  /** The default naming's token histogram; absent in the latest. */
+  tokenUsage?: Histogram;
+  /** The latest naming's inference instruments (OTEL_SEMCONV_STABILITY_OPT_IN); absent in the default. */
+  inference?: InferenceInstruments;
   attempts: Counter;
   backoff: Histogram;
   quotaExhausted: Counter;
@@ -27,15 +32,28 @@ export interface Instruments {
   off: boolean;
 }
 
+/** `gen_ai_latest_experimental`: inference operations' duration and tokens under their renamed metrics. */
+export interface InferenceInstruments {
+  duration: Histogram;
+  usageInputTokens: Counter;
+  usageOutputTokens: Counter;
+  operationInputTokens: Histogram;
+  operationOutputTokens: Histogram;
+}
+
 /**
  * The instruments from `meterProvider` (the global one when absent). A
  * provider that throws while handing them out costs one warning, and the
  * instruments record nothing: telemetry failing never fails the caller.
  */
-export function createInstruments(meterProvider?: MeterProvider): Instruments {
+export function createInstruments(
+  meterProvider?: MeterProvider,
+  naming: GenAiNaming = 'default',
+): Instruments {
   return (
-    safely('getMeter', () => instrumentsOf((meterProvider ?? metrics).getMeter('retryscope', VERSION))) ??
-    instrumentsOf(createNoopMeter())
+    safely('getMeter', () =>
+      instrumentsOf((meterProvider ?? metrics).getMeter('retryscope', VERSION), naming),
+    ) ?? instrumentsOf(createNoopMeter(), naming)
   );
 }
 
@@ -43,22 +61,59 @@ export function createInstruments(meterProvider?: MeterProvider): Instruments {
 const noop = createNoopMeter();
 const NOOP = new Set<unknown>([noop.createCounter('x'), noop.createHistogram('x'), noop.createGauge('x')]);
 
-function instrumentsOf(meter: Meter): Instruments {
+function instrumentsOf(meter: Meter, naming: GenAiNaming): Instruments {
   const instruments = made(meter);
-  return { ...instruments, off: Object.values(instruments).every((i) => NOOP.has(i)) };
+  // Only the naming's own instruments are created: the other naming's names never reach the meter.
+  const names =
+    naming === 'latest' ? { inference: inferenceInstruments(meter) } : { tokenUsage: tokenUsage(meter) };
+  const all = [...Object.values(instruments), ...Object.values(names.inference ?? names)];
+  return { ...instruments, ...names, off: all.every((i) => NOOP.has(i)) };
 }
 
-function made(meter: Meter): Omit<Instruments, 'off'> {
+const tokenHistogram = (meter: Meter, name: string, description: string) =>
+  meter.createHistogram(name, {
+    unit: '{token}',
+    description,
+    advice: { explicitBucketBoundaries: A.TOKEN_USAGE_BUCKETS },
+  });
+
+const tokenUsage = (meter: Meter) =>
+  tokenHistogram(meter, A.METRIC_TOKEN_USAGE, 'Tokens used per operation, by gen_ai.token.type.');
+
+function inferenceInstruments(meter: Meter): InferenceInstruments {
+  return {
+    duration: meter.createHistogram(A.METRIC_INFERENCE_DURATION, {
+      unit: 's',
+      description: 'Duration of GenAI inference operations, all attempts and waits included.',
+      advice: { explicitBucketBoundaries: A.OPERATION_DURATION_BUCKETS },
+    }),
+    usageInputTokens: meter.createCounter(A.METRIC_USAGE_INPUT_TOKENS, {
+      unit: '{token}',
+      description: 'Input tokens used by inference operations, by gen_ai.token.modality.',
+    }),
+    usageOutputTokens: meter.createCounter(A.METRIC_USAGE_OUTPUT_TOKENS, {
+      unit: '{token}',
+      description: 'Output tokens used by inference operations, by gen_ai.token.modality.',
+    }),
+    operationInputTokens: tokenHistogram(
+      meter,
+      A.METRIC_OPERATION_INPUT_TOKENS,
+      'Input tokens per inference operation.',
+    ),
+    operationOutputTokens: tokenHistogram(
+      meter,
+      A.METRIC_OPERATION_OUTPUT_TOKENS,
+      'Output tokens per inference operation.',
+    ),
+  };
+}
+
+function made(meter: Meter): Omit<Instruments, 'off' | 'tokenUsage' | 'inference'> {
   return {
     operationDuration: meter.createHistogram(A.METRIC_OPERATION_DURATION, {
       unit: 's',
       description: 'Duration of GenAI operations, all attempts and waits included.',
       advice: { explicitBucketBoundaries: A.OPERATION_DURATION_BUCKETS },
-    }),
-    tokenUsage: meter.createHistogram(A.METRIC_TOKEN_USAGE, {
-      unit: '{token}',
-      description: 'Tokens used per operation, by gen_ai.token.type.',
-      advice: { explicitBucketBoundaries: A.TOKEN_USAGE_BUCKETS },
     }),
     attempts: meter.createCounter(A.METRIC_ATTEMPTS, {
       unit: '{attempt}',

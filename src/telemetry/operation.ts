@@ -21,6 +21,7 @@ import { AttemptRecord } from './attempt.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
 import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
+import type { InferenceInstruments } from './instruments.ts';
 import { MAX_FINISH_REASONS, type Telemetry } from './recorder.ts';
 import { safely } from './safely.ts';
 
@@ -219,32 +220,42 @@ export class OperationRecord implements CallObserver {
   private recordMetrics(end: OperationEnded, failed: boolean, span: Span | undefined): void {
     const instruments = this.telemetry.instruments;
     const responseModel = this.telemetry.metricModel(end.responseModel);
+    const errorType = failed ? (end.errorType ?? end.outcome) : undefined;
     const attributes = compact({
       ...this.metricAttributes,
       [A.ATTR_OUTCOME]: end.outcome,
       [A.ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
-      [A.ATTR_ERROR_TYPE]: failed ? (end.errorType ?? end.outcome) : undefined,
+      [A.ATTR_ERROR_TYPE]: errorType,
     });
     // Recorded inside the span's context so SDKs that sample exemplars can link this point to the trace.
     const ctx = span ? trace.setSpan(otelContext.active(), span) : otelContext.active();
-    instruments.operationDuration.record((performance.now() - this.startedAt) / 1000, attributes, ctx);
+    const seconds = (performance.now() - this.startedAt) / 1000;
     const tokenAttributes = compact({
       ...this.metricAttributes,
       [A.ATTR_GEN_AI_RESPONSE_MODEL]: responseModel,
     });
-    if (end.usage?.inputTokens !== undefined) {
-      instruments.tokenUsage.record(
-        end.usage.inputTokens,
-        { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'input' },
-        ctx,
-      );
+    const inference = A.INFERENCE_OPERATIONS.includes(this.start.operationName)
+      ? instruments.inference
+      : undefined;
+    if (inference) {
+      inference.duration.record(seconds, attributes, ctx);
+      recordInferenceTokens(inference, end.usage, tokenAttributes, errorType, ctx);
+    } else {
+      instruments.operationDuration.record(seconds, attributes, ctx);
     }
-    if (end.usage?.outputTokens !== undefined) {
-      instruments.tokenUsage.record(
-        end.usage.outputTokens,
-        { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: 'output' },
-        ctx,
-      );
+    // The default naming's histogram; the latest naming has no token metric for non-inference operations.
+    if (instruments.tokenUsage) {
+      for (const [type, tokens] of [
+        ['input', end.usage?.inputTokens],
+        ['output', end.usage?.outputTokens],
+      ] as const) {
+        if (tokens !== undefined)
+          instruments.tokenUsage.record(
+            tokens,
+            { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: type },
+            ctx,
+          );
+      }
     }
     if (end.queuedMs !== undefined)
       instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
@@ -262,4 +273,25 @@ export class OperationRecord implements CallObserver {
       );
     }
   }
+}
+
+/**
+ * The latest naming's token metrics, for every inference operation, failed
+ * ones included: 0 when no usage came back, as the conventions ask.
+ */
+function recordInferenceTokens(
+  i: InferenceInstruments,
+  usage: OperationEnded['usage'],
+  attributes: Attributes,
+  errorType: string | undefined,
+  ctx: Context,
+): void {
+  const input = usage?.inputTokens ?? 0;
+  const output = usage?.outputTokens ?? 0;
+  const byModality = { ...attributes, [A.ATTR_GEN_AI_TOKEN_MODALITY]: A.TOKEN_MODALITY_UNKNOWN };
+  i.usageInputTokens.add(input, byModality, ctx);
+  i.usageOutputTokens.add(output, byModality, ctx);
+  const perOperation = compact({ ...attributes, [A.ATTR_ERROR_TYPE]: errorType });
+  i.operationInputTokens.record(input, perOperation, ctx);
+  i.operationOutputTokens.record(output, perOperation, ctx);
 }

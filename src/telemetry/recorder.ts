@@ -18,6 +18,7 @@ import { createInstruments, type Instruments } from './instruments.ts';
 import { OperationRecord } from './operation.ts';
 import { metricModel, spanValue } from './redact.ts';
 import { safely } from './safely.ts';
+import { type GenAiNaming, genAiNaming } from './semconv.ts';
 
 export { MAX_FINISH_REASONS, type Usage } from '../observer.ts';
 
@@ -41,8 +42,13 @@ export class Telemetry {
   private globalMeterProvider: MeterProvider | undefined;
   private current: Instruments;
   private readonly operationAttributes = new Map<string, Attributes>();
+  /** Which GenAI metric names this client records (OTEL_SEMCONV_STABILITY_OPT_IN, read once, here). */
+  readonly naming: GenAiNaming;
 
-  constructor(providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider } = {}) {
+  constructor(
+    providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider; naming?: GenAiNaming } = {},
+  ) {
+    this.naming = providers.naming ?? genAiNaming();
     // A provider that throws here costs one warning and records nothing, as any telemetry failure does.
     this.tracer =
       safely('getTracer', () => (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION)) ??
@@ -70,7 +76,10 @@ export class Telemetry {
   }
 
   private create(): Instruments {
-    const instruments = createInstruments(this.explicitMeterProvider ?? this.globalMeterProvider);
+    const instruments = createInstruments(
+      this.explicitMeterProvider ?? this.globalMeterProvider,
+      this.naming,
+    );
     // Refusals are rare: starting their series at 0 lets rate() and increase() see the first one.
     for (const outcome of ['queue_full', 'deadline_exceeded', 'circuit_open']) {
       safely('init', () => instruments.limiterRejected.add(0, { [A.ATTR_OUTCOME]: outcome }));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../src/demo/report.ts';
 import { DEMO_POLICY } from '../../src/demo/run.ts';
 import { BACKOFF_BUCKETS } from '../../src/telemetry/attributes.ts';
-import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
+import type { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import {
   DEMO_CONCURRENCY,
   DEMO_DEADLINE_S,
@@ -20,9 +20,8 @@ import {
   DEMO_RPM,
   DEMO_SCENARIO,
   DEMO_SERVICE,
-  feedFromDemo,
 } from './helpers/demo-feed.ts';
-import type { MetricsEngine, Sample } from './helpers/engine.ts';
+import { type MetricsEngine, queryWithData, type Sample } from './helpers/engine.ts';
 import {
   type Bindings,
   bind,
@@ -33,26 +32,13 @@ import {
   variableQueries,
   withoutThreshold,
 } from './helpers/expressions.ts';
-import { startPrometheusFrom } from './helpers/prometheus.ts';
-import { requireTool } from './helpers/tools.ts';
-import { startVictoriaMetrics } from './helpers/victoria-metrics.ts';
-
-const vmBinary = requireTool('victoria-metrics');
-const promBinary = requireTool('prometheus');
-const promtool = requireTool('promtool');
+import { type FedEngines, feedEngines } from './helpers/fed-engines.ts';
+import { expectExactlyQueried } from './helpers/namings.ts';
 
 const panels = panelExpressions();
 const rules = ruleExpressions();
 const datasourceLinks = datasourceExpressions();
 const variables = variableQueries();
-const everything = [...panels, ...rules, ...datasourceLinks];
-
-const metricsOf = (expr: string) => [
-  ...new Set(expr.match(/\b(?:gen_ai_client|retryscope_client)_\w+/g) ?? []),
-];
-const baseName = (m: string) => m.replace(/_(bucket|sum|count)$/, '');
-/** Metric families the dashboards, rules and links query. */
-const queried = new Set(everything.flatMap((e) => metricsOf(e.expr)).map(baseName));
 
 const labels = (samples: Sample[], label: string) =>
   [...new Set(samples.map((s) => s.metric[label] ?? ''))].sort();
@@ -90,20 +76,12 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
   let traceReceiver: OtlpReceiver | undefined;
   const raw = (expr: string) => engines.get('VictoriaMetrics')!.query(expr, at);
 
+  let fed: FedEngines | undefined;
+
   beforeAll(async () => {
-    const vm = await startVictoriaMetrics(vmBinary);
-    engines.set(vm.name, vm);
-    traceReceiver = await new OtlpReceiver().start();
-    ({ report: demo } = await feedFromDemo({
-      metricsEndpoint: vm.otlpMetricsUrl,
-      tracesBase: traceReceiver.url,
-    }));
-    await vm.flush();
-    at = Math.ceil(Date.now() / 1000);
-    const names = (await (await fetch(`${vm.baseUrl}/api/v1/label/__name__/values`)).json()) as {
-      data: string[];
-    };
-    emitted = new Set(names.data);
+    fed = await feedEngines();
+    ({ demo, at, emitted, traceReceiver } = fed);
+    for (const e of fed.engines) engines.set(e.name, e);
     // A traces-to-metrics link opened from the report's fallback trace: its operation span is
     // named `chat gpt-4o`, and carries service.name and gen_ai.request.model.
     const fallback = demo.traces.find((t) => t.outcome === 'fallback');
@@ -117,14 +95,10 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
       range: '1h',
       span: { 'service.name': DEMO_SERVICE, 'gen_ai.request.model': fallback.name.split(' ')[1]! },
     };
-    const prom = await startPrometheusFrom(promBinary, promtool, vm);
-    engines.set(prom.name, prom);
   }, 180_000);
 
   afterAll(async () => {
-    for (const e of engines.values()) await e.stop();
-    await traceReceiver?.close();
-    await traceReceiver?.close();
+    await fed?.stop();
     if (demo) {
       console.log(
         `demo feed: ${emitted?.size} series names, ${demo.operations.total} operations, ` +
@@ -164,15 +138,7 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
   });
 
   it('exports exactly the metric families the dashboards, rules and links query', () => {
-    const families = new Set([...emitted].map(baseName));
-    expect(
-      [...queried].filter((m) => !families.has(m)),
-      'queried but never exported',
-    ).toEqual([]);
-    expect(
-      [...families].filter((m) => !queried.has(m)),
-      'exported but on no dashboard',
-    ).toEqual([]);
+    expectExactlyQueried(emitted, 'default');
   });
 
   it('exports the counts the report shows', async () => {
@@ -251,18 +217,9 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
       );
     });
 
-    /**
-     * Runs one expression bound like Grafana would; it must return finite numbers. A quantile may
-     * be NaN for a series that did not move in the window (Grafana draws a gap): rate() counts
-     * nothing for a series whose every event came before its first export, as a short burst
-     * (the storm's limiter waits) can. Such samples are dropped; at least one must remain.
-     */
+    /** Runs one expression bound like Grafana would; see queryWithData. */
     async function run(e: Pick<Expression, 'expr' | 'tags'>, source: string): Promise<Sample[]> {
-      const expr = bind(e, bindings);
-      let samples = await engine().query(expr, at);
-      if (expr.includes('histogram_quantile')) samples = samples.filter((s) => Number.isFinite(s.value));
-      expect(samples.length, `${source} returned no data:\n  ${expr}`).toBeGreaterThan(0);
-      for (const s of samples) expect(Number.isFinite(s.value), `${source}: ${JSON.stringify(s)}`).toBe(true);
+      const samples = await queryWithData(engine(), bind(e, bindings), at, source);
       answered.add(source);
       return samples;
     }
@@ -484,9 +441,10 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
         expect(p50![0]!.value).toBeGreaterThanOrEqual(0);
         expect(p50![0]!.value).toBeLessThanOrEqual(p95![0]!.value);
         expect(p95![0]!.value).toBeLessThanOrEqual(DEMO_DEADLINE_S);
-        // The storm phase (limits cut to 15%) makes callers wait.
+        // The storm phase (limits cut to 15%) makes callers wait, unless a starved machine sent
+        // too little to reach even the cut limit: the report says whether any call was queued.
         const depthPeaks = await peakOf('Queue depth');
-        expect(Math.max(...depthPeaks.map((s) => s.value))).toBeGreaterThan(0);
+        if (demo.queuedCalls > 0) expect(Math.max(...depthPeaks.map((s) => s.value))).toBeGreaterThan(0);
         for (const s of depthPeaks) expect(s.value).toBeLessThanOrEqual(DEMO_CONCURRENCY);
         for (const s of await panel('Limiter rate')) {
           expect(s.value).toBeGreaterThan(0);

@@ -45,6 +45,10 @@ export interface FeedTargets {
   metricsEndpoint: string;
   /** The generic endpoint: the demo appends /v1/traces (and would append /v1/metrics, were it not overridden). */
   tracesBase: string;
+  /** How long the demo runs; DEMO_SECONDS unless given. */
+  seconds?: number;
+  /** More variables for the demo (OTEL_SEMCONV_STABILITY_OPT_IN). */
+  env?: Record<string, string>;
 }
 
 /** Runs the demo with metrics and traces sent to different places. */
@@ -53,7 +57,7 @@ export async function feedFromDemo(targets: FeedTargets): Promise<DemoRun> {
     join(ROOT, 'src/cli/main.ts'),
     'demo',
     '--duration',
-    String(DEMO_SECONDS),
+    String(targets.seconds ?? DEMO_SECONDS),
     '--scenario',
     DEMO_SCENARIO,
     '--seed',
@@ -76,6 +80,7 @@ export async function feedFromDemo(targets: FeedTargets): Promise<DemoRun> {
         // JSON traces, which the receiver reads; protobuf metrics, the only kind VictoriaMetrics takes.
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+        ...targets.env,
       },
       timeout: 120_000,
       maxBuffer: 64 * 1024 * 1024,

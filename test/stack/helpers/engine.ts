@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 /** One sample of an instant-query vector. */
 export interface Sample {
@@ -117,4 +118,23 @@ export async function instantQuery(baseUrl: string, expr: string, timeSeconds?: 
     throw new Error(`expected a vector, got ${body.data.resultType}\n  ${expr}`);
   }
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/**
+ * Runs `expr` on `engine`: it must return finite numbers. A quantile may be
+ * NaN for a series that did not move in the window (Grafana draws a gap):
+ * rate() counts nothing for a series whose every event came before its first
+ * export. Such samples are dropped; at least one must remain.
+ */
+export async function queryWithData(
+  engine: MetricsEngine,
+  expr: string,
+  at: number,
+  source: string,
+): Promise<Sample[]> {
+  let samples = await engine.query(expr, at);
+  if (expr.includes('histogram_quantile')) samples = samples.filter((s) => Number.isFinite(s.value));
+  expect(samples.length, `${source} returned no data:\n  ${expr}`).toBeGreaterThan(0);
+  for (const s of samples) expect(Number.isFinite(s.value), `${source}: ${JSON.stringify(s)}`).toBe(true);
+  return samples;
 }
