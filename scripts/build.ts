@@ -2,7 +2,8 @@
  * Builds the package: `node scripts/build.ts [outDir]` (default `dist`).
  *
  *   dist/       ES modules + .d.ts (tsconfig.build.json), every entry point and the CLI.
- *   dist/cjs/   CommonJS + .d.ts of the main entry (`require('retryscope')`), with a
+ *   dist/cjs/   CommonJS + .d.ts of the main entry (`require('retryscope')`), of
+ *               `retryscope/register` and `retryscope/instrumentation`, with a
  *               package.json `{"type":"commonjs"}` so Node and TypeScript read it as CJS.
  *
  * Why a CommonJS build: retryscope subclasses openai's error classes, wraps its
@@ -71,7 +72,16 @@ try {
         inlineSources: false,
         declarationMap: false,
       },
-      files: ['./src/index.ts'],
+      // The main entry; zero-code's (register, instrumentation) and the SDK setup register starts, so a
+      // CommonJS app hooks and records with the same openai and OpenTelemetry copies it requires.
+      files: [
+        './src/index.ts',
+        './src/register-cjs.ts',
+        './src/instrumentation.ts',
+        // Required by a computed path (src/openai/auto.ts), so tsc would not follow it.
+        './src/openai/auto-core.ts',
+        './src/telemetry/setup.ts',
+      ],
       include: [],
     }),
   );

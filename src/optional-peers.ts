@@ -27,6 +27,12 @@ export const TELEMETRY_PEERS = ['@opentelemetry/sdk-node', ...PIPELINE] as const
  */
 export const CLI_PEERS = ['commander', 'yaml', ...PIPELINE] as const;
 
+/**
+ * What `retryscope/instrumentation` and `retryscope/register` hook modules with: the
+ * OpenTelemetry instrumentation base (it brings require-in-the-middle and import-in-the-middle).
+ */
+export const INSTRUMENTATION_PEERS = ['@opentelemetry/instrumentation'] as const;
+
 /** Loaded lazily by pre-flight validation; without it validation uses a cheap bound. */
 export const TOKENIZER_PEER = 'gpt-tokenizer';
 
@@ -36,8 +42,13 @@ interface Manifest {
 }
 
 function manifest(): Manifest {
-  // One level up from src/ and from dist/ alike.
-  return createRequire(import.meta.url)('../package.json') as Manifest;
+  const load = createRequire(import.meta.url);
+  // One level up from src/ and from dist/; two from dist/cjs/ (which register and instrumentation reach).
+  try {
+    return load('../package.json') as Manifest;
+  } catch {
+    return load('../../package.json') as Manifest;
+  }
 }
 
 /**

@@ -26,6 +26,27 @@ type AnyClient = OpenAI & Record<string, unknown>;
 
 /** Instrumented clients and the state they share with their `withOptions()`/`withRetryOptions()` siblings. */
 const states = new WeakMap<object, ClientState>();
+/** Clients instrumented as they were made (zero-code) → the raw client each was made from. */
+const constructed = new WeakMap<object, OpenAI>();
+
+/** Whether `client` is one instrument() returned (or a sibling of one): wrapping it again would double its spans. */
+export function isInstrumented(client: object): boolean {
+  return states.has(client);
+}
+
+/**
+ * instrument() for a client the app just made under `retryscope/register` or
+ * RetryscopeInstrumentation. `options` come from the environment or the
+ * instrumentation's config, so a `maxRetries` the app passed to the
+ * constructor (code) wins over their `maxAttempts`.
+ */
+export function instrumentConstructed<T extends OpenAI>(client: T, options: RetryscopeOptions): T {
+  const given = (client as unknown as { _options?: { maxRetries?: unknown } })._options?.maxRetries;
+  const { maxAttempts: _, ...rest } = options;
+  const inst = instrument(client, sdkRetries(given) === undefined ? options : rest);
+  constructed.set(inst, client);
+  return inst;
+}
 
 /**
  * Wraps an `openai` client (`OpenAI`, `AzureOpenAI`, or any OpenAI-compatible
@@ -35,6 +56,9 @@ const states = new WeakMap<object, ClientState>();
  */
 export function instrument<T extends OpenAI>(client: T, options: RetryscopeOptions = {}): T {
   assertClient(client);
+  // The app's own instrument() call wins over zero-code's: one layer of spans, the app's options.
+  const raw = constructed.get(client);
+  if (raw) return instrument(raw as T, options);
   const existing = states.get(client);
   if (existing) return withRetryOptions(client, options);
   const resolved = resolveOptions(withConstructorRetries(client, options));

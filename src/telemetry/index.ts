@@ -1,29 +1,14 @@
 /**
  * `retryscope/telemetry`, the entry point. The OpenTelemetry SDK it starts is
  * an optional peer dependency, so an app that only calls `instrument()` never
- * installs it. setup.ts is loaded here with a synchronous require rather than a
+ * installs it. setup.ts is loaded (load-setup.ts) with a synchronous require rather than a
  * static import: a static import of a missing package fails while Node links
  * the module graph, before any code of ours runs, with a stack naming
  * whichever package it resolved first. This way the app gets one line with
  * the command that installs all of them, and the entry stays free of
  * top-level await, so CommonJS apps can still `require()` it.
  */
-import { createRequire } from 'node:module';
-import { MissingPeerError, missingPeer, TELEMETRY_PEERS } from '../optional-peers.ts';
-
-type Setup = typeof import('./setup.ts');
-
-function loadSetup(): Setup {
-  // Run from the sources (`--conditions=retryscope-source`) or from dist/.
-  const file = import.meta.url.endsWith('.ts') ? './setup.ts' : './setup.js';
-  try {
-    return createRequire(import.meta.url)(file) as Setup;
-  } catch (error) {
-    const missing = missingPeer(error, TELEMETRY_PEERS);
-    if (!missing) throw error;
-    throw new MissingPeerError('retryscope/telemetry needs the OpenTelemetry SDK', missing, TELEMETRY_PEERS);
-  }
-}
+import { loadSetup, type Setup } from './load-setup.ts';
 
 const setup = loadSetup();
 
