@@ -444,7 +444,8 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
         // The storm phase (limits cut to 15%) makes callers wait, unless a starved machine sent
         // too little to reach even the cut limit: the report says whether any call was queued.
         const depthPeaks = await peakOf('Queue depth');
-        if ((demo.storm?.withLimiter.queuedCalls ?? 0) > 0) expect(Math.max(...depthPeaks.map((s) => s.value))).toBeGreaterThan(0);
+        if ((demo.storm?.withLimiter.queuedCalls ?? 0) > 0)
+          expect(Math.max(...depthPeaks.map((s) => s.value))).toBeGreaterThan(0);
         for (const s of depthPeaks) expect(s.value).toBeLessThanOrEqual(DEMO_CONCURRENCY);
         for (const s of await panel('Limiter rate')) {
           expect(s.value).toBeGreaterThan(0);
