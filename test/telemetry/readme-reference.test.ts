@@ -178,3 +178,29 @@ test('the README telemetry tables match the exported names, both ways', async ()
   const everywhere = new Set([...reference.operation, ...reference.attempt, ...reference.metrics]);
   for (const name of excused) expect(everywhere.has(name), name).toBe(true);
 });
+
+test('opted in to the latest GenAI naming, the README opt-in table is what is exported, name for name', async () => {
+  const optedIn = tableNames(readme, 'The renamed GenAI metrics');
+  expect(optedIn.size).toBeGreaterThan(0);
+  const own = createTestTelemetry();
+  const before = process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+  process.env.OTEL_SEMCONV_STABILITY_OPT_IN = 'http,gen_ai_latest_experimental';
+  try {
+    // The variable is read when instrument() makes the client.
+    const openai = instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-test-readme-ref-0002' }), {
+      tracerProvider: own.tracerProvider,
+      meterProvider: own.meterProvider,
+      clock: fakeClock().clock,
+    });
+    server.reply({ json: chatCompletion('ok') });
+    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages });
+  } finally {
+    if (before === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+    else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = before;
+  }
+  const genAi = (await own.metrics())
+    .filter((m) => m.dataPoints.length && m.descriptor.name.startsWith('gen_ai.'))
+    .map((m) => m.descriptor.name)
+    .sort();
+  expect(genAi).toEqual([...optedIn].sort());
+});
