@@ -1,3 +1,4 @@
+import { BlindSends } from '../policy/blind-sends.ts';
 import type { SeenRoom, SharedAdmission, SharedAdmit } from '../policy/shared-bucket.ts';
 import type { BucketStore, StoreBucket, StoreMode } from '../policy/store.ts';
 
@@ -26,7 +27,7 @@ export class Fleet {
   /** Per bucket, the room the server last reported to this process: sent with the next booking. */
   private readonly seen = new Map<string, SeenRoom>();
   /** Per bucket, requests sent before its limit was known, not yet charged to the fleet. */
-  private readonly unbooked = new Map<string, number>();
+  private readonly blind = new BlindSends();
 
   constructor(store: BucketStore, options: FleetOptions) {
     this.store = store;
@@ -41,13 +42,11 @@ export class Fleet {
     if (this.down && Date.now() < this.downUntil) return this.fallback();
     const id = seenKey(bucket);
     const seen = this.seen.get(id);
-    const unbooked = input.rpm > 0 ? (this.unbooked.get(id) ?? 0) : 0;
-    // Taken now, so that concurrent bookings do not charge the same probes twice; given back if not charged.
-    if (unbooked) this.unbooked.set(id, 0);
+    const blind = input.rpm > 0 ? this.blind.take(id) : undefined;
     let charged = false;
     try {
       const admission = await this.bounded(
-        this.store.admit(bucket, { ...input, ...(seen ? { seen } : {}), ...(unbooked ? { unbooked } : {}) }),
+        this.store.admit(bucket, { ...input, ...(seen ? { seen } : {}), ...(blind ? { blind } : {}) }),
       );
       charged = admission.ok;
       if (this.down) {
@@ -59,7 +58,7 @@ export class Fleet {
       this.markDown(error);
       return this.fallback();
     } finally {
-      if (unbooked && !charged) this.unbooked.set(id, (this.unbooked.get(id) ?? 0) + unbooked);
+      if (blind && !charged) this.blind.giveBack(id, blind);
     }
   }
 
@@ -70,9 +69,8 @@ export class Fleet {
   }
 
   /** A request sent before the bucket's limit was known (a cold-start probe): the next paced booking pays for it. */
-  sentUnbooked(bucket: StoreBucket): void {
-    const id = seenKey(bucket);
-    this.unbooked.set(id, (this.unbooked.get(id) ?? 0) + 1);
+  sentBlind(bucket: StoreBucket, now: number): void {
+    this.blind.sent(seenKey(bucket), now);
   }
 
   /** Tells the fleet, without waiting: a lost update costs one process a 429, never a call. */

@@ -4,6 +4,7 @@
  * verdict on a failure and act on it (sleep, or stop). It never decides.
  */
 import OpenAI from 'openai';
+import { afterBlindBooking } from '../policy/blind-sends.ts';
 import type { CircuitBreaker } from '../policy/circuit-breaker.ts';
 import { classify } from '../policy/classify.ts';
 import type { RateLimiter } from '../policy/limiter.ts';
@@ -62,8 +63,9 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
     // Booked while the bucket was cold, the fleet paced nothing. If the cold-start hold has since
     // learned the limit, book again (cold start only); a probe, sent still blind, is charged later.
     if (paced?.fleet && fleetFirst?.unpaced) {
-      if (limitKnown(paced, clock.now())) fleetWaitedMs += (await waitForFleet(call, paced, tokens)).waitedMs;
-      else paced.fleet.fleet.sentUnbooked(paced.fleet.key);
+      if (afterBlindBooking(limitKnown(paced, clock.now())) === 'book-again')
+        fleetWaitedMs += (await waitForFleet(call, paced, tokens)).waitedMs;
+      else paced.fleet.fleet.sentBlind(paced.fleet.key, clock.now());
     }
     const attemptStarted = clock.now();
     if (retry) {

@@ -61,7 +61,8 @@ export class RedisStore implements BucketStore {
       String(input.seen?.atMs ?? 0),
       String(input.seen?.requests ?? -1),
       String(input.seen?.tokens ?? -1),
-      String(input.unbooked ?? 0),
+      String(input.blind?.count ?? 0),
+      String(input.blind?.lastAt ?? 0),
     ]);
     const [kind, ms] = parseReply(reply);
     if (kind === 1) return { ok: false, reason: 'quota', untilMs: ms };

@@ -1,3 +1,5 @@
+import type { BlindTally } from './blind-sends.ts';
+
 /**
  * The state one bucket shares across processes (through Redis), and the
  * decision each process takes against it on a call's hot path: one atomic
@@ -43,7 +45,7 @@ export interface SharedAdmit {
    * Requests this process sent before the limit was known (its cold-start probes), which the
    * fleet could not pace: charged to the request bucket with the first booking that can.
    */
-  unbooked?: number;
+  blind?: BlindTally;
 }
 
 /** A bucket's room as the server last reported it to this process. */
@@ -80,12 +82,20 @@ export function admitShared(
   // request's worth, not a burst (booked to the hilt, the whole fleet would leave at once).
   let reqTat = Math.max(state.reqTat, state.pausedUntil + reqBurst - reqCost);
   let tokTat = Math.max(state.tokTat, state.pausedUntil + tokBurst - tokCost);
-  // Room the headers reported, as of when they did: at most that much may leave at once.
-  const { seen } = input;
-  if (seen?.requests !== undefined) reqTat = Math.max(reqTat, seen.atMs + reqBurst - seen.requests * reqCost);
+  // Two lower bounds on what the server's bucket holds, each taken on its own (their max, not
+  // their sum: the room the headers reported already counts the blind sends that had arrived).
+  // The fleet's bookings plus this process's blind sends, booked as of the last of them and at
+  // most a bucketful (so a long blind spell never holds the bucket past one refill)...
+  const { seen, blind } = input;
+  const booked =
+    blind && reqCost > 0
+      ? Math.max(reqTat, blind.lastAt) + Math.min(blind.count * reqCost, reqBurst)
+      : reqTat;
+  // ...and the room the headers last reported, as of when they did.
+  const reported = seen?.requests !== undefined ? seen.atMs + reqBurst - seen.requests * reqCost : reqTat;
+  reqTat = Math.max(booked, reported);
   if (seen?.tokens !== undefined && input.tpm > 0)
     tokTat = Math.max(tokTat, seen.atMs + tokBurst - (seen.tokens * MINUTE_MS) / input.tpm);
-  if (input.unbooked && reqCost > 0) reqTat = Math.max(reqTat, now) + input.unbooked * reqCost;
   let slot = Math.max(now, state.pausedUntil);
   if (reqCost > 0) slot = Math.max(slot, reqTat - reqBurst + reqCost);
   if (tokCost > 0) slot = Math.max(slot, tokTat - tokBurst + tokCost);
@@ -117,7 +127,7 @@ export function exhaustShared(state: SharedState, until: number): SharedState {
  * carry the credential's hash tag, so they live in one Cluster slot. The
  * hash expires when idle (`ARGV[8]` ms), so abandoned buckets cost nothing.
  * `ARGV[9..11]` are the room last seen (when, requests, tokens; -1 = not seen),
- * `ARGV[12]` the requests sent unbooked before the limit was known.
+ * `ARGV[12..13]` this process's blind sends (count, and when the last left).
  * Returns { kind, ms }: 0 ok (wait ms), 1 quota (until), 2 deadline (wait ms).
  */
 export const SHARED_ADMIT_LUA = `
@@ -159,10 +169,14 @@ tokTat = math.max(tokTat, paused + tokBurst - tokCost)
 local seenAt = tonumber(ARGV[9] or '0')
 local seenReq = tonumber(ARGV[10] or '-1')
 local seenTok = tonumber(ARGV[11] or '-1')
-if seenReq >= 0 then reqTat = math.max(reqTat, seenAt + reqBurst - seenReq * reqCost) end
+local blindCount = tonumber(ARGV[12] or '0')
+local blindAt = tonumber(ARGV[13] or '0')
+local booked = reqTat
+if blindCount > 0 and reqCost > 0 then booked = math.max(reqTat, blindAt) + math.min(blindCount * reqCost, reqBurst) end
+local reported = reqTat
+if seenReq >= 0 then reported = seenAt + reqBurst - seenReq * reqCost end
+reqTat = math.max(booked, reported)
 if seenTok >= 0 and tpm > 0 then tokTat = math.max(tokTat, seenAt + tokBurst - seenTok * 60000 / tpm) end
-local unbooked = tonumber(ARGV[12] or '0')
-if unbooked > 0 and reqCost > 0 then reqTat = math.max(reqTat, now) + unbooked * reqCost end
 local slot = math.max(now, paused)
 if reqCost > 0 then slot = math.max(slot, reqTat - reqBurst + reqCost) end
 if tokCost > 0 then slot = math.max(slot, tokTat - tokBurst + tokCost) end

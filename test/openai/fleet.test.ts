@@ -101,10 +101,10 @@ function recordingStore(answer: (n: number) => SharedAdmission | Error) {
 test('probes sent blind are charged once: concurrent bookings do not both pay for them', async () => {
   const { store, seen } = recordingStore(() => ({ ok: true, waitMs: 0 }));
   const fleet = new Fleet(store, { timeoutMs: 10_000, retryMs: 1000, warn: () => {} });
-  fleet.sentUnbooked(bucket);
-  fleet.sentUnbooked(bucket);
+  fleet.sentBlind(bucket, 3);
+  fleet.sentBlind(bucket, 3);
   await Promise.all([fleet.admit(bucket, input), fleet.admit(bucket, input), fleet.admit(bucket, input)]);
-  expect(seen.map((i) => i.unbooked ?? 0)).toEqual([2, 0, 0]);
+  expect(seen.map((i) => i.blind)).toEqual([{ count: 2, lastAt: 3 }, undefined, undefined]);
 });
 
 test('a booking that charged nothing (refused, or the store down) gives the probes back to the next', async () => {
@@ -116,23 +116,23 @@ test('a booking that charged nothing (refused, or the store down) gives the prob
         : { ok: true, waitMs: 0 },
   );
   const fleet = new Fleet(store, { timeoutMs: 10_000, retryMs: 0, warn: () => {} });
-  fleet.sentUnbooked(bucket);
+  fleet.sentBlind(bucket, 3);
   await fleet.admit(bucket, input);
   await fleet.admit(bucket, input);
   await fleet.admit(bucket, input);
   await fleet.admit(bucket, input);
-  expect(seen.map((i) => i.unbooked ?? 0)).toEqual([1, 1, 1, 0]);
+  expect(seen.map((i) => i.blind?.count ?? 0)).toEqual([1, 1, 1, 0]);
 });
 
 test('the room an answer reported rides on the next booking; a limit not yet known carries no charge', async () => {
   const { store, seen } = recordingStore(() => ({ ok: true, waitMs: 0 }));
   const fleet = new Fleet(store, { timeoutMs: 10_000, retryMs: 1000, warn: () => {} });
-  fleet.sentUnbooked(bucket);
+  fleet.sentBlind(bucket, 3);
   fleet.saw(bucket, { atMs: 5, requests: 3 });
   fleet.saw(bucket, { atMs: 6 });
   await fleet.admit(bucket, { ...input, rpm: 0 });
   await fleet.admit(bucket, input);
   expect(seen[0]).toMatchObject({ seen: { atMs: 5, requests: 3 } });
-  expect(seen[0]!.unbooked).toBeUndefined();
-  expect(seen[1]).toMatchObject({ unbooked: 1 });
+  expect(seen[0]!.blind).toBeUndefined();
+  expect(seen[1]).toMatchObject({ blind: { count: 1, lastAt: 3 } });
 });

@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('the Lua decision is its TypeScript twin', () => {
-  test('400 random bookings (with and without the room headers reported and unbooked probes), pauses and quota flags: the same answer from both, case by case', async () => {
+  test('400 random bookings (with and without the room headers reported and blind sends), pauses and quota flags: the same answer from both, case by case', async () => {
     const store = new RedisStore(redis.url, 'parity');
     const bucket = { credential: 'c0ffee00c0ffee00', scope: 'abcdef0123456789' };
     const random = mulberry32(13);
@@ -86,7 +86,9 @@ describe('the Lua decision is its TypeScript twin', () => {
                 },
               }
             : {}),
-          ...(random() < 0.2 ? { unbooked: Math.floor(random() * 4) } : {}),
+          ...(random() < 0.2
+            ? { blind: { count: 1 + Math.floor(random() * 30), lastAt: now - Math.floor(random() * 2000) } }
+            : {}),
         };
         const twin = admitShared(state, input);
         state = twin.state;
@@ -220,6 +222,38 @@ describe('the fleet', () => {
     expect((await ask(fnB, 'gpt-acct')).choices[0]!.message.content).toBe('hello');
     server.reply({ json: chatCompletion() });
     expect((await ask(p2, 'gpt-acct')).choices[0]!.message.content).toBe('hello');
+  });
+
+  test('a slow model after its cold start: the probes are charged as of when they left, so later calls are paced, never refused for good', async () => {
+    // 60 RPM: one request a second, a 1-request burst. The headers count down honestly.
+    let left = 60;
+    server.replyWith(() => ({
+      json: chatCompletion(),
+      headers: { 'x-ratelimit-limit-requests': '60', 'x-ratelimit-remaining-requests': String(--left) },
+    }));
+    const fake = fakeClock(Date.now());
+    const openai = instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-slow-model', maxRetries: 0 }), {
+      clock: fake.clock,
+      maxAttempts: 1,
+      circuitBreaker: false,
+      deadlineMs: 1500,
+      limiter: { redis: redis.url, redisTimeoutMs: 10_000 },
+    });
+    // The two cold-start probes, sent before the limit is known.
+    await Promise.all([ask(openai, 'gpt-slow'), ask(openai, 'gpt-slow')]);
+    // Charging them as if sent now, again after every refusal, refused every call past its 1.5 s deadline.
+    const results: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      fake.advance(1100);
+      results.push(
+        await ask(openai, 'gpt-slow').then(
+          () => 'ok',
+          (e: Error) => e.name,
+        ),
+      );
+    }
+    expect(results).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(server.received).toHaveLength(6);
   });
 
   test('a storm 429 seen by one process pauses the other until its retry-after', async () => {

@@ -109,23 +109,54 @@ describe('the fleet never holds more room than the headers reported', () => {
   });
 });
 
-describe('cold-start probes are charged to the fleet', () => {
-  test('8 probes sent before the limit was known: the first paced booking leaves 12 of the 20', () => {
-    const first = admitShared(emptySharedState(), { ...base, now: 10_000, unbooked: 8 });
-    let state = first.state;
-    const waits = [first.admission.ok ? first.admission.waitMs : -1];
-    for (let i = 0; i < 13; i++) {
-      const r = admitShared(state, { ...base, now: 10_000 });
-      waits.push(r.admission.ok ? r.admission.waitMs : -1);
-      state = r.state;
+describe('blind sends (cold-start probes) are charged to the fleet', () => {
+  const take = (state: SharedState, input: SharedAdmit) => {
+    const r = admitShared(state, input);
+    return { wait: r.admission.ok ? r.admission.waitMs : -1, state: r.state };
+  };
+  const waitsAfter = (first: SharedAdmit, n: number) => {
+    let { wait, state } = take(emptySharedState(), first);
+    const waits = [wait];
+    for (let i = 1; i < n; i++) {
+      ({ wait, state } = take(state, { ...base, now: first.now }));
+      waits.push(wait);
     }
-    // 12 leave at once (the first booking among them), then one every 50 ms.
+    return waits;
+  };
+
+  test('8 probes sent just now: the first paced booking leaves 12 of the 20', () => {
+    const waits = waitsAfter({ ...base, now: 10_000, blind: { count: 8, lastAt: 10_000 } }, 14);
     expect(waits.filter((w) => w === 0)).toHaveLength(12);
     expect(waits.slice(12)).toEqual([50, 100]);
   });
 
+  test('probes sent a while ago have refilled: charged as of when they left', () => {
+    // 8 probes 400 ms ago at 20/s: the bucket has had 8 back since.
+    const waits = waitsAfter({ ...base, now: 10_400, blind: { count: 8, lastAt: 10_000 } }, 21);
+    expect(waits.filter((w) => w === 0)).toHaveLength(20);
+  });
+
+  test('a long blind spell is charged at most a bucketful: the next send waits one interval, never more', () => {
+    // 200 sends while the server sent no rate-limit headers, then a limit of 60 RPM (1 s per request).
+    const slow = { ...base, rpm: 60, now: 10_000, maxWaitMs: 1500 };
+    const r = admitShared(emptySharedState(), { ...slow, blind: { count: 200, lastAt: 10_000 } });
+    expect(r.admission).toEqual({ ok: true, waitMs: 1000 });
+  });
+
+  test('not on top of the room the headers reported: the larger of the two bounds, not their sum', () => {
+    // The server said 18 remain after 2 probes: 18 leave, not 16.
+    const seen = { atMs: 10_000, requests: 18 };
+    const waits = waitsAfter({ ...base, now: 10_000, seen, blind: { count: 2, lastAt: 10_000 } }, 20);
+    expect(waits.filter((w) => w === 0)).toHaveLength(18);
+  });
+
   test('a limit still unknown charges nothing (it paces nothing either)', () => {
-    const r = admitShared(emptySharedState(), { ...base, rpm: 0, now: 10_000, unbooked: 8 });
+    const r = admitShared(emptySharedState(), {
+      ...base,
+      rpm: 0,
+      now: 10_000,
+      blind: { count: 8, lastAt: 10_000 },
+    });
     expect(r.state).toEqual(emptySharedState());
   });
 });
