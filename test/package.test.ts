@@ -158,7 +158,6 @@ const MAX_LINES = 300;
  */
 const SIZE_MARKER = /^\/\/ size: .{20,}/;
 const lineCount = (text: string) => text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
-// Being split on branch house-call (issue 14); each entry goes when its split lands.
 test(`no file in src/ is over ${MAX_LINES} lines without its reason at its top`, () => {
   const long = sources.filter((f) => {
     const text = readFileSync(f, 'utf8');
