@@ -252,7 +252,7 @@ const LIMITER_RULES = {
   shareAcrossClients: boolean,
   redis: (name, target) => {
     // Never echo the value: a URL may carry a password.
-    const url = typeof target === 'string' && /^redis:\/\/[^/]/.test(target);
+    const url = typeof target === 'string' && isRedisUrl(target);
     const client =
       target !== null &&
       typeof target === 'object' &&
@@ -457,4 +457,15 @@ function provider(method: string): Check {
     if (value === null || typeof (value as Record<string, unknown>)[method] !== 'function')
       fail(name, `must be an OpenTelemetry ${name} (with ${method}())`);
   };
+}
+
+/** A redis:// URL the built-in connection can use: it parses, with a host and a port that is a number. */
+function isRedisUrl(value: string): boolean {
+  if (!/^redis:\/\/[^/]/.test(value)) return false;
+  try {
+    const u = new URL(value);
+    return u.protocol === 'redis:' && u.hostname !== '' && (u.port === '' || /^\d+$/.test(u.port));
+  } catch {
+    return false;
+  }
 }

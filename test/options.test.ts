@@ -290,3 +290,24 @@ test('@default is written on every option in the type docs, nested ones included
   // The walk reached the nested options, so an undocumented one there would have been caught.
   expect(seen.size).toBeGreaterThanOrEqual(6);
 }, 60_000);
+
+test('a Redis URL that does not parse is refused up front, its value (a password) never echoed', () => {
+  for (const redis of [
+    'redis://user:hunter2@host:notaport',
+    'redis://:hunter2@',
+    'redis://user:hunter2@host:99999x',
+  ]) {
+    let error: unknown;
+    try {
+      instrument(client(), { limiter: { redis } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RetryscopeConfigError);
+    expect(String((error as Error).message)).toMatch(/"limiter.redis" must be a redis:\/\/ URL/);
+    expect(JSON.stringify(error) + String((error as Error).message)).not.toContain('hunter2');
+  }
+  expect(() =>
+    instrument(client(), { limiter: { redis: 'redis://user:pw@127.0.0.1:6379/2' } }),
+  ).not.toThrow();
+});
