@@ -22,7 +22,7 @@ import {
 } from './call-types.ts';
 import { cannedStream } from './consume.ts';
 import { invalidRequestError } from './errors.ts';
-import { describeRequest, errorTypeOf, type RequestInfo, type ResponseFacts } from './extract.ts';
+import { describeRequest, errorTypeOf, FETCH_RESPONSE, type RequestInfo, type ResponseFacts } from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import { History } from './history.ts';
 import { runHop } from './hop.ts';
@@ -268,6 +268,8 @@ export class Call {
       backoffTotalMs: this.backoffTotalMs,
       errorType,
       ...this.facts,
+      // A poll reads a response its create paid for: the conventions say not to count its tokens again.
+      ...(this.info.operationName === FETCH_RESPONSE ? { usage: undefined } : {}),
       outputContent: this.outputContent,
       queuedMs: this.state.options.limiter !== false ? this.queuedMs : undefined,
       served: this.served,

@@ -274,6 +274,14 @@ describe('background mode', () => {
     const done = await openai.responses.retrieve(created.id);
     expect(done.status).toBe('completed');
     expect(done.output_text).toContain('simulated');
+    // The polls read tokens the create spent: not counted again (the conventions: SHOULD NOT report).
+    expect(done.usage?.output_tokens).toBeGreaterThan(0);
+    const polls = (await t.spans()).filter((s) => s.name === 'fetch_response');
+    expect(polls.length).toBe(2);
+    for (const p of polls) expect(p.attributes['gen_ai.usage.output_tokens']).toBeUndefined();
+    const tokens = await t.metric('gen_ai.client.token.usage');
+    const byOperation = new Set(tokens.map((p) => p.attributes['gen_ai.operation.name']));
+    expect(byOperation.has('fetch_response')).toBe(false);
   });
 });
 
