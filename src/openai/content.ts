@@ -160,6 +160,17 @@ export function outputMessages(data: unknown): string | undefined {
   return undefined;
 }
 
+// A server's index is used as an array index: bounded, so a hostile chunk (index 4294967294)
+// cannot make the recording allocate without end. OpenAI's `n` and parallel tool calls stay far below.
+const MAX_STREAM_INDEX = 128;
+
+/** A choice's or tool call's index from the server, if it is a small whole number. */
+function slot(index: unknown): number | undefined {
+  return Number.isInteger(index) && (index as number) >= 0 && (index as number) < MAX_STREAM_INDEX
+    ? (index as number)
+    : undefined;
+}
+
 /** A stream's output, gathered chunk by chunk: Chat deltas per choice, or the Responses final event. */
 export class StreamContent {
   private readonly choices = new Map<number, { text: string; calls: Part[]; reason?: string }>();
@@ -175,7 +186,8 @@ export class StreamContent {
     if (!Array.isArray(item.choices)) return;
     for (const c of item.choices) {
       if (!isRecord(c)) continue;
-      const index = typeof c.index === 'number' ? c.index : 0;
+      const index = c.index === undefined ? 0 : slot(c.index);
+      if (index === undefined) continue;
       let choice = this.choices.get(index);
       if (!choice) {
         choice = { text: '', calls: [] };
@@ -209,7 +221,8 @@ export class StreamContent {
 /** A streamed tool call arrives in pieces by `index`: the first names it, the rest extend its arguments. */
 function noteToolDelta(calls: Part[], delta: unknown): void {
   if (!isRecord(delta)) return;
-  const index = typeof delta.index === 'number' ? delta.index : calls.length;
+  const index = delta.index === undefined ? slot(calls.length) : slot(delta.index);
+  if (index === undefined) return;
   const fn = isRecord(delta.function) ? delta.function : {};
   const call = calls[index] ?? { type: 'tool_call', id: null, name: '', arguments: '' };
   calls[index] = call;

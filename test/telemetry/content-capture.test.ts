@@ -1,3 +1,4 @@
+// size: one scenario per content shape the conventions define (Chat and Responses, plain and streamed), each with its own fixture
 /**
  * Opt-in content capture in the conventions' role-and-parts schema, for Chat
  * and Responses, plain and streamed; `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`
@@ -187,6 +188,37 @@ describe('Chat Completions', () => {
       },
     ]);
   });
+});
+
+test('a hostile stream index (a choice or tool call at 4294967294) is left out, not allocated', async () => {
+  const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini' };
+  const call = (index: number) => ({ index, id: `call_${index}`, function: { name: 'f', arguments: '{}' } });
+  server.reply({
+    sse: [
+      { ...base, choices: [{ index: 0, delta: { content: 'ok', tool_calls: [call(4294967294), call(0)] } }] },
+      { ...base, choices: [{ index: 30_000_000, delta: { content: 'x' }, finish_reason: 'stop' }] },
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+    ],
+  });
+  const stream = await client({ captureContent: true }).chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+  });
+  const seen: unknown[] = [];
+  for await (const c of stream) seen.push(c);
+  expect(seen).toHaveLength(3);
+  const { output } = await op();
+  expect(output).toEqual([
+    {
+      role: 'assistant',
+      parts: [
+        { type: 'text', content: 'ok' },
+        { type: 'tool_call', id: 'call_0', name: 'f', arguments: {} },
+      ],
+      finish_reason: 'stop',
+    },
+  ]);
 });
 
 describe('Responses', () => {
