@@ -80,6 +80,8 @@ export interface LiveAttempt {
 export type StreamSource =
   | {
       kind: 'live';
+      /** Opening events held inside the attempt (see consume.ts), relayed before `first`. */
+      prelude: unknown[];
       first: IteratorResult<unknown>;
       iterator: AsyncIterator<unknown>;
       stream: Stream<unknown>;

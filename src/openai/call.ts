@@ -22,7 +22,13 @@ import {
 } from './call-types.ts';
 import { cannedStream } from './consume.ts';
 import { invalidRequestError } from './errors.ts';
-import { describeRequest, errorTypeOf, FETCH_RESPONSE, type RequestInfo, type ResponseFacts } from './extract.ts';
+import {
+  describeRequest,
+  errorTypeOf,
+  FETCH_RESPONSE,
+  type RequestInfo,
+  type ResponseFacts,
+} from './extract.ts';
 import { markServedBy } from './fallback-info.ts';
 import { History } from './history.ts';
 import { runHop } from './hop.ts';

@@ -6,7 +6,7 @@
  */
 import OpenAI from 'openai';
 import { Stream } from 'openai/core/streaming';
-import { inBandFailureOf } from '../policy/in-band.ts';
+import { inBandFailureOf, isPreludeEvent, MAX_PRELUDE_EVENTS } from '../policy/in-band.ts';
 import { type StreamWait, streamWait } from '../policy/stream-timing.ts';
 import type { InBandFailure } from '../policy/types.ts';
 import type { Call } from './call.ts';
@@ -84,9 +84,17 @@ async function consumeStream(
   }
   const iterator = stream[Symbol.asyncIterator]();
   let first: IteratorResult<unknown>;
+  /** A Responses stream's opening events (created, in_progress), held until something follows them. */
+  const prelude: unknown[] = [];
   try {
     first = await read(call, iterator, stream, startedAt, 'first_chunk');
     if (!first.done) call.facts.timeToFirstChunkMs = call.state.clock.now() - startedAt;
+    // The API opens every Responses stream this way: held inside the attempt, a failure that
+    // follows them has still reached nobody, and is retried like one that came first.
+    while (!first.done && isPreludeEvent(first.value) && prelude.length < MAX_PRELUDE_EVENTS) {
+      prelude.push(first.value);
+      first = await read(call, iterator, stream, startedAt, 'first_chunk');
+    }
   } catch (error) {
     stream.controller.abort();
     throw error;
@@ -97,10 +105,10 @@ async function consumeStream(
   if (inBand) {
     // It failed before anything reached the caller: as retryable as an HTTP error. The event is terminal.
     stream.controller.abort();
-    throw new InBandAnswer(inBand, { events: [first.value] });
+    throw new InBandAnswer(inBand, { events: [...prelude, first.value] });
   }
   call.markServed(call.handle);
-  call.source!.resolve({ kind: 'live', first, iterator, stream, attempt });
+  call.source!.resolve({ kind: 'live', prelude, first, iterator, stream, attempt });
   return { response, data: call.handle, hasData: true, attempt: pending };
 }
 
@@ -151,6 +159,11 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
     return undefined;
   };
   try {
+    for (const item of source.prelude) {
+      observeStreamItem(call.facts, item);
+      content?.observe(item);
+      yield item;
+    }
     let next = source.first;
     while (!next.done) {
       observeStreamItem(call.facts, next.value);

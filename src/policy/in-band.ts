@@ -48,6 +48,23 @@ const OTHER = '_OTHER';
  * `response` object, or a stream event carrying one (`response.failed`,
  * `response.incomplete`).
  */
+/**
+ * Events a Responses stream opens with before any output: they say nothing the caller
+ * could act on, so an attempt may hold them and still retry a failure that follows.
+ */
+const PRELUDE_EVENTS: ReadonlySet<string> = new Set([
+  'response.created',
+  'response.in_progress',
+  'response.queued',
+]);
+/** At most this many held: a server that sends nothing else must still reach the caller. */
+export const MAX_PRELUDE_EVENTS = 8;
+
+/** Whether a stream item is one of a Responses stream's opening lifecycle events. */
+export function isPreludeEvent(data: unknown): boolean {
+  return isRecord(data) && typeof data.type === 'string' && PRELUDE_EVENTS.has(data.type);
+}
+
 export function inBandFailureOf(data: unknown, stored = false): InBandFailure | undefined {
   if (!isRecord(data)) return undefined;
   if (typeof data.type === 'string' && data.type.startsWith('response.')) {

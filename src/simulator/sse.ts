@@ -81,16 +81,6 @@ export function responseStreamFrames(input: ResponseStreamInput): string[] {
   const pieces = ending ? input.pieces.slice(0, input.endAfterChunks ?? input.pieces.length) : input.pieces;
   // A fault's ending: the answer so far, then `response.failed` or `response.incomplete`.
   const response = ending ? { ...input.response, text: pieces.join('') } : input.response;
-  if (ending?.status === 'failed' && pieces.length === 0) {
-    // Failed before it started: the one event is the failure.
-    return [
-      sseEvent('response.failed', {
-        type: 'response.failed',
-        sequence_number: 0,
-        response: responseObject(response),
-      }),
-    ];
-  }
   let sequence = 0;
   const frames: string[] = [];
   const emit = (type: string, fields: object) => {
@@ -99,8 +89,13 @@ export function responseStreamFrames(input: ResponseStreamInput): string[] {
   };
   const where = { item_id: response.messageId, output_index: 0, content_index: 0 };
 
+  // As the API does, every stream opens with created and in_progress, a failure before output too.
   emit('response.created', { response: responseObject(response, 'in_progress') });
   emit('response.in_progress', { response: responseObject(response, 'in_progress') });
+  if (ending?.status === 'failed' && pieces.length === 0) {
+    emit('response.failed', { response: responseObject(response) });
+    return frames;
+  }
   emit('response.output_item.added', {
     output_index: 0,
     item: outputMessage(response.messageId, '', 'in_progress'),

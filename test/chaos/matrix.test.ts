@@ -57,8 +57,10 @@ function expected(fault: Fault, stream: boolean, api: Api): { error?: unknown; r
     case 'slow':
       return { requests: 1 };
     case 'malformed':
-      // A stream breaks after good chunks were delivered: not retried. A whole body that does not parse is.
-      return { error: SyntaxError, requests: stream ? 1 : 2 };
+      // A stream breaks after good chunks were delivered: not retried. A whole body that does not parse is,
+      // and so is a Responses stream broken after only its opening events (created, in_progress), which the
+      // attempt holds: nothing had reached the caller.
+      return { error: SyntaxError, requests: stream && api !== 'responses' ? 1 : 2 };
     case 'stream_error':
       // After a delivered chunk nothing is retried; a non-streaming call is not affected.
       return stream ? { error: OpenAI.APIError, requests: 1 } : { requests: 1 };

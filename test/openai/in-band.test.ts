@@ -179,10 +179,10 @@ describe('an incomplete response, not streamed', () => {
 });
 
 describe('streamed', () => {
-  test('response.failed as the first event: retried behind the iterator, the caller sees the last', async () => {
+  test('response.failed right after the opening events (as the API sends it): retried behind the iterator, the caller sees the last', async () => {
     const openai = await client([{ kind: 'response_failed', every: 1 }]);
     const stream = await openai.responses.create({ ...request, stream: true });
-    expect(await events(stream)).toEqual(['response.failed']);
+    expect(await events(stream)).toEqual(['response.created', 'response.in_progress', 'response.failed']);
     const { op, attempts } = await split();
     expect(sim!.stats().requests).toBe(3);
     expect(attempts.map((a) => attr(a, 'retryscope.attempt.outcome'))).toEqual([
