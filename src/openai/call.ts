@@ -179,8 +179,9 @@ export class Call {
       }
     }
     if (!last) throw new Error('retryscope: a call with no hop to send it to');
+    const inBand = last.error instanceof InBandAnswer;
+    if (degrade && degrades(last.outcome, fallbackOn, inBand)) return this.degrade(degrade, last);
     if (last.error instanceof InBandAnswer) return this.passInBand(last.error, last.outcome);
-    if (degrade && degrades(last.outcome, fallbackOn)) return this.degrade(degrade, last);
     throw this.fail(last.error, last.outcome);
   }
 

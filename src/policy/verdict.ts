@@ -157,9 +157,10 @@ export function fallsBack(outcome: StopOutcome, fallbackOn: readonly Outcome[], 
  * After the last hop failed, whether `degrade` answers: for the outcomes it was
  * asked to cover, never for the caller's own abort (the SDK surfaces that).
  */
-export function degrades(outcome: StopOutcome, fallbackOn: readonly Outcome[]): boolean {
-  // A request no hop could take (every one refused before sending) is the caller's to fix.
-  return outcome !== 'aborted' && outcome !== 'invalid_request' && fallbackOn.includes(outcome);
+export function degrades(outcome: StopOutcome, fallbackOn: readonly Outcome[], inBand = false): boolean {
+  // A request no hop could take (every one refused before sending) is the caller's to fix. A failed
+  // or incomplete response is an answer the SDK returns, not an error: the caller gets it as is.
+  return !inBand && outcome !== 'aborted' && outcome !== 'invalid_request' && fallbackOn.includes(outcome);
 }
 
 /** A `degrade` that did not answer: what the call ends as. Its own failure never hides the API's. */

@@ -159,6 +159,9 @@ describe('degrades', () => {
     expect(degrades('retries_exhausted', ['retries_exhausted'])).toBe(true);
     expect(degrades('non_retryable', ['retries_exhausted'])).toBe(false);
     expect(degrades('aborted', ['aborted'])).toBe(false);
+    // A failed response is returned as the SDK returns it, even with response_failed in fallbackOn.
+    expect(degrades('response_failed', ['response_failed'])).toBe(true);
+    expect(degrades('response_failed', ['response_failed'], true)).toBe(false);
   });
   test("a degrade that did not answer: the deadline or the abort names the end, else the API's failure does", () => {
     expect(degradeCutOutcome('deadline', 'retries_exhausted')).toBe('deadline_exceeded');
