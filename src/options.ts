@@ -134,7 +134,7 @@ export interface RetryscopeOptions {
   /**
    * Record prompts and completions on spans (`gen_ai.input.messages`, `gen_ai.output.messages`,
    * `gen_ai.system_instructions`). Off by default: they may hold personal data. When not given,
-   * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` turns it on; this option wins.
+   * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (or `SPAN_ONLY`, `SPAN_AND_EVENT`) turns it on; this option wins.
    * @default false (or `true` when that variable says `true`)
    */
   captureContent?: boolean;
@@ -362,11 +362,16 @@ const OPTION_RULES = {
   random: fn,
 } as const satisfies Rules<RetryscopeOptions>;
 
-/** The OpenTelemetry GenAI instrumentations' switch for content capture: `true` (any case) turns it on. */
+/**
+ * The OpenTelemetry GenAI instrumentations' switch for content capture: `true`, or the values
+ * the latest-experimental instrumentations read (`SPAN_ONLY`, `SPAN_AND_EVENT`), any case, turn
+ * it on; retryscope records content on spans only, so `EVENT_ONLY` and `NO_CONTENT` leave it off.
+ */
 function captureContentFromEnv(): boolean {
   const value = globalThis.process?.env?.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT;
-  return value?.trim().toLowerCase() === 'true';
+  return CAPTURE_ON.has(value?.trim().toLowerCase() ?? '');
 }
+const CAPTURE_ON: ReadonlySet<string> = new Set(['true', 'span_only', 'span_and_event']);
 
 /** Validates and fills in defaults; throws `RetryscopeConfigError` naming the bad option. */
 export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOptions): ResolvedOptions {

@@ -9,7 +9,7 @@
  * bounds both. Pure: time comes in as arguments.
  */
 
-/** What ends a read that waits too long: `retryscope.stream.timeout` on the attempt. */
+/** What ends a read that waits too long, as the attempt's timeout error says it. */
 export type StreamWaitCause = 'first_chunk' | 'idle' | 'deadline';
 
 export interface StreamWaitInput {

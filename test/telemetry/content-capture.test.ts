@@ -325,6 +325,15 @@ describe(ENV, () => {
     expect(await call({ captureContent: false })).toBe(false);
     vi.stubEnv(ENV, 'TRUE');
     expect(await call({})).toBe(true);
+    // The latest-experimental values: on spans is what retryscope records.
+    vi.stubEnv(ENV, 'SPAN_ONLY');
+    expect(await call({})).toBe(true);
+    vi.stubEnv(ENV, 'span_and_event');
+    expect(await call({})).toBe(true);
+    vi.stubEnv(ENV, 'EVENT_ONLY');
+    expect(await call({})).toBe(false);
+    vi.stubEnv(ENV, 'NO_CONTENT');
+    expect(await call({})).toBe(false);
     vi.stubEnv(ENV, 'false');
     expect(await call({})).toBe(false);
     expect(await call({ captureContent: true })).toBe(true);
