@@ -154,6 +154,7 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
           record.ended({ outcome: 'failed', ...ok, errorType: answer.errorType, classification });
           summary(status, headers).fail(answer, classification);
           breaker?.onFailure(clock.now(), classification.category);
+          recordPacing(call, limiter, breaker, model, bucket);
           call.finish(outcome, answer.errorType);
         },
       });
