@@ -175,6 +175,12 @@ test('the README telemetry tables match the exported names, both ways', async ()
       notExported: [],
     });
   }
+  // Each span event's attributes, as its row's second column lists them (names before a type in parentheses).
+  for (const row of readme.split('\n').filter((l) => l.startsWith('| `retryscope.hop_skipped`'))) {
+    const documented = [...row.split('|')[2]!.matchAll(/`([^`]+)` \(/g)].map((m) => m[1]).sort();
+    const event = spans.flatMap((sp) => sp.events).find((e) => e.name === 'retryscope.hop_skipped');
+    expect(Object.keys(event?.attributes ?? {}).sort()).toEqual(documented);
+  }
   const everywhere = new Set([...reference.operation, ...reference.attempt, ...reference.metrics]);
   for (const name of excused) expect(everywhere.has(name), name).toBe(true);
 });
