@@ -340,7 +340,7 @@ describe('Redis down, paused or restarted never fails a call', () => {
 
 describe('a fleet of real processes on one simulator key', () => {
   /** Runs the worker as its own OS process and returns what it printed. */
-  function worker(env: Record<string, string>): Promise<{ results: string[] }> {
+  function worker(env: Record<string, string>): Promise<{ results: string[]; at: number[] }> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [join(here, '..', 'fixtures', 'fleet-worker.ts')], {
         env: { ...process.env, ...env },
@@ -361,6 +361,41 @@ describe('a fleet of real processes on one simulator key', () => {
       });
     });
   }
+
+  test('two processes share one rate: their calls leave one interval apart across the fleet, not each on its own', async () => {
+    // 30 RPM (2 s a request, a 1-request burst), known from the start; the server's bucket is
+    // roomy, so nothing is refused and only the fleet's booking spaces the calls.
+    const simulator = await startSimulator({
+      scenario: {
+        name: 'fleet-rate',
+        limits: { rpm: 30, tpm: 10_000_000 },
+        burstMs: 60_000,
+        loop: false,
+        phases: [{ name: 'healthy', latencyMs: 1 }],
+      },
+    });
+    try {
+      const env = {
+        SIM_URL: simulator.url,
+        REDIS_URL: redis.url,
+        API_KEY: 'sk-fleet-rate',
+        INITIAL_RPM: '30',
+        CALLS: '2',
+        // A loaded machine's late Redis reply must not make a process pace alone.
+        REDIS_TIMEOUT_MS: '10000',
+      };
+      const runs = await Promise.all([worker(env), worker(env)]);
+      for (const r of runs) expect(r.results).toEqual(['ok', 'ok']);
+      const at = runs.flatMap((r) => r.at).sort((a, b) => a - b);
+      // Shared: 4 calls booked 2 s apart fleet-wide, so the last is at least 6 s after the first was
+      // booked (a late first send can only shorten the span, by its lateness). Each pacing alone,
+      // both would finish within about 2 s. A slow machine only lengthens the span.
+      expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(4000);
+      expect(simulator.stats().byStatus['429'] ?? 0).toBe(0);
+    } finally {
+      await simulator.close();
+    }
+  }, 60_000);
 
   test("once one process exhausts the key's quota, the others send nothing and fail fast", async () => {
     const simulator = await startSimulator({
