@@ -37,10 +37,8 @@ import { operationStarted } from './request-params.ts';
 import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
 
 /**
- * One logical call: validation, then its hops (the primary, each fallback,
- * `degrade`), until one serves it. The attempt loop is hop.ts, reading an
- * answer consume.ts; both work on this call's fields (internal to
- * src/openai). The policy decides; these act; the observer records.
+ * One logical call: validation, then its hops (the primary, each fallback, `degrade`), until one
+ * serves it. hop.ts (the attempt loop) and consume.ts (reading an answer) work on its fields.
  */
 export class Call {
   readonly box: ModeBox;
@@ -179,9 +177,9 @@ export class Call {
       }
     }
     if (!last) throw new Error('retryscope: a call with no hop to send it to');
-    const inBand = last.error instanceof InBandAnswer;
-    if (degrade && degrades(last.outcome, fallbackOn, inBand)) return this.degrade(degrade, last);
-    if (last.error instanceof InBandAnswer) return this.passInBand(last.error, last.outcome);
+    const inBand = last.error instanceof InBandAnswer ? last.error : undefined;
+    if (degrade && degrades(last.outcome, fallbackOn, !!inBand)) return this.degrade(degrade, last);
+    if (inBand) return this.passInBand(inBand, last.outcome);
     throw this.fail(last.error, last.outcome);
   }
 
@@ -275,7 +273,7 @@ export class Call {
       backoffTotalMs: this.backoffTotalMs,
       errorType,
       ...this.facts,
-      // A poll reads a response its create paid for: the conventions say not to count its tokens again.
+      // A poll reads a response its create paid for: the conventions say not to count its tokens.
       ...(this.info.operationName === FETCH_RESPONSE ? { usage: undefined } : {}),
       outputContent: this.outputContent,
       queuedMs: this.state.options.limiter !== false ? this.queuedMs : undefined,
