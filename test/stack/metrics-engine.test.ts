@@ -441,11 +441,12 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
         expect(p50![0]!.value).toBeGreaterThanOrEqual(0);
         expect(p50![0]!.value).toBeLessThanOrEqual(p95![0]!.value);
         expect(p95![0]!.value).toBeLessThanOrEqual(DEMO_DEADLINE_S);
-        // The storm phase (limits cut to 15%) makes callers wait, unless a starved machine sent
-        // too little to reach even the cut limit: the report says whether any call was queued.
+        // The storm phase (limits cut to 15%) makes callers wait, if the machine sent enough to reach
+        // even the cut limit: the report says whether a call was queued. The queue-time histogram counts
+        // every wait; the depth gauge is sampled at export and can miss a short queue, so it is only bounded.
         const depthPeaks = await peakOf('Queue depth');
         if ((demo.storm?.withLimiter.queuedCalls ?? 0) > 0)
-          expect(Math.max(...depthPeaks.map((s) => s.value))).toBeGreaterThan(0);
+          expect(total(await raw('sum(retryscope_client_queue_duration_seconds_sum)'))).toBeGreaterThan(0);
         for (const s of depthPeaks) expect(s.value).toBeLessThanOrEqual(DEMO_CONCURRENCY);
         for (const s of await panel('Limiter rate')) {
           expect(s.value).toBeGreaterThan(0);
