@@ -53,6 +53,16 @@ async function events(stream: AsyncIterable<{ type: string }>): Promise<string[]
   return types;
 }
 
+/** Three requests, the first two retried, the last one the answer: the policy's default attempts. */
+function expectThreeAttemptsLastFailed(attempts: ReadableSpan[]): void {
+  expect(sim!.stats().requests).toBe(3);
+  expect(attempts.map((a) => attr(a, 'retryscope.attempt.outcome'))).toEqual([
+    'retried',
+    'retried',
+    'failed',
+  ]);
+}
+
 describe('a failed response (server_error), not streamed', () => {
   test('retried under the policy; the caller gets the last answer, failed status and all', async () => {
     const openai = await client([{ kind: 'response_failed', every: 1 }]);
@@ -60,12 +70,7 @@ describe('a failed response (server_error), not streamed', () => {
     expect(response.status).toBe('failed');
     expect(response.error?.code).toBe('server_error');
     const { op, attempts } = await split();
-    expect(sim!.stats().requests).toBe(3);
-    expect(attempts.map((a) => attr(a, 'retryscope.attempt.outcome'))).toEqual([
-      'retried',
-      'retried',
-      'failed',
-    ]);
+    expectThreeAttemptsLastFailed(attempts);
     for (const a of attempts) {
       expect(attr(a, 'http.response.status_code')).toBe(200);
       expect(attr(a, 'error.type')).toBe('server_error');
@@ -184,12 +189,7 @@ describe('streamed', () => {
     const stream = await openai.responses.create({ ...request, stream: true });
     expect(await events(stream)).toEqual(['response.created', 'response.in_progress', 'response.failed']);
     const { op, attempts } = await split();
-    expect(sim!.stats().requests).toBe(3);
-    expect(attempts.map((a) => attr(a, 'retryscope.attempt.outcome'))).toEqual([
-      'retried',
-      'retried',
-      'failed',
-    ]);
+    expectThreeAttemptsLastFailed(attempts);
     expect(attr(op, 'retryscope.outcome')).toBe('response_failed');
     expect(attr(op, 'error.type')).toBe('server_error');
   });
