@@ -9,7 +9,8 @@
 # promtool 2.42, and trixie's 2.53, reject the Prometheus 3 `otlp:` config
 # block), so the .debs come from trixie, and Prometheus 3.x from sid, through a
 # private apt state: the system's sources, lists and dpkg database are never
-# touched. All are static Go binaries needing only libc6 >= 2.34.
+# touched. The Go tools are static binaries needing only libc6 >= 2.34; redis-server is
+# unpacked with the two libraries it links (libjemalloc2, liblzf1).
 # Idempotent: a tool already unpacked is skipped, so `npm test` (whose pretest
 # step runs this) costs next to nothing once .cache/test-deps is filled.
 # Any failure ends with one line naming the tool and how to get it.
