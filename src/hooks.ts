@@ -24,8 +24,7 @@ import type {
   FailureOutcome,
   Outcome,
 } from './policy/types.ts';
-import { redactUrlsIn } from './redact.ts';
-import { printable } from './telemetry/redact.ts';
+import { reportOnce } from './telemetry/safely.ts';
 
 /** What every hook is told about the call it belongs to. */
 export interface HookCall {
@@ -239,9 +238,6 @@ function model(name: string | undefined): { model?: string } {
   return name === undefined ? {} : { model: name };
 }
 
-/** Hooks that failed and were reported: each one once. */
-const warned = new WeakSet<object>();
-
 /** Calls `hook` with the event `make` builds; nothing it does reaches the call. */
 function notify<E>(name: string, hook: ((event: E) => unknown) | undefined, make: () => E): void {
   if (typeof hook !== 'function') return;
@@ -255,16 +251,10 @@ function notify<E>(name: string, hook: ((event: E) => unknown) | undefined, make
 }
 
 function warn(name: string, hook: object, error: unknown): void {
-  if (warned.has(hook)) return;
-  warned.add(hook);
-  let detail: string;
-  try {
-    // The message is the app's own, but may quote a URL with its credentials.
-    detail = printable(redactUrlsIn(error instanceof Error ? error.message : String(error)));
-  } catch {
-    detail = 'an unprintable error';
-  }
-  process.emitWarning(`retryscope: hook ${name} failed (${detail}); the call itself is unaffected`, {
-    code: 'RETRYSCOPE_HOOK',
-  });
+  reportOnce(
+    hook,
+    error,
+    (detail) => `retryscope: hook ${name} failed (${detail}); the call itself is unaffected`,
+    'RETRYSCOPE_HOOK',
+  );
 }
