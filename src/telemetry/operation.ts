@@ -47,13 +47,16 @@ export class OperationRecord implements CallObserver {
     return this.start.requestModel;
   }
 
-  /** The HTTP client attributes every attempt span carries (no `url.full`: see attributes.ts). */
+  private http: Attributes | undefined;
+
+  /** The HTTP client attributes every attempt span carries (no `url.full`: see attributes.ts), built once. */
   get httpAttributes(): Attributes {
     const { method, path } = this.start;
-    return compact({
+    this.http ??= compact({
       [A.ATTR_HTTP_REQUEST_METHOD]: method?.toUpperCase(),
       [A.ATTR_URL_TEMPLATE]: path === undefined ? undefined : urlTemplate(path),
     });
+    return this.http;
   }
 
   constructor(telemetry: Telemetry, start: OperationStarted, parent: Context) {
@@ -276,10 +279,7 @@ export class OperationRecord implements CallObserver {
   }
 }
 
-/**
- * The latest naming's token metrics, for every inference operation, failed
- * ones included: 0 when no usage came back, as the conventions ask.
- */
+/** The latest naming's token metrics, for every inference call, failed ones too (0 without usage). */
 function recordInferenceTokens(
   i: InferenceInstruments,
   usage: OperationEnded['usage'],
