@@ -7,9 +7,9 @@ import { ScriptedServer } from './scripted-server.ts';
 
 /**
  * One test file's scripted loopback server and in-memory telemetry (started, closed and reset
- * around its tests), and instrumented clients on them with a fake clock.
+ * around its tests), and instrumented clients on them with a fake clock, all with `apiKey`.
  */
-export function scriptedClients(defaults: RetryscopeOptions = {}) {
+export function scriptedClients(defaults: RetryscopeOptions = {}, apiKey = 'sk-scripted') {
   const t = createTestTelemetry();
   let server: ScriptedServer | undefined;
   beforeAll(async () => {
@@ -23,9 +23,9 @@ export function scriptedClients(defaults: RetryscopeOptions = {}) {
       return server!;
     },
     /** A plain SDK client on the server, not instrumented. */
-    raw: () => new OpenAI({ baseURL: server!.url, apiKey: 'sk-scripted' }),
+    raw: () => new OpenAI({ baseURL: server!.url, apiKey }),
     client: (options: RetryscopeOptions = {}) =>
-      instrument(new OpenAI({ baseURL: server!.url, apiKey: 'sk-scripted' }), {
+      instrument(new OpenAI({ baseURL: server!.url, apiKey }), {
         tracerProvider: t.tracerProvider,
         meterProvider: t.meterProvider,
         clock: fakeClock().clock,

@@ -4,33 +4,17 @@
  * and Responses, plain and streamed; `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`
  * when the option is not given, the option winning when it is.
  */
-import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
-import { instrument, type RetryscopeOptions } from '../../src/index.ts';
-import { fakeClock } from '../helpers/fake-clock.ts';
-import { createTestTelemetry } from '../helpers/otel.ts';
-import { chatCompletion, ScriptedServer } from '../helpers/scripted-server.ts';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import type { RetryscopeOptions } from '../../src/index.ts';
+import { scriptedClients } from '../helpers/scripted-client.ts';
+import { chatCompletion } from '../helpers/scripted-server.ts';
 
-let server: ScriptedServer;
-const t = createTestTelemetry();
-beforeAll(async () => {
-  server = await new ScriptedServer().start();
-});
-afterAll(() => server.close());
-beforeEach(() => t.reset());
 afterEach(() => vi.unstubAllEnvs());
 
 const SECRET = 'sk-live-CONTENT-CANARY-98765';
 const ENV = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT';
-
-function client(options: RetryscopeOptions = {}) {
-  return instrument(new OpenAI({ baseURL: server.url, apiKey: SECRET }), {
-    tracerProvider: t.tracerProvider,
-    meterProvider: t.meterProvider,
-    clock: fakeClock().clock,
-    ...options,
-  });
-}
+const scripted = scriptedClients({}, SECRET);
+const { t, client } = scripted;
 
 async function op() {
   const span = (await t.spans()).find((s) => s.attributes['retryscope.outcome'] !== undefined)!;
@@ -65,7 +49,7 @@ const toolTurn = [
 
 describe('Chat Completions', () => {
   test('input: text, tool_call and tool_call_response parts; output with finish_reason', async () => {
-    server.reply({
+    scripted.server.reply({
       json: {
         ...chatCompletion('ignored'),
         choices: [
@@ -113,7 +97,7 @@ describe('Chat Completions', () => {
   });
 
   test('a refusal is a text part; content_filter is kept as the finish reason', async () => {
-    server.reply({
+    scripted.server.reply({
       json: {
         ...chatCompletion('ignored'),
         choices: [
@@ -140,7 +124,7 @@ describe('Chat Completions', () => {
 
   test('a stream: text and tool-call deltas gathered per choice', async () => {
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini' };
-    server.reply({
+    scripted.server.reply({
       sse: [
         {
           ...base,
@@ -193,7 +177,7 @@ describe('Chat Completions', () => {
 test('a hostile stream index (a choice or tool call at 4294967294) is left out, not allocated', async () => {
   const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini' };
   const call = (index: number) => ({ index, id: `call_${index}`, function: { name: 'f', arguments: '{}' } });
-  server.reply({
+  scripted.server.reply({
     sse: [
       { ...base, choices: [{ index: 0, delta: { content: 'ok', tool_calls: [call(4294967294), call(0)] } }] },
       { ...base, choices: [{ index: 30_000_000, delta: { content: 'x' }, finish_reason: 'stop' }] },
@@ -249,7 +233,7 @@ describe('Responses', () => {
   };
 
   test('instructions are the system instructions; input items and output in parts', async () => {
-    server.reply({ json: response });
+    scripted.server.reply({ json: response });
     await client({ captureContent: true }).responses.create({
       model: 'gpt-4o-mini',
       instructions: 'You are a language translator.',
@@ -277,7 +261,7 @@ describe('Responses', () => {
   });
 
   test('a stream: the final event’s response is the output', async () => {
-    server.reply({
+    scripted.server.reply({
       sse: [
         {
           type: 'response.created',
@@ -308,7 +292,7 @@ describe('Responses', () => {
 describe(ENV, () => {
   const call = async (options: RetryscopeOptions) => {
     t.reset();
-    server.reply({ json: chatCompletion('Paris.') });
+    scripted.server.reply({ json: chatCompletion('Paris.') });
     await client(options).chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'capital of France?' }],
