@@ -50,6 +50,8 @@ export interface OperationStarted {
   inputContent?: string;
   /** The conventions' JSON of instructions sent apart from the history; only with content capture. */
   systemInstructions?: string;
+  /** Attribution tags, allow-listed and bounded already (key without the `retryscope.tag.` prefix). */
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** An attempt, about to be sent. */
@@ -71,6 +73,14 @@ export interface AttemptEnded {
   requestId?: string;
   headroom?: RateLimitHeadroom;
   retryAfterMs?: number;
+  /** What this attempt's server reported it used (a failed stream's too, when it said). */
+  usage?: Usage;
+  /** Its usage priced; absent with no usage. */
+  cost?: Cost;
+  /** A stream cut mid-way with no usage report: output tokens estimated from what arrived. */
+  estimatedOutputTokens?: number;
+  /** The tier that served it (`openai.response.service_tier`), when the answer said. */
+  serviceTier?: string;
 }
 
 /** A wait between a failed attempt and its retry: what was slept, who set it, what it was for. */
@@ -112,9 +122,28 @@ export interface HopSkipped {
 /** Finish reasons kept on a span: OpenAI's largest `n`. */
 export const MAX_FINISH_REASONS = 128;
 
+/** Token counts as the server reported them; the details are parts of the totals, as OpenAI reports them. */
 export interface Usage {
   inputTokens?: number;
   outputTokens?: number;
+  /** Part of `inputTokens`: read from the prompt cache (`cached_tokens`). */
+  cachedInputTokens?: number;
+  /** Part of `outputTokens`: reasoning (`reasoning_tokens`). */
+  reasoningTokens?: number;
+}
+
+/** What an attempt (or a whole call, summed) cost, or why it could not be priced. */
+export type Cost = { usd: number } | { unpriced: 'unknown_model' | 'unpriced_tier' };
+
+/** A spend budget's state after a call: for its gauges and alerts. */
+export interface BudgetState {
+  period: 'hour' | 'day' | 'month';
+  /** Per-tag budgets: the tag key and this call's value of it. */
+  tag?: { key: string; value: string };
+  spentUsd: number;
+  limitUsd: number;
+  /** The share at which it warns. */
+  softLimit: number;
 }
 
 /** What the response said about itself (model, id, finish reasons, usage). */
@@ -150,6 +179,12 @@ export interface OperationEnded extends ResponseFacts {
   error?: unknown;
   /** Another process saw the quota exhausted: this call was refused without sending. */
   quotaFromFleet: boolean;
+  /** The whole call's cost: every attempt's, summed (`usage` is summed likewise); absent with no usage. */
+  cost?: Cost;
+  /** Summed over attempts cut mid-stream with no usage report; never part of `usage`. */
+  estimatedOutputTokens?: number;
+  /** The spend budgets that apply to this call, as they stand after it. */
+  budgets?: BudgetState[];
 }
 
 /** One attempt's observer. */

@@ -151,6 +151,36 @@ export const ATTR_LIMITER_STORE = 'retryscope.limiter.store';
 /** True when the call failed fast on quota exhaustion another process saw (learned from the fleet). */
 export const ATTR_QUOTA_FROM_FLEET = 'retryscope.quota_exhausted.from_fleet';
 
+// --- Usage, cost and attribution (operation spans; usage and cost also on attempt spans) --
+/** Input tokens read from the prompt cache: part of `gen_ai.usage.input_tokens`, as the conventions say. */
+export const ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = 'gen_ai.usage.cache_read.input_tokens';
+/** Reasoning tokens: part of `gen_ai.usage.output_tokens`, as the conventions say. */
+export const ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning.output_tokens';
+/**
+ * Output tokens of attempts that failed mid-stream with no usage report: an estimate from the
+ * chunks received, kept apart and never added to the reported `gen_ai.usage.*` counts.
+ */
+export const ATTR_USAGE_ESTIMATED_OUTPUT_TOKENS = 'retryscope.usage.estimated_output_tokens';
+/** What the call cost in US dollars: every attempt that reported usage, retries and fallbacks included. */
+export const ATTR_COST_USD = 'retryscope.cost.usd';
+/** Why a call with usage has no cost: `unknown_model` or `unpriced_tier` (never a guessed price). */
+export const ATTR_COST_UNPRICED = 'retryscope.cost.unpriced';
+/** Attribution tags (allow-listed, values bounded): `retryscope.tag.feature`, `retryscope.tag.tenant`, ... */
+export const ATTR_TAG_PREFIX = 'retryscope.tag.';
+/** On `retryscope.client.tokens`: one of `TOKEN_TYPES`. */
+export const ATTR_TOKEN_TYPE = 'retryscope.token.type';
+/**
+ * Token types of `retryscope.client.tokens`. As OpenAI reports them, `input` includes
+ * `cache_read` and `output` includes `reasoning`: the cache-hit share is cache_read / input.
+ */
+export const TOKEN_TYPES = ['input', 'cache_read', 'output', 'reasoning'] as const;
+/** On the budget gauges: `hour`, `day` or `month`. */
+export const ATTR_BUDGET_PERIOD = 'retryscope.budget.period';
+/** On the budget gauges: the tag key a per-tag budget is kept by (its value as `retryscope.tag.<key>`). */
+export const ATTR_BUDGET_TAG = 'retryscope.budget.tag';
+/** On `retryscope.client.ratelimit.utilization`: `requests` or `tokens`. */
+export const ATTR_RATELIMIT_KIND = 'retryscope.ratelimit.kind';
+
 // --- Metrics -----------------------------------------------------------------
 /** Histogram, seconds. Semconv; we add `retryscope.outcome`. Its `_count` is operations by outcome. */
 export const METRIC_OPERATION_DURATION = 'gen_ai.client.operation.duration';
@@ -207,6 +237,19 @@ export const METRIC_CIRCUIT_STATE = 'retryscope.client.circuit.state';
 export const METRIC_FINISH_REASONS = 'retryscope.client.finish_reasons';
 /** Counter, {call}: calls served by a fallback, by `retryscope.fallback_reason` and the serving model. */
 export const METRIC_FALLBACKS = 'retryscope.client.fallbacks';
+
+/** Counter, {token}: tokens by `retryscope.token.type`, model, service tier and tags (every attempt that reported usage). */
+export const METRIC_TOKENS = 'retryscope.client.tokens';
+/** Counter, {USD}: spend by model, service tier, attempt outcome and tags. Queried as `retryscope_client_cost_usd_total`. */
+export const METRIC_COST = 'retryscope.client.cost.usd';
+/** Gauge, 1: share of a model's request or token limit in use (1 - remaining / limit), by `retryscope.ratelimit.kind`. */
+export const METRIC_RATELIMIT_UTILIZATION = 'retryscope.client.ratelimit.utilization';
+/** Gauge, 1: share of a spend budget used in its current period, by period (and tag). */
+export const METRIC_BUDGET_USED = 'retryscope.client.budget.used';
+/** Gauge, {USD}: a spend budget's limit per period. */
+export const METRIC_BUDGET_LIMIT = 'retryscope.client.budget.limit';
+/** Gauge, 1: the share of a budget at which it warns (its soft limit). */
+export const METRIC_BUDGET_SOFT_LIMIT = 'retryscope.client.budget.soft_limit';
 
 /**
  * Bucket boundaries for `gen_ai.client.operation.duration`, from the GenAI
