@@ -3,11 +3,12 @@
  * "Please try again in …" messages (`1s`, `6m0s`, `20ms`, `1m30.5s`, `1h2m`).
  *
  * One grammar, two contracts: `readGoDuration` is strict and total (exactly
- * Go's syntax, `undefined` for anything else); `parseGoDuration` is what the
+ * Go's syntax, `undefined` for anything else); `resetHeaderMs` is what the
  * header parser wants on top of it: padding forgiven, and anything absurd
  * (longer than a day) treated as garbage, so a bad header can never make a
- * caller wait forever or throw. The simulator's throwing parser wraps the
- * strict one.
+ * caller wait forever or throw. The simulator's public, throwing
+ * `parseGoDuration` wraps the strict one; the names differ so the two
+ * contracts cannot be mistaken for each other.
  */
 
 const UNIT_MS: Readonly<Record<string, number>> = {
@@ -43,7 +44,7 @@ export function readGoDuration(text: string): number | undefined {
 const MAX_DURATION_MS = 86_400_000;
 
 /** A header's duration in milliseconds: trimmed, at most a day, else `undefined`. */
-export function parseGoDuration(value: string | null | undefined): number | undefined {
+export function resetHeaderMs(value: string | null | undefined): number | undefined {
   if (value == null) return undefined;
   const text = value.trim();
   if (text.length > 64) return undefined;

@@ -1,4 +1,4 @@
-import { parseGoDuration } from './go-duration.ts';
+import { resetHeaderMs } from './go-duration.ts';
 
 /** What the `x-ratelimit-*` headers said about the headroom left. */
 export interface RateLimitHeadroom {
@@ -20,8 +20,8 @@ export function parseRateLimitHeaders(
   setIfDefined(out, 'limitTokens', parseCount(headers['x-ratelimit-limit-tokens']));
   setIfDefined(out, 'remainingRequests', parseCount(headers['x-ratelimit-remaining-requests']));
   setIfDefined(out, 'remainingTokens', parseCount(headers['x-ratelimit-remaining-tokens']));
-  setIfDefined(out, 'resetRequestsMs', parseGoDuration(headers['x-ratelimit-reset-requests']));
-  setIfDefined(out, 'resetTokensMs', parseGoDuration(headers['x-ratelimit-reset-tokens']));
+  setIfDefined(out, 'resetRequestsMs', resetHeaderMs(headers['x-ratelimit-reset-requests']));
+  setIfDefined(out, 'resetTokensMs', resetHeaderMs(headers['x-ratelimit-reset-tokens']));
   return out;
 }
 

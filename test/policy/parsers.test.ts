@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { parseGoDuration } from '../../src/policy/go-duration.ts';
+import { resetHeaderMs } from '../../src/policy/go-duration.ts';
 import { parseRateLimitHeaders } from '../../src/policy/ratelimit-headers.ts';
 import { parseRetryAfter } from '../../src/policy/retry-after.ts';
 
@@ -17,17 +17,17 @@ describe('Go durations', () => {
     ['0s', 0],
     ['.5s', 500],
     ['250us', 0.25],
-  ])('%s = %d ms', (text, ms) => expect(parseGoDuration(text)).toBeCloseTo(ms, 6));
+  ])('%s = %d ms', (text, ms) => expect(resetHeaderMs(text)).toBeCloseTo(ms, 6));
 
   test.each(['', ' ', '-1s', '1', 's', '1x', '1s2', 'abc', '1e3s', '999999h', 'NaN'])(
     '%j is rejected',
-    (text) => expect(parseGoDuration(text)).toBeUndefined(),
+    (text) => expect(resetHeaderMs(text)).toBeUndefined(),
   );
 
   test('total: any string yields undefined or a finite wait of at most a day', () => {
     fc.assert(
       fc.property(fc.string(), (s) => {
-        const v = parseGoDuration(s);
+        const v = resetHeaderMs(s);
         return v === undefined || (Number.isFinite(v) && v >= 0 && v <= 86_400_000);
       }),
     );
@@ -36,7 +36,7 @@ describe('Go durations', () => {
   test('round-trips minutes and seconds', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 59 }), fc.integer({ min: 0, max: 59 }), (m, s) => {
-        return parseGoDuration(`${m}m${s}s`) === (m * 60 + s) * 1000;
+        return resetHeaderMs(`${m}m${s}s`) === (m * 60 + s) * 1000;
       }),
     );
   });
