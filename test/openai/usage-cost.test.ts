@@ -93,6 +93,36 @@ describe('a retried call costs every attempt that reported usage', () => {
   });
 });
 
+describe('a retried stream', () => {
+  const event = (type: string, r: object, n: number) => ({ type, sequence_number: n, response: r });
+  test('response.failed before any output, with usage, then a completed stream: both attempts spent, summed', async () => {
+    const failed = response('failed', usage(100, 50, 7, 5));
+    const done = response('completed', usage(100, 50, 9, 5));
+    s.server.reply(
+      {
+        sse: [
+          event('response.created', { ...failed, status: 'in_progress', usage: null }, 0),
+          event('response.failed', failed, 1),
+        ],
+      },
+      {
+        sse: [
+          event('response.created', { ...done, status: 'in_progress', usage: null }, 0),
+          event('response.completed', done, 1),
+        ],
+      },
+    );
+    const stream = await client().responses.create({ model: 'o3', input: 'hi', stream: true });
+    for await (const _ of stream);
+    const { op, attempts } = await split();
+    expect(attempts.map((a) => a.attributes['retryscope.attempt.outcome'])).toEqual(['retried', 'success']);
+    expect(attempts.map((a) => a.attributes['gen_ai.usage.output_tokens'])).toEqual([7, 9]);
+    expect(op.attributes['gen_ai.usage.output_tokens']).toBe(16);
+    expect(op.attributes['gen_ai.usage.cache_read.input_tokens']).toBe(100);
+    expect(op.attributes['retryscope.cost.usd']).toBeCloseTo(o3Cost(100, 50, 7) + o3Cost(100, 50, 9), 12);
+  });
+});
+
 const chunk = (content: string | null, extra: object = {}) => ({
   id: 'chatcmpl-1',
   object: 'chat.completion.chunk',
