@@ -492,7 +492,12 @@ export class Engine {
     }
     const outputTokens = cut ? Math.min(cut.afterChunks, reply.pieces.length) : reply.pieces.length;
     this.#quota.charge(key, info.promptTokens + outputTokens, visit);
-    const usage = usageFor(model, info.promptTokens, reply.pieces.length);
+    const usage = usageFor(
+      model,
+      info.promptTokens,
+      reply.pieces.length,
+      this.#config.scenario.cachedInputShare,
+    );
     const serviceTier = servedTier(info.serviceTier);
     const created = Math.floor(Date.now() / 1000);
 

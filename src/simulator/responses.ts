@@ -13,19 +13,24 @@ export interface Usage {
   reasoningTokens: number;
 }
 
-/** Half of every prompt is read from the prompt cache, as if warm: fixed, so a test can price it. */
+/** Half of every prompt is read from the prompt cache, as if warm (the scenario's `cachedInputShare`). */
 export const CACHED_INPUT_SHARE = 0.5;
 /** Reasoning models (`o1`, `o3`, `o4-mini`, `gpt-5*`) spend half their output tokens reasoning. */
 export const REASONING_OUTPUT_SHARE = 0.5;
 const REASONING_MODEL = /^(o\d|gpt-5)/;
 
 /** An answer's usage, its details derived from the totals (deterministic, so tests can price it). */
-export function usageFor(model: string, inputTokens: number, outputTokens: number): Usage {
+export function usageFor(
+  model: string,
+  inputTokens: number,
+  outputTokens: number,
+  cachedShare = CACHED_INPUT_SHARE,
+): Usage {
   const reasons = REASONING_MODEL.test(model);
   return {
     inputTokens,
     outputTokens,
-    cachedTokens: Math.floor(inputTokens * CACHED_INPUT_SHARE),
+    cachedTokens: Math.floor(inputTokens * cachedShare),
     reasoningTokens: reasons ? Math.floor(outputTokens * REASONING_OUTPUT_SHARE) : 0,
   };
 }

@@ -4,6 +4,7 @@
  * asked echoed when it is flex, priority or default; streamed as not.
  */
 import { expect, test } from 'vitest';
+import { validateScenario } from '../../src/simulator/index.ts';
 import { client, simulator } from './helpers.ts';
 
 const messages = [{ role: 'user' as const, content: 'A prompt long enough to have a few tokens in it.' }];
@@ -67,4 +68,15 @@ test('embeddings: no details', async () => {
   const openai = client(await simulator({ scenario: { name: 'u', phases: [{ name: 'p' }] } }));
   const r = await openai.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' });
   expect(r.usage).toEqual({ prompt_tokens: r.usage.prompt_tokens, total_tokens: r.usage.prompt_tokens });
+});
+
+test('the scenario’s cachedInputShare sets the cached part (0 to 1; a value outside is refused)', async () => {
+  const openai = client(
+    await simulator({ scenario: { name: 'u', cachedInputShare: 0, phases: [{ name: 'p' }] } }),
+  );
+  const r = await openai.chat.completions.create({ model: 'o3', messages });
+  expect(r.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
+  expect(() => validateScenario({ name: 'u', cachedInputShare: 2, phases: [{ name: 'p' }] })).toThrow(
+    /cachedInputShare/,
+  );
 });
