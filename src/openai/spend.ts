@@ -7,7 +7,7 @@
 import type { AttemptEnded, Cost, OperationEnded, ResponseFacts, Usage } from '../observer.ts';
 import { type PriceTable, price } from '../policy/pricing.ts';
 import type { Telemetry } from '../telemetry/recorder.ts';
-import { reportOnce } from '../telemetry/safely.ts';
+import { reportOnce, safely } from '../telemetry/safely.ts';
 import { carriesOutput } from './extract.ts';
 
 /** Distinct unpriced models warned about; past it a process cycling model names stays quiet. */
@@ -76,7 +76,8 @@ export class Spend {
       return { ...spent, estimatedOutputTokens: this.outputChunks };
     }
     const cost = price(usage, answeredBy, tier, this.prices);
-    if ('unpriced' in cost) this.warn(answeredBy, tier, cost.unpriced);
+    // A warning that fails to print must not fail the call.
+    if ('unpriced' in cost) safely('priceWarning', () => this.warn(answeredBy, tier, cost.unpriced));
     this.usage = addUsage(this.usage, usage);
     this.cost = addCost(this.cost, cost);
     return { ...spent, usage, cost };
