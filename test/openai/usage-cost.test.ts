@@ -93,6 +93,25 @@ describe('a retried call costs every attempt that reported usage', () => {
   });
 });
 
+describe('a fallback to a priced model', () => {
+  test('the unpriced primary adds usage but no cost; the call costs what the priced fallback cost', async () => {
+    s.server.replyWith((r) =>
+      (r.body as { model?: string }).model === 'o3'
+        ? { json: response('completed', usage(10, 0, 5, 0)) }
+        : { json: response('failed', usage(10, 0, 3, 0), 'gpt-unpriced-9') },
+    );
+    const openai = client({ maxAttempts: 1, fallbacks: [{ model: 'o3' }], fallbackOn: ['response_failed'] });
+    await openai.responses.create({ model: 'gpt-unpriced-9', input: 'hi' });
+    const { op, attempts } = await split();
+    expect(attempts.map((a) => a.attributes['retryscope.cost.unpriced'])).toEqual([
+      'unknown_model',
+      undefined,
+    ]);
+    expect(op.attributes['gen_ai.usage.output_tokens']).toBe(8);
+    expect(op.attributes['retryscope.cost.usd']).toBeCloseTo(o3Cost(10, 0, 5), 12);
+  });
+});
+
 describe('a retried stream', () => {
   const event = (type: string, r: object, n: number) => ({ type, sequence_number: n, response: r });
   test('response.failed before any output, with usage, then a completed stream: both attempts spent, summed', async () => {
