@@ -20,6 +20,7 @@ import { type ModelGroups, modelGroupsProblem } from './policy/buckets.ts';
 import { type CircuitBreakerOptions, DEFAULT_OPEN_MS } from './policy/circuit-breaker.ts';
 import type { Clock } from './policy/clock.ts';
 import type { LimiterOptions } from './policy/limiter.ts';
+import type { ModelPrice } from './policy/pricing.ts';
 import type { RetryBudgetOptions } from './policy/retry-budget.ts';
 import { FAILURE_OUTCOMES, JITTERS, type Jitter, type Outcome } from './policy/types.ts';
 
@@ -139,6 +140,14 @@ export interface RetryscopeOptions {
    */
   captureContent?: boolean;
   /**
+   * Prices in USD per 1M tokens by model (`{ input, output, cachedInput?, batch?, priority? }`, each tier
+   * `{ input, output, cachedInput? }`), merged over the built-in table (generated from gpt-tokenizer's);
+   * `null` removes a model. A model found in neither gets no cost, and one warning.
+   * `withRetryOptions` merges its prices over the client's.
+   * @default {} (the built-in table only)
+   */
+  prices?: Readonly<Record<string, ModelPrice | null>>;
+  /**
    * Refuse, before sending, what the API would reject with a 400 (missing model, empty messages,
    * out-of-range parameters, a prompt too long for the model's context window).
    * `contextWindows` adds or overrides models' windows, in tokens (`Infinity`: no check).
@@ -205,7 +214,7 @@ type Mechanism = KeysOf<RetryscopeOptions, 'validate' | 'limiter' | 'retryBudget
 /** The other options `resolveOptions` always fills in. */
 type Filled = KeysOf<
   RetryscopeOptions,
-  'maxAttempts' | 'maxRetryAfterMs' | 'captureContent' | 'fallbacks' | 'fallbackOn'
+  'maxAttempts' | 'maxRetryAfterMs' | 'captureContent' | 'fallbacks' | 'fallbackOn' | 'prices'
 >;
 
 /**
@@ -310,6 +319,42 @@ const FALLBACK_RULES = {
   },
 } as const satisfies Rules<FallbackTarget>;
 
+const TIER_RULES = {
+  input: number({ min: 0 }),
+  output: number({ min: 0 }),
+  cachedInput: number({ min: 0 }),
+} as const satisfies Rules<NonNullable<ModelPrice['batch']>>;
+const checkTier = fields(TIER_RULES, 'an object { input, output, cachedInput? } in USD per 1M tokens');
+const PRICE_RULES = {
+  ...TIER_RULES,
+  batch: checkTier,
+  priority: checkTier,
+} as const satisfies Rules<ModelPrice>;
+const checkPrice = fields(
+  PRICE_RULES,
+  'an object { input, output, cachedInput?, batch?, priority? } or null',
+);
+
+function checkPrices(name: string, table: unknown): void {
+  if (table === null || typeof table !== 'object' || Array.isArray(table))
+    fail(name, 'must map model names to prices (USD per 1M tokens) or null', table);
+  for (const [model, price] of Object.entries(table)) {
+    if (price === null) continue;
+    const at = `${name}.${model}`;
+    checkPrice(at, price);
+    const p = price as ModelPrice;
+    for (const [where, t] of [
+      ['', p],
+      ['.batch', p.batch],
+      ['.priority', p.priority],
+    ] as const) {
+      if (t === undefined) continue;
+      if (t.input === undefined || t.output === undefined)
+        fail(`${at}${where}`, 'needs both input and output');
+    }
+  }
+}
+
 const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
 
 const HOOK_RULES = {
@@ -331,6 +376,7 @@ const OPTION_RULES = {
   tracerProvider: provider('getTracer'),
   meterProvider: provider('getMeter'),
   captureContent: boolean,
+  prices: checkPrices,
   validate: mechanism(VALIDATE_RULES),
   limiter: mechanism(LIMITER_RULES),
   retryBudget: mechanism(RETRY_BUDGET_RULES),
@@ -384,6 +430,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbackOn: [...DEFAULTS.fallbackOn],
     fallbacks: [],
     captureContent: captureContentFromEnv(),
+    prices: {},
     validate: {},
     limiter: {},
     retryBudget: {},
@@ -414,6 +461,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     maxRetryAfterMs: input.maxRetryAfterMs ?? prev.maxRetryAfterMs,
     ...pick('deadlineMs', deadlineMs),
     captureContent: input.captureContent ?? prev.captureContent,
+    prices: input.prices ? { ...prev.prices, ...input.prices } : prev.prices,
     validate: setting<ValidateSetting>(input.validate, prev.validate),
     limiter: setting(input.limiter, prev.limiter),
     retryBudget: setting(input.retryBudget, prev.retryBudget),

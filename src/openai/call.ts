@@ -1,7 +1,8 @@
+// size: one call's life, from validation through its hops and degrade to its end (the attempt loop and reading are apart).
 import type { Context } from '@opentelemetry/api';
 import type { Stream } from 'openai/core/streaming';
 import { withHooks } from '../hooks.ts';
-import type { CallObserver } from '../observer.ts';
+import type { CallObserver, Cost } from '../observer.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { Deadline } from '../policy/deadline.ts';
 import { bodyForHop } from '../policy/hop-plan.ts';
@@ -35,6 +36,7 @@ import { runHop } from './hop.ts';
 import { Preflight } from './preflight.ts';
 import { operationStarted } from './request-params.ts';
 import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
+import { Spend } from './spend.ts';
 
 /**
  * One logical call: validation, then its hops (the primary, each fallback, `degrade`), until one
@@ -53,6 +55,8 @@ export class Call {
   readonly maxAttempts: number;
   readonly facts: ResponseFacts = {};
   readonly history = new History();
+  /** Each attempt's usage and cost, and their sums: what the call spent. */
+  readonly spend: Spend;
   backoffTotalMs = 0;
   queuedMs = 0;
   budgetExhausted = false;
@@ -97,6 +101,7 @@ export class Call {
     this.hops = replayable ? hops : hops.slice(0, 1);
     this.deadline = new Deadline(state.clock.now(), state.options.deadlineMs);
     this.info = describeRequest(method, path, options.body);
+    this.spend = new Spend(state, this.info.operationName !== FETCH_RESPONSE);
     // The SDK's own flag: set by create({ stream: true }) and by retrieve(id, { stream: true }) alike.
     this.isStream = options.stream === true || this.info.stream;
     if (this.isStream) {
@@ -228,6 +233,11 @@ export class Call {
     return { response, data, hasData: true };
   }
 
+  /** What the call has cost so far: every priced attempt's, summed (the budget charges it at the end). */
+  get cost(): Cost | undefined {
+    return this.spend.cost;
+  }
+
   /** The SDK's per-attempt timeout: the call's own, or the client's. */
   attemptTimeout(): number {
     return this.options.timeout ?? this.state.client.timeout;
@@ -273,8 +283,7 @@ export class Call {
       backoffTotalMs: this.backoffTotalMs,
       errorType,
       ...this.facts,
-      // A poll reads a response its create paid for: the conventions say not to count its tokens.
-      ...(this.info.operationName === FETCH_RESPONSE ? { usage: undefined } : {}),
+      ...this.spend.totals(),
       outputContent: this.outputContent,
       queuedMs: this.state.options.limiter !== false ? this.queuedMs : undefined,
       served: this.served,

@@ -103,8 +103,10 @@ async function consumeStream(
   if (first.done && call.signal?.aborted) throw new OpenAI.APIUserAbortError();
   const inBand = first.done ? undefined : inBandFailureOf(first.value, readsStored(call));
   if (inBand) {
-    // It failed before anything reached the caller: as retryable as an HTTP error. The event is terminal.
+    // It failed before anything reached the caller: as retryable as an HTTP error. The event is terminal,
+    // and says what the attempt used.
     stream.controller.abort();
+    for (const item of [...prelude, first.value]) observeStreamItem(call.facts, item);
     throw new InBandAnswer(inBand, { events: [...prelude, first.value] });
   }
   call.markServed(call.handle);
@@ -161,12 +163,14 @@ async function* relay(call: Call, source: Extract<StreamSource, { kind: 'live' }
   try {
     for (const item of source.prelude) {
       observeStreamItem(call.facts, item);
+      call.spend.saw(item);
       content?.observe(item);
       yield item;
     }
     let next = source.first;
     while (!next.done) {
       observeStreamItem(call.facts, next.value);
+      call.spend.saw(next.value);
       content?.observe(next.value);
       inBand ??= inBandFailureOf(next.value, readsStored(call));
       yield next.value;

@@ -126,16 +126,39 @@ export function factsFromBody(data: unknown): ResponseFacts {
   return facts;
 }
 
-/** Chat usage (`prompt_tokens`) and Responses usage (`input_tokens`) alike. */
+/**
+ * Chat usage (`prompt_tokens`, `completion_tokens` and their `*_details`) and Responses usage
+ * (`input_tokens`, `output_tokens` and theirs) alike; embeddings report `prompt_tokens` only.
+ */
 export function usageFrom(usage: unknown): Usage | undefined {
   if (!isRecord(usage)) return undefined;
   const input = num(usage.input_tokens) ?? num(usage.prompt_tokens);
   const output = num(usage.output_tokens) ?? num(usage.completion_tokens);
   if (input === undefined && output === undefined) return undefined;
+  const inputDetails = usage.input_tokens_details ?? usage.prompt_tokens_details;
+  const outputDetails = usage.output_tokens_details ?? usage.completion_tokens_details;
+  const cached = isRecord(inputDetails) ? num(inputDetails.cached_tokens) : undefined;
+  const reasoning = isRecord(outputDetails) ? num(outputDetails.reasoning_tokens) : undefined;
   return {
     ...(input !== undefined ? { inputTokens: input } : {}),
     ...(output !== undefined ? { outputTokens: output } : {}),
+    ...(cached !== undefined ? { cachedInputTokens: cached } : {}),
+    ...(reasoning !== undefined ? { reasoningTokens: reasoning } : {}),
   };
+}
+
+/**
+ * A stream item that carries output: a chat chunk with content, a refusal or a tool call in a
+ * delta, or a Responses `*.delta` event. About one token each, as OpenAI streams them.
+ */
+export function carriesOutput(item: unknown): boolean {
+  if (!isRecord(item)) return false;
+  if (typeof item.type === 'string') return item.type.startsWith('response.') && item.type.endsWith('.delta');
+  if (!Array.isArray(item.choices)) return false;
+  return item.choices.some((c) => {
+    const d = isRecord(c) && isRecord(c.delta) ? c.delta : undefined;
+    return !!d && (!!d.content || !!d.refusal || (Array.isArray(d.tool_calls) && d.tool_calls.length > 0));
+  });
 }
 
 /** The tier that served the call and the backend's fingerprint, when the response names them. */

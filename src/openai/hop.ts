@@ -4,6 +4,7 @@
  * verdict on a failure and act on it (sleep, or stop). It never decides.
  */
 import OpenAI from 'openai';
+import type { AttemptEnded } from '../observer.ts';
 import { afterBlindBooking } from '../policy/blind-sends.ts';
 import type { CircuitBreaker } from '../policy/circuit-breaker.ts';
 import { classify } from '../policy/classify.ts';
@@ -75,13 +76,23 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
       call.backoffTotalMs += backoffMs;
       call.observer.waited({ ms: backoffMs, source, reason: retry.reason, model: hop.model });
     }
-    const record = call.observer.attemptStarted({
+    call.spend.attemptStarted(call.facts);
+    const attemptRecord = call.observer.attemptStarted({
       attempt,
       backoffMs,
       backoffSource: source,
       ...(hop.model ? { requestModel: hop.model } : {}),
       fallbackIndex: hop.index,
     });
+    // Every end carries what the attempt spent, read from the facts its answer left.
+    const record = {
+      run: attemptRecord.run.bind(attemptRecord),
+      ended: (fact: AttemptEnded) =>
+        attemptRecord.ended({
+          ...fact,
+          ...call.spend.attemptEnded(call.facts, model, fact.outcome === 'success'),
+        }),
+    };
     const summary = (status?: number, headers: Record<string, string> = {}) =>
       call.history.add({
         attempt,

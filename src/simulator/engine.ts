@@ -49,6 +49,8 @@ import {
   type ResponseEnding,
   type ResponseInput,
   responseObject,
+  servedTier,
+  usageFor,
 } from './responses.ts';
 import { modelIdFromPath, resolveRoute, responseIdFromPath } from './routes.ts';
 import { chatStreamFrames, malformedStream, responseStreamFrames, type StreamCut } from './sse.ts';
@@ -490,14 +492,28 @@ export class Engine {
     }
     const outputTokens = cut ? Math.min(cut.afterChunks, reply.pieces.length) : reply.pieces.length;
     this.#quota.charge(key, info.promptTokens + outputTokens, visit);
-    const usage = { inputTokens: info.promptTokens, outputTokens: reply.pieces.length };
+    const usage = usageFor(
+      model,
+      info.promptTokens,
+      reply.pieces.length,
+      this.#config.scenario.cachedInputShare,
+    );
+    const serviceTier = servedTier(info.serviceTier);
     const created = Math.floor(Date.now() / 1000);
 
     if (route === 'chat.completions') {
       const id = chatCompletionId();
       const finishReason = reply.truncated ? 'length' : 'stop';
       if (!info.stream) {
-        const body = chatCompletion({ id, created, model, text: reply.text, finishReason, usage });
+        const body = chatCompletion({
+          id,
+          created,
+          model,
+          text: reply.text,
+          finishReason,
+          usage,
+          serviceTier,
+        });
         return jsonPlan(200, body, headers, latencyMs);
       }
       const frames = chatStreamFrames({
@@ -508,6 +524,7 @@ export class Engine {
         finishReason,
         includeUsage: info.includeUsage,
         usage,
+        serviceTier,
         ...(cut ? { cut } : {}),
       });
       return this.#stream(frames, headers, latencyMs, cut !== undefined);
@@ -523,6 +540,7 @@ export class Engine {
       usage,
       maxOutputTokens: info.maxOutputTokens,
       instructions: null,
+      serviceTier,
       ...(inBand ? { ending: inBand.ending } : {}),
       ...(info.background ? { background: true } : {}),
     };

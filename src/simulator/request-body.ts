@@ -26,6 +26,8 @@ export interface RequestInfo {
   encodingFormat: 'float' | 'base64';
   /** Responses: `background: true`, answered `queued` and polled with `GET /responses/{id}`. */
   background?: boolean;
+  /** `service_tier` as asked (any string; the answer says which tier served it). */
+  serviceTier?: string;
 }
 
 export type Parsed = { ok: true; info: RequestInfo } | { ok: false; error: ApiError };
@@ -73,7 +75,10 @@ function positiveInteger(body: Body, param: string): ApiError | number | undefin
   return value;
 }
 
-function common(body: Body, route: RouteId): ApiError | { model: string; stream: boolean } {
+function common(
+  body: Body,
+  route: RouteId,
+): ApiError | { model: string; stream: boolean; serviceTier?: string } {
   if (body.model === undefined || body.model === null || body.model === '') {
     return invalidRequest('you must provide a model parameter', 'model');
   }
@@ -82,7 +87,8 @@ function common(body: Body, route: RouteId): ApiError | { model: string; stream:
   if (typeof stream !== 'boolean') return wrongType('stream', 'a boolean', stream);
   if (stream && route === 'embeddings')
     return invalidRequest('Unrecognized request argument supplied: stream', 'stream');
-  return { model: body.model, stream };
+  const tier = typeof body.service_tier === 'string' ? { serviceTier: body.service_tier } : {};
+  return { model: body.model, stream, ...tier };
 }
 
 function includeUsage(body: Body): boolean {

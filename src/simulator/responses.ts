@@ -7,6 +7,39 @@ import { hashString, mulberry32 } from './random.ts';
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
+  /** Part of `inputTokens`. */
+  cachedTokens: number;
+  /** Part of `outputTokens`. */
+  reasoningTokens: number;
+}
+
+/** Half of every prompt is read from the prompt cache, as if warm (the scenario's `cachedInputShare`). */
+export const CACHED_INPUT_SHARE = 0.5;
+/** Reasoning models (`o1`, `o3`, `o4-mini`, `gpt-5*`) spend half their output tokens reasoning. */
+export const REASONING_OUTPUT_SHARE = 0.5;
+const REASONING_MODEL = /^(o\d|gpt-5)/;
+
+/** An answer's usage, its details derived from the totals (deterministic, so tests can price it). */
+export function usageFor(
+  model: string,
+  inputTokens: number,
+  outputTokens: number,
+  cachedShare = CACHED_INPUT_SHARE,
+): Usage {
+  const reasons = REASONING_MODEL.test(model);
+  return {
+    inputTokens,
+    outputTokens,
+    cachedTokens: Math.floor(inputTokens * cachedShare),
+    reasoningTokens: reasons ? Math.floor(outputTokens * REASONING_OUTPUT_SHARE) : 0,
+  };
+}
+
+const ECHOED_TIERS: ReadonlySet<string> = new Set(['flex', 'priority', 'default']);
+
+/** The tier that serves a request: the one asked when it is flex, priority or default; else default. */
+export function servedTier(asked: string | undefined): string {
+  return asked !== undefined && ECHOED_TIERS.has(asked) ? asked : 'default';
 }
 
 export function chatUsage(usage: Usage) {
@@ -14,9 +47,9 @@ export function chatUsage(usage: Usage) {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: 0 },
     completion_tokens_details: {
-      reasoning_tokens: 0,
+      reasoning_tokens: usage.reasoningTokens,
       audio_tokens: 0,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,
@@ -31,6 +64,7 @@ export interface ChatCompletionInput {
   text: string;
   finishReason: 'stop' | 'length';
   usage: Usage;
+  serviceTier: string;
 }
 
 export function chatCompletion(input: ChatCompletionInput) {
@@ -48,7 +82,7 @@ export function chatCompletion(input: ChatCompletionInput) {
       },
     ],
     usage: chatUsage(input.usage),
-    service_tier: 'default',
+    service_tier: input.serviceTier,
     system_fingerprint: 'fp_simulator',
   };
 }
@@ -56,9 +90,9 @@ export function chatCompletion(input: ChatCompletionInput) {
 export function responseUsage(usage: Usage) {
   return {
     input_tokens: usage.inputTokens,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: { cached_tokens: usage.cachedTokens },
     output_tokens: usage.outputTokens,
-    output_tokens_details: { reasoning_tokens: 0 },
+    output_tokens_details: { reasoning_tokens: usage.reasoningTokens },
     total_tokens: usage.inputTokens + usage.outputTokens,
   };
 }
@@ -82,6 +116,7 @@ export interface ResponseInput {
   ending?: ResponseEnding;
   /** Created with `background: true`. */
   background?: boolean;
+  serviceTier: string;
 }
 
 /** How a fault ends a response: failed with an error code, or incomplete for a reason. */
@@ -114,7 +149,7 @@ export function responseObject(input: ResponseInput, state: 'queued' | 'in_progr
     parallel_tool_calls: true,
     previous_response_id: null,
     reasoning: { effort: null, summary: null },
-    service_tier: 'default',
+    service_tier: input.serviceTier,
     store: true,
     temperature: 1,
     text: { format: { type: 'text' } },

@@ -392,6 +392,7 @@ export const SCENARIO_FIELDS = [
   'keys',
   'unavailableModels',
   'streamChunkDelayMs',
+  'cachedInputShare',
   'loop',
   'phases',
 ] as const;
@@ -432,6 +433,8 @@ export function validateScenario(value: unknown, source = 'scenario'): ScenarioD
   if (keys !== undefined) scenario.keys = keys;
   if (unavailableModels !== undefined) scenario.unavailableModels = unavailableModels;
   if (streamChunkDelayMs !== undefined) scenario.streamChunkDelayMs = streamChunkDelayMs;
+  const cachedInputShare = numberField(raw.cachedInputShare, 'cachedInputShare', { min: 0, max: 1 }, issues);
+  if (cachedInputShare !== undefined) scenario.cachedInputShare = cachedInputShare;
   if (raw.loop !== undefined) {
     if (typeof raw.loop === 'boolean') scenario.loop = raw.loop;
     else issues.push({ path: 'loop', message: `must be true or false (got ${describe(raw.loop)})` });
@@ -519,6 +522,12 @@ export const SCENARIO_JSON_SCHEMA = {
     },
     unavailableModels: { ...models, description: 'Models that always answer 503.' },
     streamChunkDelayMs: { type: 'number', minimum: 0, maximum: 60_000 },
+    cachedInputShare: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      description: 'Share of each prompt reported as cached (cached_tokens). Default 0.5.',
+    },
     loop: { type: 'boolean', description: 'Start again after the last phase. Default true.' },
     phases: { type: 'array', minItems: 1, items: { $ref: '#/$defs/phase' } },
   },

@@ -36,6 +36,7 @@ export interface ChatStreamInput {
   finishReason: 'stop' | 'length';
   includeUsage: boolean;
   usage: Usage;
+  serviceTier: string;
   cut?: StreamCut;
 }
 
@@ -45,7 +46,7 @@ export function chatStreamFrames(input: ChatStreamInput): string[] {
     object: 'chat.completion.chunk',
     created: input.created,
     model: input.model,
-    service_tier: 'default',
+    service_tier: input.serviceTier,
     system_fingerprint: 'fp_simulator',
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     // With include_usage, every chunk says `usage: null` until the last one.

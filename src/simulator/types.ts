@@ -134,6 +134,8 @@ export interface ScenarioDefinition {
   unavailableModels?: string[];
   /** Pause between stream chunks. Default 10 ms. */
   streamChunkDelayMs?: number;
+  /** Share of each prompt reported as read from the prompt cache (`cached_tokens`), 0 to 1. Default 0.5. */
+  cachedInputShare?: number;
   /** Start again from the first phase when the last one ends. Default true. */
   loop?: boolean;
   phases: PhaseDefinition[];

@@ -6,6 +6,7 @@ import type { OperationRecord } from './operation.ts';
 import type { Telemetry } from './recorder.ts';
 import { metricErrorCode } from './redact.ts';
 import { safely } from './safely.ts';
+import { countSpend, metricTier, spendAttributes } from './spend.ts';
 
 /** One attempt's span and metrics: started as a child of the operation span, ended once. */
 export class AttemptRecord implements AttemptObserver {
@@ -73,6 +74,8 @@ export class AttemptRecord implements AttemptObserver {
           [A.ATTR_RATELIMIT_REMAINING_TOKENS]: h.remainingTokens,
           [A.ATTR_RATELIMIT_RESET_REQUESTS_MS]: h.resetRequestsMs,
           [A.ATTR_RATELIMIT_RESET_TOKENS_MS]: h.resetTokensMs,
+          [A.ATTR_OPENAI_RESPONSE_SERVICE_TIER]: t.spanValue(end.serviceTier),
+          ...spendAttributes(end.usage, end.cost, end.estimatedOutputTokens),
         }),
       );
       if (failed) span.setStatus({ code: SpanStatusCode.ERROR, message: end.errorType });
@@ -113,5 +116,14 @@ export class AttemptRecord implements AttemptObserver {
     if (h.remainingTokens !== undefined) instruments.remainingTokens.record(h.remainingTokens, base);
     if (h.resetRequestsMs !== undefined) instruments.resetRequests.record(h.resetRequestsMs / 1000, base);
     if (h.resetTokensMs !== undefined) instruments.resetTokens.record(h.resetTokensMs / 1000, base);
+    if (end.usage) {
+      const spend = compact({
+        [A.ATTR_GEN_AI_OPERATION_NAME]: base[A.ATTR_GEN_AI_OPERATION_NAME],
+        [A.ATTR_GEN_AI_REQUEST_MODEL]: base[A.ATTR_GEN_AI_REQUEST_MODEL],
+        [A.ATTR_OPENAI_RESPONSE_SERVICE_TIER]: metricTier(end.serviceTier),
+        ...op.tagAttributes,
+      });
+      countSpend(instruments, spend, end.usage, end.cost, end.outcome, ctx);
+    }
   }
 }

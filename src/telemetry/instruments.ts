@@ -37,6 +37,10 @@ export interface Instruments {
   circuitState: Gauge;
   fallbacks: Counter;
   finishReasons: Counter;
+  /** Tokens of every attempt that reported usage, by `retryscope.token.type`. */
+  tokens: Counter;
+  /** USD of every priced attempt, by attempt outcome. */
+  cost: Counter;
   /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
   off: boolean;
 }
@@ -189,6 +193,15 @@ function made(meter: Meter): Omit<Instruments, 'off' | 'tokenUsage' | 'inference
     finishReasons: meter.createCounter(A.METRIC_FINISH_REASONS, {
       unit: '{choice}',
       description: 'Chat answers (one per choice) by finish reason.',
+    }),
+    tokens: meter.createCounter(A.METRIC_TOKENS, {
+      unit: '{token}',
+      description:
+        'Tokens of every attempt that reported usage, by retryscope.token.type (input includes cache_read, output includes reasoning).',
+    }),
+    cost: meter.createCounter(A.METRIC_COST, {
+      unit: '{USD}',
+      description: 'What priced attempts cost in US dollars, by model, served tier and attempt outcome.',
     }),
   };
 }

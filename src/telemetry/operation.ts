@@ -21,9 +21,10 @@ import { AttemptRecord } from './attempt.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
 import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
-import { countFinishReasons, type InferenceInstruments } from './instruments.ts';
+import { countFinishReasons } from './instruments.ts';
 import { MAX_FINISH_REASONS, type Telemetry } from './recorder.ts';
 import { safely } from './safely.ts';
+import { recordInferenceTokens, recordTokenUsage, spendAttributes, tagAttributes } from './spend.ts';
 
 /**
  * One call's operation span and metrics: the observer the attempt loop
@@ -48,6 +49,13 @@ export class OperationRecord implements CallObserver {
   }
 
   private http: Attributes | undefined;
+  private tags: Attributes | undefined;
+
+  /** `retryscope.tag.<key>` of the call's tags, for the token and cost counters; built once. */
+  get tagAttributes(): Attributes {
+    this.tags ??= tagAttributes(this.start.tags);
+    return this.tags;
+  }
 
   /** The HTTP client attributes every attempt span carries (no `url.full`: see attributes.ts), built once. */
   get httpAttributes(): Attributes {
@@ -196,8 +204,8 @@ export class OperationRecord implements CallObserver {
           [A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS]: end.finishReasons?.length
             ? end.finishReasons.slice(0, MAX_FINISH_REASONS).map((reason) => t.spanValue(reason)!)
             : undefined,
-          [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: end.usage?.inputTokens,
-          [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: end.usage?.outputTokens,
+          // Summed over every attempt that reported usage: what the call was billed.
+          ...spendAttributes(end.usage, end.cost, end.estimatedOutputTokens),
           ...serviceAttributes(end, (v) => t.spanValue(v)),
           [A.ATTR_GEN_AI_OUTPUT_MESSAGES]: end.outputContent,
           [A.ATTR_QUEUED_MS]: end.queuedMs === undefined ? undefined : Math.round(end.queuedMs),
@@ -247,19 +255,7 @@ export class OperationRecord implements CallObserver {
       instruments.operationDuration.record(seconds, attributes, ctx);
     }
     // The default naming's histogram; the latest naming has no token metric for non-inference operations.
-    if (instruments.tokenUsage) {
-      for (const [type, tokens] of [
-        ['input', end.usage?.inputTokens],
-        ['output', end.usage?.outputTokens],
-      ] as const) {
-        if (tokens !== undefined)
-          instruments.tokenUsage.record(
-            tokens,
-            { ...tokenAttributes, [A.ATTR_GEN_AI_TOKEN_TYPE]: type },
-            ctx,
-          );
-      }
-    }
+    if (instruments.tokenUsage) recordTokenUsage(instruments.tokenUsage, end.usage, tokenAttributes, ctx);
     countFinishReasons(instruments.finishReasons, end.finishReasons, tokenAttributes, ctx);
     if (end.queuedMs !== undefined)
       instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
@@ -277,22 +273,4 @@ export class OperationRecord implements CallObserver {
       );
     }
   }
-}
-
-/** The latest naming's token metrics, for every inference call, failed ones too (0 without usage). */
-function recordInferenceTokens(
-  i: InferenceInstruments,
-  usage: OperationEnded['usage'],
-  attributes: Attributes,
-  errorType: string | undefined,
-  ctx: Context,
-): void {
-  const input = usage?.inputTokens ?? 0;
-  const output = usage?.outputTokens ?? 0;
-  const byModality = { ...attributes, [A.ATTR_GEN_AI_TOKEN_MODALITY]: A.TOKEN_MODALITY_UNKNOWN };
-  i.usageInputTokens.add(input, byModality, ctx);
-  i.usageOutputTokens.add(output, byModality, ctx);
-  const perOperation = compact({ ...attributes, [A.ATTR_ERROR_TYPE]: errorType });
-  i.operationInputTokens.record(input, perOperation, ctx);
-  i.operationOutputTokens.record(output, perOperation, ctx);
 }

@@ -108,16 +108,37 @@ async function coverEveryRow(): Promise<void> {
     messages,
     stream: true,
   }));
+  // A stream cut after a chunk, with no usage report: its output is only estimated.
+  server.reply({
+    sse: [
+      chunk({ choices: [{ index: 0, delta: { content: 'a' }, finish_reason: null }] }),
+      { error: { message: 'boom', type: 'server_error', code: 'server_error' } },
+    ],
+  });
+  await (async () => {
+    for await (const _ of await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+    }));
+  })().catch(() => {});
   // Responses, with instructions, a conversation and a previous response.
   server.reply({
     json: {
       id: 'resp_1',
       object: 'response',
       created_at: 1,
-      model: 'gpt-4o-mini',
+      // A priced model, with cached-input and reasoning detail.
+      model: 'o3',
       status: 'completed',
       output: [],
-      usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+      usage: {
+        input_tokens: 4,
+        input_tokens_details: { cached_tokens: 2 },
+        output_tokens: 3,
+        output_tokens_details: { reasoning_tokens: 1 },
+        total_tokens: 7,
+      },
     },
   });
   await openai.responses.create({
