@@ -37,6 +37,9 @@ export interface Instruments {
   circuitState: Gauge;
   fallbacks: Counter;
   finishReasons: Counter;
+  budgetUsed: Gauge;
+  budgetLimit: Gauge;
+  budgetSoftLimit: Gauge;
   /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
   off: boolean;
 }
@@ -189,6 +192,18 @@ function made(meter: Meter): Omit<Instruments, 'off' | 'tokenUsage' | 'inference
     finishReasons: meter.createCounter(A.METRIC_FINISH_REASONS, {
       unit: '{choice}',
       description: 'Chat answers (one per choice) by finish reason.',
+    }),
+    budgetUsed: meter.createGauge(A.METRIC_BUDGET_USED, {
+      unit: '1',
+      description: 'Share of a spend budget used in its current period, by period (and tag).',
+    }),
+    budgetLimit: meter.createGauge(A.METRIC_BUDGET_LIMIT, {
+      unit: '{USD}',
+      description: "A spend budget's limit per period.",
+    }),
+    budgetSoftLimit: meter.createGauge(A.METRIC_BUDGET_SOFT_LIMIT, {
+      unit: '1',
+      description: 'The share of a spend budget at which it warns.',
     }),
   };
 }

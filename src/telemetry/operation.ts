@@ -18,6 +18,7 @@ import type {
 } from '../observer.ts';
 import type { Outcome } from '../policy/types.ts';
 import { AttemptRecord } from './attempt.ts';
+import { recordBudgets } from './budget-gauges.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
 import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
@@ -261,6 +262,7 @@ export class OperationRecord implements CallObserver {
       }
     }
     countFinishReasons(instruments.finishReasons, end.finishReasons, tokenAttributes, ctx);
+    recordBudgets(instruments, end.budgets);
     if (end.queuedMs !== undefined)
       instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
     if (end.outcome === 'fallback') {
