@@ -24,8 +24,8 @@ import type { RetryBudgetOptions } from './policy/retry-budget.ts';
 import { BUDGET_PERIODS, type BudgetSetting } from './policy/spend-budget.ts';
 import { FAILURE_OUTCOMES, JITTERS, type Jitter, type Outcome } from './policy/types.ts';
 
-export { RetryscopeConfigError };
 export type { BudgetSetting };
+export { RetryscopeConfigError };
 
 /** The limiter's options, and whether clients with the same API key share one. */
 export type LimiterSetting = LimiterOptions & {
@@ -332,7 +332,11 @@ const BUDGET_RULES = {
   per: oneOf(BUDGET_PERIODS),
   tag: (name, key) => {
     if (typeof key !== 'string' || !TAG_KEY.test(key))
-      fail(name, 'must be a tag key: a lower-case letter, then up to 31 lower-case letters, digits or _', key);
+      fail(
+        name,
+        'must be a tag key: a lower-case letter, then up to 31 lower-case letters, digits or _',
+        key,
+      );
   },
   softLimit: number({ above: 0, max: 1 }),
 } as const satisfies Rules<BudgetSetting>;

@@ -43,7 +43,9 @@ export async function checkBudgets(call: Call): Promise<void> {
   if (applied.length === 0) return;
   const now = call.state.clock.now();
   const shared = await readShared(call, applied, now);
-  const spent = applied.map((a, i) => Math.max(call.state.pacing.spend.spent(a.scope, now), shared?.[i] ?? 0));
+  const spent = applied.map((a, i) =>
+    Math.max(call.state.pacing.spend.spent(a.scope, now), shared?.[i] ?? 0),
+  );
   checked.set(call, spent);
   applied.forEach(({ setting, scope }, i) => {
     if (budgetVerdict(spent[i]!, setting.usd, softLimitOf(setting)) !== 'refuse') return;
@@ -99,7 +101,10 @@ function applicable(call: Call): Applied[] {
   for (const setting of settings) {
     if (setting.tag === undefined) out.push({ setting, scope: { per: setting.per } });
     else if (tags[setting.tag] !== undefined)
-      out.push({ setting, scope: { per: setting.per, tag: { key: setting.tag, value: tags[setting.tag]! } } });
+      out.push({
+        setting,
+        scope: { per: setting.per, tag: { key: setting.tag, value: tags[setting.tag]! } },
+      });
   }
   return out;
 }
@@ -124,13 +129,14 @@ export const callFacts = {
  * One key per (API key fingerprint, budget scope, period start): the credential's hash tag, so a
  * key's budgets share one Cluster slot; the scope hashed, as a tag value is the caller's data.
  * `get` returns each key's total; `add` adds ARGV[2] dollars to each (INCRBYFLOAT) and sets its
- * expiry, ARGV[2 + i] (ms since the epoch), past its period's end.
+ * time to live, ARGV[2 + i] ms (relative: Redis's clock need not agree with this process's), past
+ * its period's end.
  */
 const SPEND = luaScript(`
 if ARGV[1] == 'add' then
   for i, key in ipairs(KEYS) do
     redis.call('INCRBYFLOAT', key, ARGV[2])
-    redis.call('PEXPIREAT', key, ARGV[2 + i])
+    redis.call('PEXPIRE', key, ARGV[2 + i])
   end
   return 1
 end
@@ -166,6 +172,6 @@ function addShared(call: Call, applied: Applied[], now: number, usd: number): vo
   const shared = call.state.pacing.sharedSpend(call.state.client);
   if (!shared) return;
   const keys = spendKeys(shared.store.prefix, shared.credential, applied, now);
-  const expiries = applied.map(({ scope }) => String(periodEnd(now, scope.per) + EXPIRY_MARGIN_MS));
-  shared.fleet.tell(() => shared.store.script(SPEND, keys, ['add', String(usd), ...expiries]));
+  const ttls = applied.map(({ scope }) => String(periodEnd(now, scope.per) - now + EXPIRY_MARGIN_MS));
+  shared.fleet.tell(() => shared.store.script(SPEND, keys, ['add', String(usd), ...ttls]));
 }

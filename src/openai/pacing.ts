@@ -88,11 +88,17 @@ export class Pacing {
     const config = this.options.limiter;
     if (config === false || config.redis === undefined) return undefined;
     if (typeof client.apiKey !== 'string' || client.apiKey === '') return undefined;
-    return { ...this.fleetOf(config.redis, config.redisTimeoutMs), credential: credentialFingerprint(client.apiKey) };
+    return {
+      ...this.fleetOf(config.redis, config.redisTimeoutMs),
+      credential: credentialFingerprint(client.apiKey),
+    };
   }
 
   /** One store and one outage state for the limiter and the budgets: the same Redis. */
-  private fleetOf(redis: string | object, redisTimeoutMs: number | undefined): { fleet: Fleet; store: RedisStore } {
+  private fleetOf(
+    redis: string | object,
+    redisTimeoutMs: number | undefined,
+  ): { fleet: Fleet; store: RedisStore } {
     if (!this.fleet) {
       const store = new RedisStore(redis as string | RedisClientLike);
       this.fleet = {

@@ -54,7 +54,11 @@ export function periodEnd(atMs: number, per: BudgetPeriod): number {
 export type BudgetVerdict = 'allow' | 'warn' | 'refuse';
 
 /** A budget at or past its limit refuses; at or past its soft share of it, warns. */
-export function budgetVerdict(spentUsd: number, limitUsd: number, softLimit = DEFAULT_SOFT_LIMIT): BudgetVerdict {
+export function budgetVerdict(
+  spentUsd: number,
+  limitUsd: number,
+  softLimit = DEFAULT_SOFT_LIMIT,
+): BudgetVerdict {
   if (spentUsd >= limitUsd) return 'refuse';
   if (spentUsd >= limitUsd * softLimit) return 'warn';
   return 'allow';

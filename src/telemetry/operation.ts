@@ -18,8 +18,8 @@ import type {
 } from '../observer.ts';
 import type { Outcome } from '../policy/types.ts';
 import { AttemptRecord } from './attempt.ts';
-import { recordBudgets } from './budget-gauges.ts';
 import * as A from './attributes.ts';
+import { recordBudgets } from './budget-gauges.ts';
 import { compact } from './compact.ts';
 import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
 import { countFinishReasons, type InferenceInstruments } from './instruments.ts';

@@ -58,7 +58,8 @@ export class RedisServer {
   /** Kills it; resolves once the process is gone. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // Killed by a signal, a process has no exit code: its signal says it is gone.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await gone;

@@ -3,9 +3,6 @@
  * matches its TypeScript twin case by case, quota exhaustion reaches every
  * client, and Redis killed, paused or restarted empty never fails a call.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { instrument, QuotaExhaustedError } from '../../src/index.ts';
@@ -23,6 +20,7 @@ import { startSimulator } from '../../src/simulator/server.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
 import { RedisServer, redisFound, redisServerPath } from '../helpers/redis-server.ts';
+import { runWorker } from '../helpers/run-worker.ts';
 import { chatCompletion, quotaExhausted, ScriptedServer } from '../helpers/scripted-server.ts';
 
 // No silent skip: without the server this file fails with one line that says how to get it.
@@ -32,7 +30,6 @@ if (!redisFound) {
   );
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
 const KEY = 'sk-proj-FLEETSECRET';
 let redis: RedisServer;
 let server: ScriptedServer;
@@ -339,30 +336,8 @@ describe('Redis down, paused or restarted never fails a call', () => {
 });
 
 describe('a fleet of real processes on one simulator key', () => {
-  /** Runs the worker as its own OS process and returns what it printed. */
-  function worker(
-    env: Record<string, string>,
-  ): Promise<{ results: string[]; at: number[]; startedAt: number }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(here, '..', 'fixtures', 'fleet-worker.ts')], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-      });
-      child.once('exit', (code) => {
-        const line = out.trim().split('\n').at(-1) ?? '';
-        if (code !== 0 || !line) reject(new Error(`worker exited ${code}: ${err.slice(-800)}`));
-        else resolve(JSON.parse(line));
-      });
-    });
-  }
+  const worker = (env: Record<string, string>) =>
+    runWorker<{ results: string[]; at: number[]; startedAt: number }>('fleet-worker.ts', env);
 
   test('two processes share one rate: their calls leave one interval apart across the fleet, not each on its own', async () => {
     // 30 RPM (2 s a request, a 1-request burst), known from the start; the server's bucket is

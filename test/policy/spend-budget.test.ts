@@ -91,7 +91,9 @@ describe('budget verdict', () => {
         fc.double({ min: 0.01, max: 1, noNaN: true }),
         (a, b, limit, soft) => {
           const [low, high] = a <= b ? [a, b] : [b, a];
-          expect(rank[budgetVerdict(low, limit, soft)]).toBeLessThanOrEqual(rank[budgetVerdict(high, limit, soft)]);
+          expect(rank[budgetVerdict(low, limit, soft)]).toBeLessThanOrEqual(
+            rank[budgetVerdict(high, limit, soft)],
+          );
         },
       ),
     );
