@@ -12,9 +12,15 @@ export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
 
 /** One spend budget: `usd` per calendar period (UTC), for the whole client or for each value of a tag. */
 export interface BudgetSetting {
-  /** The limit in US dollars per period: a finite number > 0. */
+  /**
+   * The limit in US dollars per period: a finite number > 0.
+   * @default none (required)
+   */
   usd: number;
-  /** The calendar period, in UTC: `hour`, `day` or `month`. */
+  /**
+   * The calendar period, in UTC: `hour`, `day` or `month`.
+   * @default none (required)
+   */
   per: BudgetPeriod;
   /**
    * A per-tag budget: each value of this tag has its own `usd` per period; a call without
