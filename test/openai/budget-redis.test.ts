@@ -4,55 +4,36 @@
  * Redis down or stalled never failing a call (the process's own ledger stands in).
  */
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { BudgetExceededError, instrument, type RetryscopeOptions } from '../../src/index.ts';
-import { callFacts } from '../../src/openai/budgets.ts';
 import { credentialFingerprint } from '../../src/openai/pacing.ts';
 import { RespConnection } from '../../src/openai/redis-store.ts';
 import { startSimulator } from '../../src/simulator/server.ts';
+import { costPerToken, restoreCallFacts } from '../helpers/budget-cost.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
-import { RedisServer, redisFound, redisServerPath } from '../helpers/redis-server.ts';
+import { redisAndServer, withOwnRedis } from '../helpers/redis-server.ts';
 import { runWorker } from '../helpers/run-worker.ts';
-import { chatCompletion, ScriptedServer } from '../helpers/scripted-server.ts';
-
-if (!redisFound) {
-  throw new Error(
-    `redis-server not found at ${redisServerPath}: run \`bash scripts/install-test-deps.sh\` (npm test runs it first) or set RETRYSCOPE_REDIS_SERVER`,
-  );
-}
+import { chatCompletion } from '../helpers/scripted-server.ts';
 
 const KEY = 'sk-proj-BUDGETSECRET-0001';
-let redis: RedisServer;
-let server: ScriptedServer;
+const fixture = redisAndServer();
 const t = createTestTelemetry();
-beforeAll(async () => {
-  redis = await new RedisServer().start();
-  server = await new ScriptedServer().start();
-});
-afterAll(async () => {
-  await redis?.kill();
-  await server?.close();
-});
 
-// Until the usage-cost part prices calls: $1 a scripted call (10 tokens at $0.10).
-const original = { ...callFacts };
+// $1 a scripted call (10 tokens at $0.10).
 beforeEach(() => {
   t.reset();
-  server.reply({ json: chatCompletion() });
-  callFacts.cost = (call) => {
-    const u = call.facts.usage;
-    return u ? { usd: ((u.inputTokens ?? 0) + (u.outputTokens ?? 0)) * 0.1 } : undefined;
-  };
+  fixture.server.reply({ json: chatCompletion() });
+  costPerToken(0.1);
 });
-afterEach(() => Object.assign(callFacts, original));
+afterEach(restoreCallFacts);
 
 /**
  * Waits until Redis holds `usd` spent under `apiKey` (summed over its budget keys): a charge is
  * sent without waiting, on each client's own connection, so another connection's read may pass it.
  */
 async function spendReaches(apiKey: string, usd: number): Promise<void> {
-  const conn = new RespConnection(redis.url);
+  const conn = new RespConnection(fixture.redis.url);
   try {
     for (;;) {
       const keys = (await conn.command([
@@ -72,9 +53,9 @@ async function spendReaches(apiKey: string, usd: number): Promise<void> {
 const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'hi' }] };
 
 function client(options: RetryscopeOptions & { apiKey?: string; redisUrl?: string; now?: number }) {
-  const { apiKey = KEY, redisUrl = redis.url, now = Date.UTC(2026, 5, 15, 10), ...rest } = options;
+  const { apiKey = KEY, redisUrl = fixture.redis.url, now = Date.UTC(2026, 5, 15, 10), ...rest } = options;
   const clock = fakeClock(now);
-  const openai = instrument(new OpenAI({ baseURL: server.url, apiKey, maxRetries: 0 }), {
+  const openai = instrument(new OpenAI({ baseURL: fixture.server.url, apiKey, maxRetries: 0 }), {
     tracerProvider: t.tracerProvider,
     meterProvider: t.meterProvider,
     clock: clock.clock,
@@ -96,16 +77,16 @@ describe('a budget shared through Redis', () => {
     // Each client spent $1 of its own: only the shared total, $2, refuses.
     await expect(a.openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
     await expect(b.openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
-    expect(server.received).toHaveLength(2);
+    expect(fixture.server.received).toHaveLength(2);
     await client({
       budget: { usd: 2, per: 'day' },
       apiKey: 'sk-another-key-0002',
     }).openai.chat.completions.create(body);
-    expect(server.received).toHaveLength(3);
+    expect(fixture.server.received).toHaveLength(3);
   });
 
   test('its keys hold no secret, and expire after their period ends', async () => {
-    const conn = new RespConnection(redis.url);
+    const conn = new RespConnection(fixture.redis.url);
     try {
       const now = Date.now();
       await client({
@@ -153,18 +134,13 @@ describe('a budget shared through Redis', () => {
     });
     await b.openai.chat.completions.create(body);
     await expect(a.openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
-    expect(server.received).toHaveLength(2);
+    expect(fixture.server.received).toHaveLength(2);
   });
 });
 
 describe('Redis down or stalled never fails a call', () => {
-  test('killed: the budget is kept by the process alone, and each read that fell back is counted', async () => {
-    const own = new RedisServer();
-    await own.start();
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    try {
+  test('killed: the budget is kept by the process alone, and each read that fell back is counted', () =>
+    withOwnRedis(async (own, warnings) => {
       const c = client({
         budget: { usd: 3, per: 'day' },
         apiKey: 'sk-down-0005',
@@ -182,21 +158,15 @@ describe('Redis down or stalled never fails a call', () => {
       await d.openai.chat.completions.create(body);
       // $3 spent, two of it while Redis was down: the local ledger refuses.
       await expect(d.openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
-      expect(server.received).toHaveLength(4);
+      expect(fixture.server.received).toHaveLength(4);
       // The limiter's booking and the budget's read each fell back, for each call after the kill.
       expect(sumWhere(await t.metric('retryscope.client.limiter.store_fallbacks'))).toBeGreaterThanOrEqual(3);
       expect(warnings.filter((w) => w.includes('did not answer'))).toHaveLength(1);
       expect(warnings.join('\n')).not.toContain('sk-down');
-    } finally {
-      process.off('warning', onWarning);
-      await own.kill();
-    }
-  });
+    }));
 
-  test('stalled (SIGSTOP) past redisTimeoutMs: the call goes on, bounded by the timeout', async () => {
-    const own = new RedisServer();
-    await own.start();
-    try {
+  test('stalled (SIGSTOP) past redisTimeoutMs: the call goes on, bounded by the timeout', () =>
+    withOwnRedis(async (own) => {
       const c = client({
         budget: { usd: 5, per: 'day' },
         apiKey: 'sk-stall-0007',
@@ -207,12 +177,8 @@ describe('Redis down or stalled never fails a call', () => {
       own.pause();
       const r = await c.openai.chat.completions.create(body);
       expect(r.choices[0]!.message.content).toBe('hello');
-      expect(server.received).toHaveLength(2);
-    } finally {
-      own.resume();
-      await own.kill();
-    }
-  });
+      expect(fixture.server.received).toHaveLength(2);
+    }));
 });
 
 describe('a fleet of real processes under one budget', () => {
@@ -221,11 +187,13 @@ describe('a fleet of real processes under one budget', () => {
     try {
       const env = {
         SIM_URL: simulator.url,
-        REDIS_URL: redis.url,
+        REDIS_URL: fixture.redis.url,
         API_KEY: 'sk-fleet-budget-0008',
         BUDGET_USD: '1',
+        // A loaded machine's late Redis reply must not make a process keep its budget alone.
+        REDIS_TIMEOUT_MS: '10000',
       };
-      const first = await runWorker<{ results: string[] }>('budget-worker.ts', {
+      const first = await runWorker<{ results: string[] }>('fleet-worker.ts', {
         ...env,
         CALLS: '50',
         STOP_ON_ERROR: '1',
@@ -234,7 +202,7 @@ describe('a fleet of real processes under one budget', () => {
       expect(first.results.at(-1)).toMatch(/^BudgetExceededError: .*spend budget of \$1 per day/);
       const sent = simulator.stats().requests;
       expect(sent).toBe(first.results.length - 1);
-      const other = await runWorker<{ results: string[] }>('budget-worker.ts', { ...env, CALLS: '3' });
+      const other = await runWorker<{ results: string[] }>('fleet-worker.ts', { ...env, CALLS: '3' });
       expect(other.results).toHaveLength(3);
       for (const r of other.results) expect(r).toMatch(/^BudgetExceededError/);
       expect(simulator.stats().requests).toBe(sent);

@@ -1,55 +1,34 @@
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import {
   BudgetExceededError,
   getAttemptHistory,
-  instrument,
   RetryscopeConfigError,
   type RetryscopeOptions,
   servedByFallback,
 } from '../../src/index.ts';
-import { callFacts } from '../../src/openai/budgets.ts';
-import type { Call } from '../../src/openai/call.ts';
+import { costPerToken, restoreCallFacts, tagsFrom } from '../helpers/budget-cost.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
-import { createTestTelemetry } from '../helpers/otel.ts';
-import { chatCompletion, ScriptedServer } from '../helpers/scripted-server.ts';
+import { scriptedClients } from '../helpers/scripted-client.ts';
+import { chatCompletion } from '../helpers/scripted-server.ts';
 
-let server: ScriptedServer;
-const t = createTestTelemetry();
-beforeAll(async () => {
-  server = await new ScriptedServer().start();
-});
-afterAll(() => server.close());
-beforeEach(() => {
-  t.reset();
-  server.reply({ json: chatCompletion() });
-});
-
-// Until the usage-cost part prices calls, a call costs $0.10 per token the server reported
-// (the scripted answer reports 7 + 3 = 10 tokens: $1 a call); tags are set per test.
-const original = { ...callFacts };
+const scripted = scriptedClients({}, 'sk-budget-test-key-000');
+const t = scripted.t;
+// $0.10 a token: the scripted answer's 10 tokens make $1 a call. Tags are set per test.
 let tags: Record<string, string> = {};
 beforeEach(() => {
+  scripted.server.reply({ json: chatCompletion() });
   tags = {};
-  callFacts.cost = (call: Call) => {
-    const u = call.facts.usage;
-    return u ? { usd: ((u.inputTokens ?? 0) + (u.outputTokens ?? 0)) * 0.1 } : undefined;
-  };
-  callFacts.tags = () => tags;
+  costPerToken(0.1);
+  tagsFrom(() => tags);
 });
-afterEach(() => Object.assign(callFacts, original));
+afterEach(restoreCallFacts);
 
 const messages = [{ role: 'user' as const, content: 'hi' }];
 const body = { model: 'gpt-4o', messages };
 
-function client(options: RetryscopeOptions, clock = fakeClock(Date.UTC(2026, 5, 15, 10)).clock) {
-  return instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-budget-test-key-000' }), {
-    tracerProvider: t.tracerProvider,
-    meterProvider: t.meterProvider,
-    clock,
-    ...options,
-  });
-}
+const client = (options: RetryscopeOptions, clock = fakeClock(Date.UTC(2026, 5, 15, 10)).clock) =>
+  scripted.client({ clock, ...options });
 
 async function operationSpans() {
   return (await t.spans()).filter((s) => s.attributes['retryscope.outcome'] !== undefined);
@@ -65,7 +44,7 @@ describe('spend budgets', () => {
     const openai = client({ budget: { usd: 2, per: 'day' } });
     await openai.chat.completions.create(body);
     await openai.chat.completions.create(body);
-    expect(server.received).toHaveLength(2);
+    expect(scripted.server.received).toHaveLength(2);
     const error = await openai.chat.completions.create(body).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
@@ -81,7 +60,7 @@ describe('spend budgets', () => {
     expect(e.message).not.toContain('sk-budget');
     expect(getAttemptHistory(e)).toMatchObject({ outcome: 'budget_exceeded', attempts: 0 });
     // Zero requests reached the server, and no attempt span was made.
-    expect(server.received).toHaveLength(2);
+    expect(scripted.server.received).toHaveLength(2);
     const all = await t.spans();
     const refused = all.find((s) => s.attributes['retryscope.outcome'] === 'budget_exceeded')!;
     expect(refused.attributes['retryscope.attempts']).toBe(0);
@@ -98,7 +77,7 @@ describe('spend budgets', () => {
     expect(await gauge('retryscope.client.budget.soft_limit', at)).toBe(0.5);
     expect(await gauge('retryscope.client.budget.limit', at)).toBe(5);
     // Past the soft limit, calls still go out.
-    expect(server.received).toHaveLength(3);
+    expect(scripted.server.received).toHaveLength(3);
     const metrics = await t.metrics();
     const units = Object.fromEntries(metrics.map((m) => [m.descriptor.name, m.descriptor.unit]));
     expect(units['retryscope.client.budget.limit']).toBe('{USD}');
@@ -118,7 +97,7 @@ describe('spend budgets', () => {
       reason: 'budget_exceeded',
       model: 'gpt-4o-mini',
     });
-    expect(server.received.map((q) => (q.body as { model: string }).model)).toEqual([
+    expect(scripted.server.received.map((q) => (q.body as { model: string }).model)).toEqual([
       'gpt-4o',
       'gpt-4o-mini',
     ]);
@@ -137,14 +116,14 @@ describe('spend budgets', () => {
     await openai.chat.completions.create(body);
     const r = await openai.chat.completions.create(body);
     expect(r.choices[0]!.message.content).toBe('degraded: budget_exceeded');
-    expect(server.received).toHaveLength(1);
+    expect(scripted.server.received).toHaveLength(1);
   });
 
   test('without budget_exceeded in fallbackOn (the default), the fallbacks are not tried', async () => {
     const openai = client({ budget: { usd: 1, per: 'day' }, fallbacks: [{ model: 'gpt-4o-mini' }] });
     await openai.chat.completions.create(body);
     await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
-    expect(server.received).toHaveLength(1);
+    expect(scripted.server.received).toHaveLength(1);
   });
 
   test('per-tag budgets: each value of the tag has its own budget; a call without the tag is not under it', async () => {
@@ -161,7 +140,7 @@ describe('spend budgets', () => {
     tags = {};
     await openai.chat.completions.create(body);
     await openai.chat.completions.create(body);
-    expect(server.received).toHaveLength(4);
+    expect(scripted.server.received).toHaveLength(4);
     const acme = { 'retryscope.budget.tag': 'tenant', 'retryscope.tag.tenant': 'acme' };
     expect(await gauge('retryscope.client.budget.used', acme)).toBe(1);
     expect(await gauge('retryscope.client.budget.used', { 'retryscope.tag.tenant': 'zeta' })).toBe(1);
@@ -196,7 +175,7 @@ describe('spend budgets', () => {
     await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
     clock.advance(60_000);
     await openai.chat.completions.create(body);
-    expect(server.received).toHaveLength(2);
+    expect(scripted.server.received).toHaveLength(2);
     expect(await gauge('retryscope.client.budget.used')).toBe(1);
   });
 
@@ -204,15 +183,15 @@ describe('spend budgets', () => {
     const openai = client({ budget: { usd: 1, per: 'day' } });
     await openai.chat.completions.create(body);
     // The scripted server resets its log with each script: count what reached it per script.
-    server.reply({ json: { object: 'list', data: [] } });
+    scripted.server.reply({ json: { object: 'list', data: [] } });
     await openai.models.list();
-    expect(server.received).toHaveLength(1);
-    server.reply({ json: { id: 'resp_1', object: 'response', status: 'completed', output: [] } });
+    expect(scripted.server.received).toHaveLength(1);
+    scripted.server.reply({ json: { id: 'resp_1', object: 'response', status: 'completed', output: [] } });
     await openai.responses.retrieve('resp_1');
-    expect(server.received).toHaveLength(1);
-    server.reply({ json: chatCompletion() });
+    expect(scripted.server.received).toHaveLength(1);
+    scripted.server.reply({ json: chatCompletion() });
     await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
-    expect(server.received).toHaveLength(0);
+    expect(scripted.server.received).toHaveLength(0);
   });
 
   test('withRetryOptions siblings share the spend; budget: false turns budgets off', async () => {
@@ -223,7 +202,7 @@ describe('spend budgets', () => {
       withRetryOptions(openai, { deadlineMs: 5000 }).chat.completions.create(body),
     ).rejects.toBeInstanceOf(BudgetExceededError);
     await withRetryOptions(openai, { budget: false }).chat.completions.create(body);
-    expect(server.received).toHaveLength(2);
+    expect(scripted.server.received).toHaveLength(2);
   });
 });
 
