@@ -171,7 +171,8 @@ export interface RetryscopeOptions {
   fallbacks?: FallbackTarget[];
   /**
    * Outcomes that move on to the next fallback. Add `'invalid_request'` to send a request the
-   * primary's model cannot take (pre-flight validation refused it) to the fallbacks instead.
+   * primary's model cannot take (pre-flight validation refused it) to the fallbacks instead, and
+   * `'budget_exceeded'` to serve from them once a spend budget is gone (their spend still counts).
    * @default ['retries_exhausted', 'quota_exhausted', 'deadline_exceeded', 'circuit_open']
    */
   fallbackOn?: Outcome[];
