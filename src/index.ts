@@ -9,16 +9,19 @@ export type {
 export {
   type AttemptHistory,
   type AttemptSummary,
+  BudgetExceededError,
   CircuitOpenError,
   ClientRateLimitError,
   getAttemptHistory,
   InvalidRequestError,
   isQuotaExhausted,
   QuotaExhaustedError,
+  type SpentBudget,
 } from './openai/errors.ts';
 export { type ServedBy, servedByFallback } from './openai/fallback-info.ts';
 export { instrument, withRetryOptions } from './openai/instrument.ts';
 export {
+  type BudgetSetting,
   DEFAULTS,
   type DegradeContext,
   type FallbackTarget,

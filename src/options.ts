@@ -22,8 +22,10 @@ import type { Clock } from './policy/clock.ts';
 import type { LimiterOptions } from './policy/limiter.ts';
 import type { ModelPrice } from './policy/pricing.ts';
 import type { RetryBudgetOptions } from './policy/retry-budget.ts';
+import { BUDGET_PERIODS, type BudgetSetting } from './policy/spend-budget.ts';
 import { FAILURE_OUTCOMES, JITTERS, type Jitter, type Outcome } from './policy/types.ts';
 
+export type { BudgetSetting };
 export { RetryscopeConfigError };
 
 /** The limiter's options, and whether clients with the same API key share one. */
@@ -178,7 +180,8 @@ export interface RetryscopeOptions {
   fallbacks?: FallbackTarget[];
   /**
    * Outcomes that move on to the next fallback. Add `'invalid_request'` to send a request the
-   * primary's model cannot take (pre-flight validation refused it) to the fallbacks instead.
+   * primary's model cannot take (pre-flight validation refused it) to the fallbacks instead, and
+   * `'budget_exceeded'` to serve from them once a spend budget is gone (their spend still counts).
    * @default ['retries_exhausted', 'quota_exhausted', 'deadline_exceeded', 'circuit_open']
    */
   fallbackOn?: Outcome[];
@@ -187,6 +190,15 @@ export interface RetryscopeOptions {
    * @default undefined (the error is thrown)
    */
   degrade?: (context: DegradeContext) => unknown;
+  /**
+   * Spend budgets: `{ usd, per }` (per `hour`, `day` or `month`, calendar periods in UTC, so every
+   * process agrees when one starts), optionally per value of a `tag`. When one is spent, a call that
+   * would spend (its request names a model) is refused unsent with `BudgetExceededError`
+   * (outcome `budget_exceeded`), which `fallbackOn` can route to a fallback and `degrade` answer.
+   * Shared by every process through `limiter.redis` when it is set. `false` turns them off.
+   * @default undefined (no budget)
+   */
+  budget?: false | BudgetSetting | readonly BudgetSetting[];
   /**
    * Live callbacks: `onAttempt`, `onRetry`, `onFallback`, `onGiveUp`, told the facts the spans
    * record as they happen. A hook that throws or rejects never changes what the caller gets.
@@ -357,6 +369,43 @@ function checkPrices(name: string, table: unknown): void {
 
 const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
 
+// A tag key, as `tagKeys` will take it: `retryscope.tag.<key>` is also a Prometheus label suffix.
+// Once `tagKeys` exists, a budget's tag must be one of them (checked in resolveOptions).
+const TAG_KEY = /^[a-z][a-z0-9_]{0,31}$/;
+
+const BUDGET_RULES = {
+  usd: number({ above: 0 }),
+  per: oneOf(BUDGET_PERIODS),
+  tag: (name, key) => {
+    if (typeof key !== 'string' || !TAG_KEY.test(key))
+      fail(
+        name,
+        'must be a tag key: a lower-case letter, then up to 31 lower-case letters, digits or _',
+        key,
+      );
+  },
+  softLimit: number({ above: 0, max: 1 }),
+} as const satisfies Rules<BudgetSetting>;
+
+const checkBudget = fields(BUDGET_RULES, 'an object { usd, per, tag?, softLimit? }');
+
+function checkBudgets(name: string, value: unknown): void {
+  if (value === false) return;
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  const seen = new Set<string>();
+  list.forEach((b, i) => {
+    const at = Array.isArray(value) ? `${name}[${i}]` : name;
+    checkBudget(at, b);
+    const { usd, per, tag } = b as Partial<BudgetSetting>;
+    if (usd === undefined) fail(`${at}.usd`, 'is required: the limit in US dollars per period');
+    if (per === undefined) fail(`${at}.per`, `is required: one of ${BUDGET_PERIODS.join(', ')}`);
+    // Two limits on one spend would fight over its gauges: one budget per period and tag.
+    const scope = `${per}\u0000${tag ?? ''}`;
+    if (seen.has(scope)) fail(at, `repeats another budget's per and tag (${per}${tag ? `, ${tag}` : ''})`);
+    seen.add(scope);
+  });
+}
+
 const HOOK_RULES = {
   onAttempt: fn,
   onRetry: fn,
@@ -399,6 +448,7 @@ const OPTION_RULES = {
     });
   },
   degrade: fn,
+  budget: checkBudgets,
   hooks: fields(HOOK_RULES, `an object { ${Object.keys(HOOK_RULES).join('?, ')}? }`),
   clock: (name, clock) => {
     const c = clock as { now?: unknown; sleep?: unknown } | null;
@@ -469,6 +519,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbacks: input.fallbacks ?? prev.fallbacks,
     fallbackOn: input.fallbackOn ?? prev.fallbackOn,
     ...pick('degrade', input.degrade ?? prev.degrade),
+    ...pick('budget', input.budget ?? prev.budget),
     ...pick('hooks', input.hooks ? { ...prev.hooks, ...input.hooks } : prev.hooks),
     ...pick('tracerProvider', input.tracerProvider ?? prev.tracerProvider),
     ...pick('meterProvider', input.meterProvider ?? prev.meterProvider),

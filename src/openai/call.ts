@@ -9,6 +9,7 @@ import { bodyForHop } from '../policy/hop-plan.ts';
 import type { Outcome } from '../policy/types.ts';
 import { attemptLimit, degradeCutOutcome, degrades, fallsBack } from '../policy/verdict.ts';
 import { ABORTED, bounded, DEADLINE } from './bounded.ts';
+import { settleBudgets } from './budgets.ts';
 import {
   type ClientState,
   type Deferred,
@@ -276,7 +277,6 @@ export class Call {
   }
 
   finish(outcome: Outcome, errorType?: string, error?: unknown): void {
-    const budget = this.state.pacing.budget;
     this.observer.ended({
       outcome,
       attempts: this.history.length,
@@ -287,7 +287,8 @@ export class Call {
       outputContent: this.outputContent,
       queuedMs: this.state.options.limiter !== false ? this.queuedMs : undefined,
       served: this.served,
-      budgetRemaining: budget?.remaining(),
+      budgetRemaining: this.state.pacing.budget?.remaining(),
+      budgets: settleBudgets(this),
       budgetExhausted: this.budgetExhausted,
       limiterStore: this.storeMode,
       quotaFromFleet: this.quotaFromFleet,

@@ -94,6 +94,40 @@ export function invalidRequestError(problem: {
   );
 }
 
+/** Which budget refused a call: its period, limit, what it has spent, and a per-tag budget's tag key. */
+export interface SpentBudget {
+  per: 'hour' | 'day' | 'month';
+  limitUsd: number;
+  spentUsd: number;
+  /** A per-tag budget's key (its value, the caller's own data, is never in the error). */
+  tag?: string;
+  /** When the period ends and the budget allows calls again (UTC, ms since the epoch). */
+  resetsAtMs: number;
+}
+
+/**
+ * A spend budget (`budget`) is spent for this period: the call was refused and
+ * nothing was sent. A `RateLimitError` (status 429, code `budget_exceeded`), as
+ * OpenAI's own spend limit (`insufficient_quota`) is; `budget` says which one.
+ */
+export class BudgetExceededError extends OpenAI.RateLimitError {
+  override readonly name = 'BudgetExceededError';
+  readonly budget: SpentBudget;
+  constructor(budget: SpentBudget) {
+    const whose = budget.tag ? ` for this call's value of tag "${budget.tag}"` : '';
+    const message =
+      `retryscope: the spend budget of $${budget.limitUsd} per ${budget.per} (UTC)${whose} is spent ` +
+      `($${budget.spentUsd.toFixed(2)} so far); it resets at ${new Date(budget.resetsAtMs).toISOString()}; the call was not sent`;
+    super(
+      429,
+      { message, type: 'budget_exceeded', code: 'budget_exceeded', param: null },
+      undefined,
+      new Headers(),
+    );
+    this.budget = budget;
+  }
+}
+
 /*
  * Dual-package safety. The CommonJS build (dist/cjs, for `require`) and the ESM
  * build each import the app's matching copy of openai, so these classes extend
@@ -119,6 +153,7 @@ brand(QuotaExhaustedError, 'QuotaExhaustedError');
 brand(CircuitOpenError, 'CircuitOpenError');
 brand(ClientRateLimitError, 'ClientRateLimitError');
 brand(InvalidRequestError, 'InvalidRequestError');
+brand(BudgetExceededError, 'BudgetExceededError');
 
 export function isQuotaExhausted(error: unknown): error is QuotaExhaustedError {
   return error instanceof QuotaExhaustedError;

@@ -49,10 +49,7 @@ export class Fleet {
         this.store.admit(bucket, { ...input, ...(seen ? { seen } : {}), ...(blind ? { blind } : {}) }),
       );
       charged = admission.ok;
-      if (this.down) {
-        this.down = false;
-        this.options.warn('retryscope: the Redis limiter store answers again; pacing with the fleet');
-      }
+      this.answered();
       return { mode: 'redis', admission };
     } catch (error) {
       this.markDown(error);
@@ -60,6 +57,28 @@ export class Fleet {
     } finally {
       if (blind && !charged) this.blind.giveBack(id, blind);
     }
+  }
+
+  /**
+   * Another question for the same store (the spend budgets'), under the same bound and the same
+   * outage: undefined, counted as a fallback, when the store did not answer in time.
+   */
+  async ask<T>(work: () => Promise<T>): Promise<T | undefined> {
+    if (this.down && Date.now() < this.downUntil) return void this.fallback();
+    try {
+      const answer = await this.bounded(work());
+      this.answered();
+      return answer;
+    } catch (error) {
+      this.markDown(error);
+      return void this.fallback();
+    }
+  }
+
+  /** Tells the store, without waiting (a lost update is one process's count short, never a failed call). */
+  tell(work: () => Promise<unknown>): void {
+    if (this.down) return;
+    this.bounded(work()).catch((e) => this.markDown(e));
   }
 
   /** What an answer's headers said the bucket holds; rides on this process's next booking (no round trip of its own). */
@@ -93,42 +112,53 @@ export class Fleet {
     return { mode: 'local-fallback' };
   }
 
+  private answered(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.options.warn('retryscope: the Redis limiter store answers again; pacing and budgets with the fleet');
+  }
+
   private markDown(error: unknown): void {
     this.downUntil = Date.now() + this.options.retryMs;
     if (this.down) return;
     this.down = true;
     const why = error instanceof Error ? error.message : String(error);
     this.options.warn(
-      `retryscope: the Redis limiter store did not answer (${why}); pacing locally, retrying every ${this.options.retryMs} ms`,
+      `retryscope: the Redis limiter store did not answer (${why}); pacing and budgets locally, retrying every ${this.options.retryMs} ms`,
     );
   }
 
   private bounded<T>(work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        // After a stall of the event loop (a busy or descheduled process) the timer and the
-        // reply are due together, and timers run before I/O: give a reply that has already
-        // arrived one turn of the loop to be read before calling the store down.
-        setImmediate(() => {
-          if (!settled) reject(new Error(`no answer in ${this.options.timeoutMs} ms`));
-        });
-      }, this.options.timeoutMs);
-      timer.unref?.();
-      work.then(
-        (v) => {
-          settled = true;
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e) => {
-          settled = true;
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
+    return answerWithin(work, this.options.timeoutMs);
   }
+}
+
+/** `work`, or a rejection once `timeoutMs` passed without its answer: a store that slow counts as down. */
+export function answerWithin<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      // After a stall of the event loop (a busy or descheduled process) the timer and the
+      // reply are due together, and timers run before I/O: give a reply that has already
+      // arrived one turn of the loop to be read before calling the store down.
+      setImmediate(() => {
+        if (!settled) reject(new Error(`no answer in ${timeoutMs} ms`));
+      });
+    }, timeoutMs);
+    timer.unref?.();
+    work.then(
+      (v) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        settled = true;
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }
 
 function seenKey(bucket: StoreBucket): string {

@@ -21,6 +21,7 @@ import {
 } from '../policy/verdict.ts';
 import { redactUrl } from '../redact.ts';
 import { limitKnown, waitForFleet, waitForSlot } from './admission.ts';
+import { checkBudgets } from './budgets.ts';
 import type { Call } from './call.ts';
 import { type Hop, HopFailed, InBandAnswer, type Served } from './call-types.ts';
 import { consume, deadlineErrors } from './consume.ts';
@@ -39,6 +40,8 @@ export async function runHop(call: Call, hop: Hop): Promise<Served> {
   const bucket = paced?.bucket;
   const breaker = pacing.breaker(hop.client, model);
   const tokens = limiter ? estimateRequestTokens(call.options.body) : 0;
+  // A spent budget refuses the primary before anything is sent; fallbacks are sent (and charged).
+  if (hop.index === 0) await checkBudgets(call);
   let backoffMs = 0;
   let source: BackoffSource = 'none';
   let previousDelayMs: number | undefined;

@@ -5,6 +5,7 @@ import { type BucketScope, bucketKey, bucketLabel } from '../policy/buckets.ts';
 import { CircuitBreaker } from '../policy/circuit-breaker.ts';
 import { RateLimiter } from '../policy/limiter.ts';
 import { RetryBudget } from '../policy/retry-budget.ts';
+import { SpendLedger } from '../policy/spend-budget.ts';
 import type { StoreBucket } from '../policy/store.ts';
 import { Fleet } from './fleet.ts';
 import { type RedisClientLike, RedisStore } from './redis-store.ts';
@@ -28,7 +29,9 @@ export class Pacing {
   private readonly options: ResolvedOptions;
   private readonly limiters = new WeakMap<object, Map<string, RateLimiter>>();
   private readonly breakers = new Map<string, CircuitBreaker>();
-  private fleet: Fleet | undefined;
+  private fleet: { fleet: Fleet; store: RedisStore } | undefined;
+  /** Spend per budget period, shared with sibling clients (spend is spend, whatever the limit). */
+  readonly spend = new SpendLedger();
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -58,16 +61,11 @@ export class Pacing {
     // identity) has no name to share under: sharing it as '' would let one client's quota error
     // stop every other such client in the fleet. Those calls pace by this client's own limiter.
     if (typeof client.apiKey !== 'string' || client.apiKey === '') return { limiter, bucket };
-    this.fleet ??= new Fleet(new RedisStore(redis as string | RedisClientLike), {
-      timeoutMs: redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
-      retryMs: DEFAULT_REDIS_RETRY_MS,
-      warn: (message) => process.emitWarning(message, 'RetryscopeWarning'),
-    });
     return {
       limiter,
       bucket,
       fleet: {
-        fleet: this.fleet,
+        fleet: this.fleetOf(redis, redisTimeoutMs).fleet,
         // The full scope, hashed: an upstream URL could carry a secret in its userinfo or query.
         key: {
           credential: scope.credential,
@@ -80,6 +78,39 @@ export class Pacing {
         quotaCooldownMs: quotaCooldownMs ?? DEFAULT_QUOTA_COOLDOWN_MS,
       },
     };
+  }
+
+  /**
+   * The fleet's store for the spend budgets of calls through `client`, and the credential's
+   * fingerprint they are kept under; undefined without `limiter.redis` or a string API key.
+   */
+  sharedSpend(client: OpenAI): { fleet: Fleet; store: RedisStore; credential: string } | undefined {
+    const config = this.options.limiter;
+    if (config === false || config.redis === undefined) return undefined;
+    if (typeof client.apiKey !== 'string' || client.apiKey === '') return undefined;
+    return {
+      ...this.fleetOf(config.redis, config.redisTimeoutMs),
+      credential: credentialFingerprint(client.apiKey),
+    };
+  }
+
+  /** One store and one outage state for the limiter and the budgets: the same Redis. */
+  private fleetOf(
+    redis: string | object,
+    redisTimeoutMs: number | undefined,
+  ): { fleet: Fleet; store: RedisStore } {
+    if (!this.fleet) {
+      const store = new RedisStore(redis as string | RedisClientLike);
+      this.fleet = {
+        store,
+        fleet: new Fleet(store, {
+          timeoutMs: redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+          retryMs: DEFAULT_REDIS_RETRY_MS,
+          warn: (message) => process.emitWarning(message, 'RetryscopeWarning'),
+        }),
+      };
+    }
+    return this.fleet;
   }
 
   /** The breaker for one upstream, or undefined when breaking is off. */
@@ -119,7 +150,7 @@ export function credentialFingerprint(apiKey: string): string {
 }
 
 /** Hashed once per text, not once per call: SHA-256 was the adapter's largest per-call cost. */
-function cachedFingerprint(text: string): string {
+export function cachedFingerprint(text: string): string {
   let known = fingerprints.get(text);
   if (known === undefined) {
     known = fingerprint(text);

@@ -19,7 +19,17 @@ export type RedisClientLike =
       eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>;
     };
 
-const SHA = createHash('sha1').update(SHARED_ADMIT_LUA).digest('hex');
+/** A Lua script and its SHA-1, as EVALSHA names it. */
+export interface LuaScript {
+  source: string;
+  sha: string;
+}
+
+export function luaScript(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const ADMIT = luaScript(SHARED_ADMIT_LUA);
 // Idle buckets expire: an hour past the last booking, nothing is left of them.
 const IDLE_MS = 3_600_000;
 
@@ -30,23 +40,28 @@ export function isRedisClient(value: unknown): value is RedisClientLike {
 }
 
 export class RedisStore implements BucketStore {
-  private readonly run: (keys: string[], args: string[]) => Promise<unknown>;
+  /** Runs a Lua script (EVALSHA, then EVAL if Redis does not know it yet). */
+  readonly script: (script: LuaScript, keys: string[], args: string[]) => Promise<unknown>;
   private readonly closer: () => Promise<void>;
 
   constructor(target: string | RedisClientLike, prefix = 'retryscope') {
     this.prefix = prefix;
     if (typeof target === 'string') {
       const conn = new RespConnection(target);
-      this.run = (keys, args) => conn.script(SHARED_ADMIT_LUA, SHA, keys, args);
+      this.script = (lua, keys, args) => conn.script(lua.source, lua.sha, keys, args);
       this.closer = () => conn.close();
     } else {
-      this.run = (keys, args) => runOnClient(target, keys, args);
+      this.script = (lua, keys, args) => runOnClient(target, lua, keys, args);
       // The caller's client is the caller's to close.
       this.closer = async () => {};
     }
   }
 
-  private readonly prefix: string;
+  readonly prefix: string;
+
+  private run(keys: string[], args: string[]): Promise<unknown> {
+    return this.script(ADMIT, keys, args);
+  }
 
   async admit(bucket: StoreBucket, input: SharedAdmit): Promise<SharedAdmission> {
     const reply = await this.run(storeKeys(bucket, this.prefix), [
@@ -101,21 +116,26 @@ function parseReply(reply: unknown): [number, number] {
   return [Number(reply[0]), Number(reply[1])];
 }
 
-async function runOnClient(client: RedisClientLike, keys: string[], args: string[]): Promise<unknown> {
+async function runOnClient(
+  client: RedisClientLike,
+  lua: LuaScript,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
   const noScript = (e: unknown) => /NOSCRIPT/.test(String((e as Error)?.message ?? e));
   if ('evalSha' in client) {
     try {
-      return await client.evalSha(SHA, { keys, arguments: args });
+      return await client.evalSha(lua.sha, { keys, arguments: args });
     } catch (e) {
       if (!noScript(e)) throw e;
-      return client.eval(SHARED_ADMIT_LUA, { keys, arguments: args });
+      return client.eval(lua.source, { keys, arguments: args });
     }
   }
   try {
-    return await client.evalsha(SHA, keys.length, ...keys, ...args);
+    return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
   } catch (e) {
     if (!noScript(e)) throw e;
-    return client.eval(SHARED_ADMIT_LUA, keys.length, ...keys, ...args);
+    return client.eval(lua.source, keys.length, ...keys, ...args);
   }
 }
 

@@ -17,6 +17,8 @@ export const FAILURE_OUTCOMES = [
   'response_failed',
   /** A Responses result with `status: "incomplete"` (`max_output_tokens`, `content_filter`). */
   'response_incomplete',
+  /** A spend budget (`budget`) is spent for this period: the primary was refused unsent. */
+  'budget_exceeded',
 ] as const;
 
 /** How a whole call ended: `retryscope.outcome` on the operation span. */

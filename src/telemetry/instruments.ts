@@ -41,6 +41,9 @@ export interface Instruments {
   tokens: Counter;
   /** USD of every priced attempt, by attempt outcome. */
   cost: Counter;
+  budgetUsed: Gauge;
+  budgetLimit: Gauge;
+  budgetSoftLimit: Gauge;
   /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
   off: boolean;
 }
@@ -202,6 +205,18 @@ function made(meter: Meter): Omit<Instruments, 'off' | 'tokenUsage' | 'inference
     cost: meter.createCounter(A.METRIC_COST, {
       unit: '{USD}',
       description: 'What priced attempts cost in US dollars, by model, served tier and attempt outcome.',
+    }),
+    budgetUsed: meter.createGauge(A.METRIC_BUDGET_USED, {
+      unit: '1',
+      description: 'Share of a spend budget used in its current period, by period (and tag).',
+    }),
+    budgetLimit: meter.createGauge(A.METRIC_BUDGET_LIMIT, {
+      unit: '{USD}',
+      description: "A spend budget's limit per period.",
+    }),
+    budgetSoftLimit: meter.createGauge(A.METRIC_BUDGET_SOFT_LIMIT, {
+      unit: '1',
+      description: 'The share of a spend budget at which it warns.',
     }),
   };
 }

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { ScriptedServer } from './scripted-server.ts';
 
 /**
  * A real redis-server on a free loopback port, from scripts/install-test-deps.sh
@@ -58,7 +60,8 @@ export class RedisServer {
   /** Kills it; resolves once the process is gone. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // Killed by a signal, a process has no exit code: its signal says it is gone.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await gone;
@@ -71,4 +74,54 @@ export class RedisServer {
   resume(): void {
     this.child?.kill('SIGCONT');
   }
+}
+
+/**
+ * Runs `body` on a redis-server of its own (to kill, pause or restart), with the process
+ * warnings emitted meanwhile; the server is resumed and killed after, whatever happened.
+ */
+export async function withOwnRedis(
+  body: (own: RedisServer, warnings: string[]) => Promise<void>,
+): Promise<void> {
+  const own = await new RedisServer().start();
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    await body(own, warnings);
+  } finally {
+    process.off('warning', onWarning);
+    own.resume();
+    await own.kill();
+  }
+}
+
+/**
+ * A test file's redis-server and scripted loopback server, started before its tests and
+ * stopped after. No silent skip: without redis-server the file fails with one line that
+ * says how to get it.
+ */
+export function redisAndServer(): { readonly redis: RedisServer; readonly server: ScriptedServer } {
+  if (!redisFound) {
+    throw new Error(
+      `redis-server not found at ${redisServerPath}: run \`bash scripts/install-test-deps.sh\` (npm test runs it first) or set RETRYSCOPE_REDIS_SERVER`,
+    );
+  }
+  const started: { redis?: RedisServer; server?: ScriptedServer } = {};
+  beforeAll(async () => {
+    started.redis = await new RedisServer().start();
+    started.server = await new ScriptedServer().start();
+  });
+  afterAll(async () => {
+    await started.redis?.kill();
+    await started.server?.close();
+  });
+  return {
+    get redis() {
+      return started.redis!;
+    },
+    get server() {
+      return started.server!;
+    },
+  };
 }

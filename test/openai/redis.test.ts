@@ -3,11 +3,8 @@
  * matches its TypeScript twin case by case, quota exhaustion reaches every
  * client, and Redis killed, paused or restarted empty never fails a call.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { instrument, QuotaExhaustedError } from '../../src/index.ts';
 import { RedisStore, RespConnection } from '../../src/openai/redis-store.ts';
 import type { LimiterSetting } from '../../src/options.ts';
@@ -22,33 +19,16 @@ import { mulberry32 } from '../../src/simulator/random.ts';
 import { startSimulator } from '../../src/simulator/server.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
-import { RedisServer, redisFound, redisServerPath } from '../helpers/redis-server.ts';
-import { chatCompletion, quotaExhausted, ScriptedServer } from '../helpers/scripted-server.ts';
+import { redisAndServer, withOwnRedis } from '../helpers/redis-server.ts';
+import { runWorker } from '../helpers/run-worker.ts';
+import { chatCompletion, quotaExhausted } from '../helpers/scripted-server.ts';
 
-// No silent skip: without the server this file fails with one line that says how to get it.
-if (!redisFound) {
-  throw new Error(
-    `redis-server not found at ${redisServerPath}: run \`bash scripts/install-test-deps.sh\` (npm test runs it first) or set RETRYSCOPE_REDIS_SERVER`,
-  );
-}
-
-const here = dirname(fileURLToPath(import.meta.url));
 const KEY = 'sk-proj-FLEETSECRET';
-let redis: RedisServer;
-let server: ScriptedServer;
-beforeAll(async () => {
-  if (!redisFound) return;
-  redis = await new RedisServer().start();
-  server = await new ScriptedServer().start();
-});
-afterAll(async () => {
-  await redis?.kill();
-  await server?.close();
-});
+const fixture = redisAndServer();
 
 describe('the Lua decision is its TypeScript twin', () => {
   test('400 random bookings (with and without the room headers reported and blind sends), pauses and quota flags: the same answer from both, case by case', async () => {
-    const store = new RedisStore(redis.url, 'parity');
+    const store = new RedisStore(fixture.redis.url, 'parity');
     const bucket = { credential: 'c0ffee00c0ffee00', scope: 'abcdef0123456789' };
     const random = mulberry32(13);
     let state = emptySharedState();
@@ -102,10 +82,10 @@ describe('the Lua decision is its TypeScript twin', () => {
 
   test('keys are namespaced, in one Cluster slot per credential, and hold no secret', async () => {
     const { openai } = client({});
-    server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '600' } });
+    fixture.server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '600' } });
     await ask(openai);
     await ask(openai);
-    const raw = new RespConnection(redis.url);
+    const raw = new RespConnection(fixture.redis.url);
     const keys = (await raw.command(['KEYS', 'retryscope:*'])) as string[];
     await raw.close();
     expect(keys.length).toBeGreaterThan(0);
@@ -134,7 +114,7 @@ describe('a Redis client object instead of a URL', () => {
     }),
   };
   test.each(Object.entries(shapes))('%s: loads the script on NOSCRIPT, then books', async (name, shape) => {
-    const raw = new RespConnection(redis.url);
+    const raw = new RespConnection(fixture.redis.url);
     await raw.command(['SCRIPT', 'FLUSH']);
     const store = new RedisStore(shape(raw), `shape-${name.split(' ')[0]}`);
     const bucket = { credential: '0123456789abcdef', scope: 'fedcba9876543210' };
@@ -155,9 +135,9 @@ function expectSame(lua: SharedAdmission, twin: SharedAdmission) {
 }
 
 /** A client of its own (its own Pacing: as another process would have), on the shared Redis. */
-function client(limiter: LimiterSetting, redisUrl = () => redis.url, apiKey = KEY) {
+function client(limiter: LimiterSetting, redisUrl = () => fixture.redis.url, apiKey = KEY) {
   const t = createTestTelemetry();
-  const openai = instrument(new OpenAI({ baseURL: server.url, apiKey, maxRetries: 0 }), {
+  const openai = instrument(new OpenAI({ baseURL: fixture.server.url, apiKey, maxRetries: 0 }), {
     tracerProvider: t.tracerProvider,
     meterProvider: t.meterProvider,
     clock: fakeClock(Date.now()).clock,
@@ -178,9 +158,9 @@ describe('the fleet', () => {
   test('one process sees insufficient_quota: another fails fast, sends nothing, and its span says the fleet told it', async () => {
     const a = client({ quotaCooldownMs: 60_000 });
     const b = client({});
-    server.reply(quotaExhausted());
+    fixture.server.reply(quotaExhausted());
     expect(await ask(a.openai, 'gpt-quota').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
-    server.reply({ json: chatCompletion() });
+    fixture.server.reply({ json: chatCompletion() });
     // The flag is written without waiting: B's call is an event later, after A's write was sent first on its socket.
     let error: unknown;
     for (let i = 0; i < 50 && !(error instanceof QuotaExhaustedError); i++) {
@@ -189,9 +169,9 @@ describe('the fleet', () => {
     }
     expect(error).toBeInstanceOf(QuotaExhaustedError);
     expect((error as Error).message).toMatch(/another process using this API key/);
-    const sent = server.received.length;
+    const sent = fixture.server.received.length;
     expect(await ask(b.openai, 'gpt-quota').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
-    expect(server.received).toHaveLength(sent);
+    expect(fixture.server.received).toHaveLength(sent);
     const [op] = (await b.ops()).filter((o) => o.attributes['retryscope.outcome'] === 'quota_exhausted');
     expect(op!.attributes['retryscope.quota_exhausted.from_fleet']).toBe(true);
     expect(op!.attributes['retryscope.limiter.store']).toBe('redis');
@@ -200,45 +180,48 @@ describe('the fleet', () => {
 
   test("quota is the account's: another project on the same key, or a key not yet resolved, is not stopped", async () => {
     const make = (apiKey: NonNullable<ConstructorParameters<typeof OpenAI>[0]>['apiKey'], project?: string) =>
-      instrument(new OpenAI({ baseURL: server.url, apiKey, project, maxRetries: 0 }), {
+      instrument(new OpenAI({ baseURL: fixture.server.url, apiKey, project, maxRetries: 0 }), {
         maxAttempts: 1,
         circuitBreaker: false,
-        limiter: { redis: redis.url, coldStartHoldMs: 0, redisTimeoutMs: 10_000 },
+        limiter: { redis: fixture.redis.url, coldStartHoldMs: 0, redisTimeoutMs: 10_000 },
       });
     // An apiKey function: the SDK knows no key string before the first send, so the fleet cannot name it.
     const fnA = make(async () => 'sk-fn-A');
     const fnB = make(async () => 'sk-fn-B');
-    server.reply(quotaExhausted());
+    fixture.server.reply(quotaExhausted());
     expect(await ask(fnA, 'gpt-acct').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
     // Same key, two projects: one project's quota running out is not the other's.
     const p1 = make('sk-proj-SHARED', 'proj_one');
     const p2 = make('sk-proj-SHARED', 'proj_two');
-    server.reply(quotaExhausted());
+    fixture.server.reply(quotaExhausted());
     expect(await ask(p1, 'gpt-acct').catch((e) => e)).toBeInstanceOf(QuotaExhaustedError);
     // Give any fire-and-forget flag write every chance to land before the others ask.
     await new Promise((r) => setTimeout(r, 100));
     // Each answer below is the server's: had the fleet stopped the call, it would throw QuotaExhaustedError.
-    server.reply({ json: chatCompletion() });
+    fixture.server.reply({ json: chatCompletion() });
     expect((await ask(fnB, 'gpt-acct')).choices[0]!.message.content).toBe('hello');
-    server.reply({ json: chatCompletion() });
+    fixture.server.reply({ json: chatCompletion() });
     expect((await ask(p2, 'gpt-acct')).choices[0]!.message.content).toBe('hello');
   });
 
   test('a slow model after its cold start: the probes are charged as of when they left, so later calls are paced, never refused for good', async () => {
     // 60 RPM: one request a second, a 1-request burst. The headers count down honestly.
     let left = 60;
-    server.replyWith(() => ({
+    fixture.server.replyWith(() => ({
       json: chatCompletion(),
       headers: { 'x-ratelimit-limit-requests': '60', 'x-ratelimit-remaining-requests': String(--left) },
     }));
     const fake = fakeClock(Date.now());
-    const openai = instrument(new OpenAI({ baseURL: server.url, apiKey: 'sk-slow-model', maxRetries: 0 }), {
-      clock: fake.clock,
-      maxAttempts: 1,
-      circuitBreaker: false,
-      deadlineMs: 1500,
-      limiter: { redis: redis.url, redisTimeoutMs: 10_000 },
-    });
+    const openai = instrument(
+      new OpenAI({ baseURL: fixture.server.url, apiKey: 'sk-slow-model', maxRetries: 0 }),
+      {
+        clock: fake.clock,
+        maxAttempts: 1,
+        circuitBreaker: false,
+        deadlineMs: 1500,
+        limiter: { redis: fixture.redis.url, redisTimeoutMs: 10_000 },
+      },
+    );
     // The two cold-start probes, sent before the limit is known.
     await Promise.all([ask(openai, 'gpt-slow'), ask(openai, 'gpt-slow')]);
     // Charging them as if sent now, again after every refusal, refused every call past its 1.5 s deadline.
@@ -253,17 +236,17 @@ describe('the fleet', () => {
       );
     }
     expect(results).toEqual(['ok', 'ok', 'ok', 'ok']);
-    expect(server.received).toHaveLength(6);
+    expect(fixture.server.received).toHaveLength(6);
   });
 
   test('a storm 429 seen by one process pauses the other until its retry-after', async () => {
     // Another key than the quota test's, whose flag is still up.
     const a = client({}, undefined, 'sk-storm');
     const b = client({}, undefined, 'sk-storm');
-    server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
+    fixture.server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
     await ask(a.openai, 'gpt-storm');
     await ask(b.openai, 'gpt-storm');
-    server.reply({
+    fixture.server.reply({
       status: 429,
       json: {
         error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' },
@@ -275,7 +258,7 @@ describe('the fleet', () => {
       },
     });
     await ask(a.openai, 'gpt-storm').catch(() => {});
-    server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
+    fixture.server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
     await new Promise((r) => setImmediate(r));
     await ask(b.openai, 'gpt-storm');
     const last = (await b.ops()).at(-1)!;
@@ -285,15 +268,10 @@ describe('the fleet', () => {
 });
 
 describe('Redis down, paused or restarted never fails a call', () => {
-  test('killed: calls pace locally (one warning, a metric, local-fallback on spans); restarted empty: they rejoin', async () => {
-    const own = new RedisServer();
-    await own.start();
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    try {
+  test('killed: calls pace locally (one warning, a metric, local-fallback on spans); restarted empty: they rejoin', () =>
+    withOwnRedis(async (own, warnings) => {
       const c = client({}, () => own.url);
-      server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
+      fixture.server.reply({ json: chatCompletion(), headers: { 'x-ratelimit-limit-requests': '6000' } });
       await ask(c.openai, 'gpt-fault');
       await own.kill();
       for (let i = 0; i < 5; i++) await ask(c.openai, 'gpt-fault');
@@ -313,56 +291,23 @@ describe('Redis down, paused or restarted never fails a call', () => {
         if (store !== 'redis') await new Promise((r) => setTimeout(r, 20));
       }
       expect(store).toBe('redis');
-    } finally {
-      process.off('warning', onWarning);
-      await own.kill();
-    }
-  });
+    }));
 
-  test('paused (SIGSTOP) longer than the timeout: the call goes on its own limiter, bounded by redisTimeoutMs', async () => {
-    const own = new RedisServer();
-    await own.start();
-    try {
+  test('paused (SIGSTOP) longer than the timeout: the call goes on its own limiter, bounded by redisTimeoutMs', () =>
+    withOwnRedis(async (own) => {
       const c = client({ redisTimeoutMs: 50 }, () => own.url);
-      server.reply({ json: chatCompletion() });
+      fixture.server.reply({ json: chatCompletion() });
       await ask(c.openai, 'gpt-stop');
       own.pause();
       const r = await ask(c.openai, 'gpt-stop');
       expect(r.choices[0]!.message.content).toBe('hello');
       expect((await c.ops()).at(-1)!.attributes['retryscope.limiter.store']).toBe('local-fallback');
-      own.resume();
-    } finally {
-      own.resume();
-      await own.kill();
-    }
-  });
+    }));
 });
 
 describe('a fleet of real processes on one simulator key', () => {
-  /** Runs the worker as its own OS process and returns what it printed. */
-  function worker(
-    env: Record<string, string>,
-  ): Promise<{ results: string[]; at: number[]; startedAt: number }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(here, '..', 'fixtures', 'fleet-worker.ts')], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-      });
-      child.once('exit', (code) => {
-        const line = out.trim().split('\n').at(-1) ?? '';
-        if (code !== 0 || !line) reject(new Error(`worker exited ${code}: ${err.slice(-800)}`));
-        else resolve(JSON.parse(line));
-      });
-    });
-  }
+  const worker = (env: Record<string, string>) =>
+    runWorker<{ results: string[]; at: number[]; startedAt: number }>('fleet-worker.ts', env);
 
   test('two processes share one rate: their calls leave one interval apart across the fleet, not each on its own', async () => {
     // 30 RPM (2 s a request, a 1-request burst), known from the start; the server's bucket is
@@ -379,7 +324,7 @@ describe('a fleet of real processes on one simulator key', () => {
     try {
       const env = {
         SIM_URL: simulator.url,
-        REDIS_URL: redis.url,
+        REDIS_URL: fixture.redis.url,
         API_KEY: 'sk-fleet-rate',
         INITIAL_RPM: '30',
         CALLS: '2',
@@ -406,7 +351,7 @@ describe('a fleet of real processes on one simulator key', () => {
       keys: { 'sk-fleet-quota': { quotaTokens: 60 } },
     });
     try {
-      const env = { SIM_URL: simulator.url, REDIS_URL: redis.url, API_KEY: 'sk-fleet-quota' };
+      const env = { SIM_URL: simulator.url, REDIS_URL: fixture.redis.url, API_KEY: 'sk-fleet-quota' };
       const first = await worker({ ...env, CALLS: '20', STOP_ON_ERROR: '1' });
       expect(first.results.at(-1)).toMatch(/^QuotaExhaustedError/);
       const sent = simulator.stats().requests;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { DEFAULTS } from '../../src/options.ts';
 import { classify } from '../../src/policy/classify.ts';
 import { Deadline, MIN_ATTEMPT_MS } from '../../src/policy/deadline.ts';
 import { RetryBudget } from '../../src/policy/retry-budget.ts';
@@ -151,6 +152,12 @@ describe('fallsBack', () => {
     expect(fallsBack('retries_exhausted', ['retries_exhausted'], 0)).toBe(false);
     expect(fallsBack('non_retryable', ['retries_exhausted'], Infinity)).toBe(false);
     expect(fallsBack('aborted', ['aborted'], Infinity)).toBe(false);
+  });
+  test('a spent budget moves on only when asked: spending past a budget is a choice', () => {
+    expect(fallsBack('budget_exceeded', ['budget_exceeded'], 10)).toBe(true);
+    expect(fallsBack('budget_exceeded', DEFAULTS.fallbackOn, 10)).toBe(false);
+    expect(degrades('budget_exceeded', ['budget_exceeded'])).toBe(true);
+    expect(degrades('budget_exceeded', DEFAULTS.fallbackOn)).toBe(false);
   });
 });
 

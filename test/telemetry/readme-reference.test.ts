@@ -78,6 +78,8 @@ async function coverEveryRow(): Promise<void> {
     meterProvider: t.meterProvider,
     clock: fakeClock().clock,
     captureContent: true,
+    // Its gauges are recorded after every call a budget applies to.
+    budget: { usd: 1000, per: 'month' },
     deadlineMs: 60_000,
     // `tiny` cannot take the long prompt below: that hop is skipped unsent.
     fallbacks: [{ model: 'tiny' }, { model: 'gpt-4o' }],

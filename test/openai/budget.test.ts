@@ -1,0 +1,247 @@
+import OpenAI from 'openai';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import {
+  BudgetExceededError,
+  getAttemptHistory,
+  RetryscopeConfigError,
+  type RetryscopeOptions,
+  servedByFallback,
+} from '../../src/index.ts';
+import { costPerToken, restoreCallFacts, tagsFrom } from '../helpers/budget-cost.ts';
+import { fakeClock } from '../helpers/fake-clock.ts';
+import { scriptedClients } from '../helpers/scripted-client.ts';
+import { chatCompletion } from '../helpers/scripted-server.ts';
+
+const scripted = scriptedClients({}, 'sk-budget-test-key-000');
+const t = scripted.t;
+// $0.10 a token: the scripted answer's 10 tokens make $1 a call. Tags are set per test.
+let tags: Record<string, string> = {};
+beforeEach(() => {
+  scripted.server.reply({ json: chatCompletion() });
+  tags = {};
+  costPerToken(0.1);
+  tagsFrom(() => tags);
+});
+afterEach(restoreCallFacts);
+
+const messages = [{ role: 'user' as const, content: 'hi' }];
+const body = { model: 'gpt-4o', messages };
+
+const client = (options: RetryscopeOptions, clock = fakeClock(Date.UTC(2026, 5, 15, 10)).clock) =>
+  scripted.client({ clock, ...options });
+
+async function operationSpans() {
+  return (await t.spans()).filter((s) => s.attributes['retryscope.outcome'] !== undefined);
+}
+
+async function gauge(name: string, where: Record<string, unknown> = {}) {
+  const points = await t.metric(name);
+  return points.find((p) => Object.entries(where).every(([k, v]) => p.attributes[k] === v))?.value;
+}
+
+describe('spend budgets', () => {
+  test('a spent budget refuses the call with BudgetExceededError before anything is sent', async () => {
+    const openai = client({ budget: { usd: 2, per: 'day' } });
+    await openai.chat.completions.create(body);
+    await openai.chat.completions.create(body);
+    expect(scripted.server.received).toHaveLength(2);
+    const error = await openai.chat.completions.create(body).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BudgetExceededError);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    const e = error as BudgetExceededError;
+    expect(e.budget).toMatchObject({
+      per: 'day',
+      limitUsd: 2,
+      spentUsd: 2,
+      resetsAtMs: Date.UTC(2026, 5, 16),
+    });
+    expect(e.message).toContain('spend budget of $2 per day (UTC) is spent ($2.00 so far)');
+    expect(e.message).toContain('resets at 2026-06-16T00:00:00.000Z');
+    expect(e.message).not.toContain('sk-budget');
+    expect(getAttemptHistory(e)).toMatchObject({ outcome: 'budget_exceeded', attempts: 0 });
+    // Zero requests reached the server, and no attempt span was made.
+    expect(scripted.server.received).toHaveLength(2);
+    const all = await t.spans();
+    const refused = all.find((s) => s.attributes['retryscope.outcome'] === 'budget_exceeded')!;
+    expect(refused.attributes['retryscope.attempts']).toBe(0);
+    expect(all.filter((s) => s.parentSpanContext?.spanId === refused.spanContext().spanId)).toEqual([]);
+    // The refused call records the budget as it stands: used up.
+    expect(await gauge('retryscope.client.budget.used', { 'retryscope.budget.period': 'day' })).toBe(1);
+  });
+
+  test('the soft limit shows in the gauges before the budget refuses', async () => {
+    const openai = client({ budget: { usd: 5, per: 'hour', softLimit: 0.5 } });
+    for (let i = 0; i < 3; i++) await openai.chat.completions.create(body);
+    const at = { 'retryscope.budget.period': 'hour' };
+    expect(await gauge('retryscope.client.budget.used', at)).toBeCloseTo(0.6);
+    expect(await gauge('retryscope.client.budget.soft_limit', at)).toBe(0.5);
+    expect(await gauge('retryscope.client.budget.limit', at)).toBe(5);
+    // Past the soft limit, calls still go out.
+    expect(scripted.server.received).toHaveLength(3);
+    const metrics = await t.metrics();
+    const units = Object.fromEntries(metrics.map((m) => [m.descriptor.name, m.descriptor.unit]));
+    expect(units['retryscope.client.budget.limit']).toBe('{USD}');
+    expect(units['retryscope.client.budget.used']).toBe('1');
+  });
+
+  test('fallbackOn: budget_exceeded sends the call to the fallback, whose spend still counts', async () => {
+    const openai = client({
+      budget: { usd: 1, per: 'day' },
+      fallbacks: [{ model: 'gpt-4o-mini' }],
+      fallbackOn: ['budget_exceeded'],
+    });
+    await openai.chat.completions.create(body);
+    const r = await openai.chat.completions.create(body);
+    expect(servedByFallback(r)).toMatchObject({
+      fallbackIndex: 1,
+      reason: 'budget_exceeded',
+      model: 'gpt-4o-mini',
+    });
+    expect(scripted.server.received.map((q) => (q.body as { model: string }).model)).toEqual([
+      'gpt-4o',
+      'gpt-4o-mini',
+    ]);
+    const op = (await operationSpans()).at(-1)!;
+    expect(op.attributes['retryscope.outcome']).toBe('fallback');
+    expect(op.attributes['retryscope.fallback_reason']).toBe('budget_exceeded');
+    expect(await gauge('retryscope.client.budget.used')).toBe(2);
+  });
+
+  test('degrade answers a call its budget refused', async () => {
+    const openai = client({
+      budget: { usd: 1, per: 'month' },
+      fallbackOn: ['budget_exceeded'],
+      degrade: ({ outcome }) => chatCompletion(`degraded: ${outcome}`),
+    });
+    await openai.chat.completions.create(body);
+    const r = await openai.chat.completions.create(body);
+    expect(r.choices[0]!.message.content).toBe('degraded: budget_exceeded');
+    expect(scripted.server.received).toHaveLength(1);
+  });
+
+  test('without budget_exceeded in fallbackOn (the default), the fallbacks are not tried', async () => {
+    const openai = client({ budget: { usd: 1, per: 'day' }, fallbacks: [{ model: 'gpt-4o-mini' }] });
+    await openai.chat.completions.create(body);
+    await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(scripted.server.received).toHaveLength(1);
+  });
+
+  test('per-tag budgets: each value of the tag has its own budget; a call without the tag is not under it', async () => {
+    const openai = client({ budget: [{ usd: 1, per: 'day', tag: 'tenant' }] });
+    tags = { tenant: 'acme' };
+    await openai.chat.completions.create(body);
+    const error = await openai.chat.completions.create(body).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BudgetExceededError);
+    expect((error as BudgetExceededError).message).toContain('for this call\'s value of tag "tenant"');
+    // The value is the caller's own data: it is not in the error.
+    expect((error as BudgetExceededError).message).not.toContain('acme');
+    tags = { tenant: 'zeta' };
+    await openai.chat.completions.create(body);
+    tags = {};
+    await openai.chat.completions.create(body);
+    await openai.chat.completions.create(body);
+    expect(scripted.server.received).toHaveLength(4);
+    const acme = { 'retryscope.budget.tag': 'tenant', 'retryscope.tag.tenant': 'acme' };
+    expect(await gauge('retryscope.client.budget.used', acme)).toBe(1);
+    expect(await gauge('retryscope.client.budget.used', { 'retryscope.tag.tenant': 'zeta' })).toBe(1);
+  });
+
+  test('a client-wide and a per-tag budget: the first spent refuses', async () => {
+    const openai = client({
+      budget: [
+        { usd: 10, per: 'day' },
+        { usd: 2, per: 'hour', tag: 'feature' },
+      ],
+    });
+    tags = { feature: 'search' };
+    await openai.chat.completions.create(body);
+    await openai.chat.completions.create(body);
+    await expect(openai.chat.completions.create(body)).rejects.toMatchObject({
+      budget: { per: 'hour', tag: 'feature', limitUsd: 2 },
+    });
+    tags = { feature: 'chat' };
+    await openai.chat.completions.create(body);
+    expect(await gauge('retryscope.client.budget.used', { 'retryscope.budget.period': 'day' })).toBeCloseTo(
+      0.3,
+    );
+  });
+
+  test('a new period (UTC) allows calls again', async () => {
+    const clock = fakeClock(Date.UTC(2026, 5, 15, 23, 30));
+    const openai = client({ budget: { usd: 1, per: 'day' } }, clock.clock);
+    await openai.chat.completions.create(body);
+    await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
+    clock.advance(29 * 60_000);
+    await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
+    clock.advance(60_000);
+    await openai.chat.completions.create(body);
+    expect(scripted.server.received).toHaveLength(2);
+    expect(await gauge('retryscope.client.budget.used')).toBe(1);
+  });
+
+  test('a call that would not spend is never refused: a poll, a list, a retrieve', async () => {
+    const openai = client({ budget: { usd: 1, per: 'day' } });
+    await openai.chat.completions.create(body);
+    // The scripted server resets its log with each script: count what reached it per script.
+    scripted.server.reply({ json: { object: 'list', data: [] } });
+    await openai.models.list();
+    expect(scripted.server.received).toHaveLength(1);
+    scripted.server.reply({ json: { id: 'resp_1', object: 'response', status: 'completed', output: [] } });
+    await openai.responses.retrieve('resp_1');
+    expect(scripted.server.received).toHaveLength(1);
+    scripted.server.reply({ json: chatCompletion() });
+    await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(scripted.server.received).toHaveLength(0);
+  });
+
+  test('withRetryOptions siblings share the spend; budget: false turns budgets off', async () => {
+    const { withRetryOptions } = await import('../../src/index.ts');
+    const openai = client({ budget: { usd: 1, per: 'day' } });
+    await openai.chat.completions.create(body);
+    await expect(
+      withRetryOptions(openai, { deadlineMs: 5000 }).chat.completions.create(body),
+    ).rejects.toBeInstanceOf(BudgetExceededError);
+    await withRetryOptions(openai, { budget: false }).chat.completions.create(body);
+    expect(scripted.server.received).toHaveLength(2);
+  });
+});
+
+describe('budget options', () => {
+  const bad: [unknown, RegExp][] = [
+    [{ usd: 0, per: 'day' }, /"budget.usd" must be a finite number > 0 \(got 0\)/],
+    [{ usd: Number.POSITIVE_INFINITY, per: 'day' }, /"budget.usd" must be a finite number/],
+    [{ usd: 5, per: 'week' }, /"budget.per" must be one of hour, day, month \(got "week"\)/],
+    [{ per: 'day' }, /"budget.usd" is required/],
+    [{ usd: 5 }, /"budget.per" is required/],
+    [{ usd: 5, per: 'day', softLimit: 0 }, /"budget.softLimit" must be a finite number > 0 and <= 1/],
+    [{ usd: 5, per: 'day', softLimit: 1.5 }, /"budget.softLimit"/],
+    [{ usd: 5, per: 'day', tag: 'Tenant Id' }, /"budget.tag" must be a tag key/],
+    [{ usd: 5, per: 'day', limit: 3 }, /"budget.limit" is not an option/],
+    [
+      [
+        { usd: 5, per: 'day' },
+        { usd: 9, per: 'day' },
+      ],
+      /"budget\[1\]" repeats another budget's per and tag/,
+    ],
+    [[{ usd: 5, per: 'day' }, 'x'], /"budget\[1\]" must be an object/],
+    [50, /"budget" must be an object/],
+  ];
+  test.each(bad)('%j is refused with RetryscopeConfigError', (budget, message) => {
+    const make = () => client({ budget: budget as RetryscopeOptions['budget'] });
+    expect(make).toThrow(RetryscopeConfigError);
+    expect(make).toThrow(message);
+  });
+
+  test('good settings are taken', () => {
+    client({ budget: { usd: 50, per: 'day' } });
+    client({
+      budget: [
+        { usd: 0.5, per: 'hour', softLimit: 1 },
+        { usd: 5, per: 'hour', tag: 'tenant' },
+      ],
+    });
+    client({ budget: false });
+    expect(() => client({ fallbackOn: ['budget_exceeded'] })).not.toThrow();
+  });
+});
