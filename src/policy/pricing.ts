@@ -68,8 +68,8 @@ export function findPrice(
   builtIn: PriceTable = BUILT_IN_PRICES,
 ): ModelPrice | undefined {
   const base = model.replace(SNAPSHOT, '');
+  // `null`: removed by the user, snapshots included.
   for (const table of [user, builtIn])
-    // `null`: removed by the user, snapshots included.
     for (const name of base === model ? [model] : [model, base])
       if (Object.hasOwn(table, name)) return table[name] ?? undefined;
   return undefined;
