@@ -130,6 +130,8 @@ export interface Usage {
   cachedInputTokens?: number;
   /** Part of `outputTokens`: reasoning (`reasoning_tokens`). */
   reasoningTokens?: number;
+  /** Part of `inputTokens`: written to the prompt cache (`cache_write_tokens`), priced where a model has a write price. */
+  cacheWriteInputTokens?: number;
 }
 
 /** What an attempt (or a whole call, summed) cost, or why it could not be priced. */

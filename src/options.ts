@@ -20,7 +20,7 @@ import { type ModelGroups, modelGroupsProblem } from './policy/buckets.ts';
 import { type CircuitBreakerOptions, DEFAULT_OPEN_MS } from './policy/circuit-breaker.ts';
 import type { Clock } from './policy/clock.ts';
 import type { LimiterOptions } from './policy/limiter.ts';
-import type { ModelPrice } from './policy/pricing.ts';
+import type { LongContextPrice, ModelPrice } from './policy/pricing.ts';
 import type { RetryBudgetOptions } from './policy/retry-budget.ts';
 import { BUDGET_PERIODS, type BudgetSetting } from './policy/spend-budget.ts';
 import { FAILURE_OUTCOMES, JITTERS, type Jitter, type Outcome } from './policy/types.ts';
@@ -142,8 +142,10 @@ export interface RetryscopeOptions {
    */
   captureContent?: boolean;
   /**
-   * Prices in USD per 1M tokens by model (`{ input, output, cachedInput?, batch?, priority? }`, each tier
-   * `{ input, output, cachedInput? }`), merged over the built-in table (generated from gpt-tokenizer's);
+   * Prices in USD per 1M tokens by model (`{ input, output, cachedInput?, cacheWriteInput?, longContext?,
+   * batch?, priority? }`, each tier `{ input, output, cachedInput?, cacheWriteInput?, longContext? }`,
+   * `longContext` `{ aboveInputTokens, input, output, cachedInput?, cacheWriteInput? }`), merged over the
+   * built-in table (generated from @pydantic/genai-prices);
    * `null` removes a model. A model found in neither gets no cost, and one warning.
    * `withRetryOptions` merges its prices over the client's.
    * @default {} (the built-in table only)
@@ -331,12 +333,24 @@ const FALLBACK_RULES = {
   },
 } as const satisfies Rules<FallbackTarget>;
 
-const TIER_RULES = {
+const RATE_RULES = {
   input: number({ min: 0 }),
   output: number({ min: 0 }),
   cachedInput: number({ min: 0 }),
+  cacheWriteInput: number({ min: 0 }),
+} as const;
+const checkLongContext = fields(
+  { ...RATE_RULES, aboveInputTokens: number({ min: 0, integer: true }) } satisfies Rules<LongContextPrice>,
+  'an object { aboveInputTokens, input, output, cachedInput?, cacheWriteInput? }',
+);
+const TIER_RULES = {
+  ...RATE_RULES,
+  longContext: checkLongContext,
 } as const satisfies Rules<NonNullable<ModelPrice['batch']>>;
-const checkTier = fields(TIER_RULES, 'an object { input, output, cachedInput? } in USD per 1M tokens');
+const checkTier = fields(
+  TIER_RULES,
+  'an object { input, output, cachedInput?, cacheWriteInput?, longContext? } in USD per 1M tokens',
+);
 const PRICE_RULES = {
   ...TIER_RULES,
   batch: checkTier,
@@ -344,7 +358,7 @@ const PRICE_RULES = {
 } as const satisfies Rules<ModelPrice>;
 const checkPrice = fields(
   PRICE_RULES,
-  'an object { input, output, cachedInput?, batch?, priority? } or null',
+  'an object { input, output, cachedInput?, cacheWriteInput?, longContext?, batch?, priority? } or null',
 );
 
 function checkPrices(name: string, table: unknown): void {
@@ -359,10 +373,15 @@ function checkPrices(name: string, table: unknown): void {
       ['', p],
       ['.batch', p.batch],
       ['.priority', p.priority],
+      ['.longContext', p.longContext],
+      ['.batch.longContext', p.batch?.longContext],
+      ['.priority.longContext', p.priority?.longContext],
     ] as const) {
       if (t === undefined) continue;
       if (t.input === undefined || t.output === undefined)
         fail(`${at}${where}`, 'needs both input and output');
+      if (where.endsWith('longContext') && (t as LongContextPrice).aboveInputTokens === undefined)
+        fail(`${at}${where}`, 'needs aboveInputTokens');
     }
   }
 }

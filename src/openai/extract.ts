@@ -139,11 +139,13 @@ export function usageFrom(usage: unknown): Usage | undefined {
   const outputDetails = usage.output_tokens_details ?? usage.completion_tokens_details;
   const cached = isRecord(inputDetails) ? num(inputDetails.cached_tokens) : undefined;
   const reasoning = isRecord(outputDetails) ? num(outputDetails.reasoning_tokens) : undefined;
+  const written = isRecord(inputDetails) ? num(inputDetails.cache_write_tokens) : undefined;
   return {
     ...(input !== undefined ? { inputTokens: input } : {}),
     ...(output !== undefined ? { outputTokens: output } : {}),
     ...(cached !== undefined ? { cachedInputTokens: cached } : {}),
     ...(reasoning !== undefined ? { reasoningTokens: reasoning } : {}),
+    ...(written !== undefined ? { cacheWriteInputTokens: written } : {}),
   };
 }
 

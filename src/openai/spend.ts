@@ -111,7 +111,13 @@ const plus = (a: number | undefined, b: number | undefined) =>
 export function addUsage(total: Usage | undefined, usage: Usage): Usage {
   if (!total) return { ...usage };
   const sum: Usage = {};
-  for (const key of ['inputTokens', 'outputTokens', 'cachedInputTokens', 'reasoningTokens'] as const) {
+  for (const key of [
+    'inputTokens',
+    'outputTokens',
+    'cachedInputTokens',
+    'reasoningTokens',
+    'cacheWriteInputTokens',
+  ] as const) {
     const value = plus(total[key], usage[key]);
     if (value !== undefined) sum[key] = value;
   }

@@ -3,13 +3,16 @@
  *
  * A model is found by its exact name, then by that name with a trailing date
  * snapshot removed (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`, `gpt-4-0613` →
- * `gpt-4`), exactly again. Never by prefix: `gpt-4o-mini-audio` is not
- * `gpt-4o-mini`, and a guessed price is worse than none.
+ * `gpt-4`), exactly again; in the user's table first, so a user's `gpt-4o-mini`
+ * also prices the dated snapshots answers name, which the built-in table lists.
+ * Never by prefix: `gpt-4o-mini-audio` is not `gpt-4o-mini`, and a guessed
+ * price is worse than none.
  *
  * The served tier picks the prices: `flex` is billed at batch rates (as
  * OpenAI documents), `priority` only from a `priority` entry the user gave,
  * `default` / `auto` / `scale` / none at the main rates; anything else is
- * unpriced.
+ * unpriced. A tier with `longContext` rates bills the whole attempt at them
+ * once its input passes the threshold, as OpenAI bills long prompts.
  */
 import { BUILT_IN_PRICES } from './prices.ts';
 
@@ -18,6 +21,19 @@ export interface TierPrice {
   input: number;
   output: number;
   cachedInput?: number;
+  /** Tokens written to the prompt cache (a few newest models); absent: billed as input. */
+  cacheWriteInput?: number;
+  /** Rates for every token of an attempt whose input tokens (cached included) exceed `aboveInputTokens`. */
+  longContext?: LongContextPrice;
+}
+
+/** A long prompt's rates, USD per 1M tokens; a cache price absent: those tokens at this `input`. */
+export interface LongContextPrice {
+  aboveInputTokens: number;
+  input: number;
+  output: number;
+  cachedInput?: number;
+  cacheWriteInput?: number;
 }
 
 /** A model's prices: the main (standard) tier, and the batch (also flex) and priority tiers when known. */
@@ -34,6 +50,8 @@ export interface BilledTokens {
   inputTokens?: number;
   outputTokens?: number;
   cachedInputTokens?: number;
+  /** Part of input: written to the prompt cache (`cache_write_tokens`). */
+  cacheWriteInputTokens?: number;
 }
 
 export type Priced = { usd: number } | { unpriced: 'unknown_model' | 'unpriced_tier' };
@@ -43,22 +61,18 @@ const PER_TOKENS = 1_000_000;
 const SNAPSHOT = /-(?:\d{4}-\d{2}-\d{2}|\d{4})$/;
 const MAIN_TIERS: ReadonlySet<string> = new Set(['default', 'auto', 'scale']);
 
-/** The model's prices: the user's entry over the built-in one, exact name first, then without its snapshot. */
+/** The model's prices: the user's table (exact name, then without its snapshot), then the built-in one alike. */
 export function findPrice(
   model: string,
   user: PriceTable = {},
   builtIn: PriceTable = BUILT_IN_PRICES,
 ): ModelPrice | undefined {
-  const exact = entry(model, user, builtIn);
-  if (exact !== undefined) return exact ?? undefined;
   const base = model.replace(SNAPSHOT, '');
-  return base === model ? undefined : (entry(base, user, builtIn) ?? undefined);
-}
-
-/** `null`: removed by the user; `undefined`: in neither table. */
-function entry(name: string, user: PriceTable, builtIn: PriceTable): ModelPrice | null | undefined {
-  if (Object.hasOwn(user, name)) return user[name];
-  return Object.hasOwn(builtIn, name) ? builtIn[name] : undefined;
+  // `null`: removed by the user, snapshots included.
+  for (const table of [user, builtIn])
+    for (const name of base === model ? [model] : [model, base])
+      if (Object.hasOwn(table, name)) return table[name] ?? undefined;
+  return undefined;
 }
 
 /** The prices of the tier that served the call, or undefined when that tier has none known. */
@@ -69,14 +83,24 @@ export function tierPrice(price: ModelPrice, tier: string | undefined): TierPric
   return undefined;
 }
 
-/** (input - cached) × input + cached × cachedInput (input's price without one) + output × output. */
-export function costOf(tokens: BilledTokens, price: TierPrice): number {
+/**
+ * (input - cached - written) × input + cached × cachedInput + written × cacheWriteInput (input's
+ * price for either without one) + output × output, at the long-context rates when input passes
+ * their threshold: strictly more, as genai-prices' calcPrice selects a tier.
+ */
+export function costOf(tokens: BilledTokens, tier: TierPrice): number {
   const input = tokens.inputTokens ?? 0;
-  // Never more cached than input: a server's odd report must not make input cost less than nothing.
+  const long = tier.longContext;
+  const price = long && input > long.aboveInputTokens ? long : tier;
+  // Never more cached (then written) than input: a server's odd report must not make input cost less than nothing.
   const cached = Math.min(tokens.cachedInputTokens ?? 0, input);
+  const written = Math.min(tokens.cacheWriteInputTokens ?? 0, input - cached);
   const output = tokens.outputTokens ?? 0;
   return (
-    ((input - cached) * price.input + cached * (price.cachedInput ?? price.input) + output * price.output) /
+    ((input - cached - written) * price.input +
+      cached * (price.cachedInput ?? price.input) +
+      written * (price.cacheWriteInput ?? price.input) +
+      output * price.output) /
     PER_TOKENS
   );
 }

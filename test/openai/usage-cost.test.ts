@@ -2,7 +2,8 @@
  * What a call costs over its attempts, against a scripted loopback server: a
  * retried in-band failure's usage is spent too and summed on the operation, a
  * stream cut with no usage report gets only an estimate, an unknown model gets
- * no cost and one warning, and the user's prices win (per call too).
+ * no cost and one warning, the user's prices win (per call too), and cache writes
+ * and long-context rates reach the cost.
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -265,6 +266,11 @@ describe('prices', () => {
     await ask(openai, 'o3');
     expect((await split()).op.attributes['retryscope.cost.usd']).toBe(3);
     t.reset();
+    // The answer names a dated snapshot the built-in table lists: the user's undated price still wins.
+    s.server.reply(chat('o3-2025-04-16'));
+    await ask(openai, 'o3');
+    expect((await split()).op.attributes['retryscope.cost.usd']).toBe(3);
+    t.reset();
     s.server.reply(chat('my-model'));
     const perCall = withRetryOptions(openai, { prices: { o3: null, other: { input: 5, output: 5 } } });
     await ask(perCall, 'my-model');
@@ -291,5 +297,56 @@ describe('prices', () => {
       /prices\.o3\.flex" is not an option/,
     );
     expect(() => client({ prices: [] as never })).toThrow(/option "prices" must map model names/);
+    expect(() =>
+      client({ prices: { o3: { input: 1, output: 1, longContext: { input: 2, output: 2 } } } as never }),
+    ).toThrow(/"prices\.o3\.longContext" needs aboveInputTokens/);
+    expect(() =>
+      client({
+        prices: { o3: { input: 1, output: 1, longContext: { aboveInputTokens: 1.5, input: 2, output: 2 } } },
+      }),
+    ).toThrow(/prices\.o3\.longContext\.aboveInputTokens" must be an integer/);
+  });
+
+  test("cache writes the answer reports (Responses and chat) are priced at the model's write rate", async () => {
+    // gpt-6-sol's table entry has a cache-write price above its input price.
+    const sol = BUILT_IN_PRICES['gpt-6-sol']!;
+    expect(sol.cacheWriteInput).toBeGreaterThan(sol.input);
+    const usd =
+      (500 * sol.input + 200 * sol.cachedInput! + 300 * sol.cacheWriteInput! + 50 * sol.output) / 1e6;
+    s.server.reply({
+      json: {
+        ...response('completed', usage(1000, 200, 50, 0), 'gpt-6-sol'),
+        usage: {
+          ...usage(1000, 200, 50, 0),
+          input_tokens_details: { cached_tokens: 200, cache_write_tokens: 300 },
+        },
+      },
+    });
+    await client().responses.create({ model: 'gpt-6-sol', input: 'hi' });
+    expect((await split()).op.attributes['retryscope.cost.usd']).toBeCloseTo(usd, 15);
+    t.reset();
+    s.server.reply({
+      json: {
+        ...chat('gpt-6-sol').json,
+        usage: {
+          prompt_tokens: 1000,
+          completion_tokens: 50,
+          total_tokens: 1050,
+          prompt_tokens_details: { cached_tokens: 200, cache_write_tokens: 300 },
+        },
+      },
+    });
+    await ask(client(), 'gpt-6-sol');
+    expect((await split()).op.attributes['retryscope.cost.usd']).toBeCloseTo(usd, 15);
+  });
+
+  test("a user's long-context rates bill the whole call once its input passes the threshold", async () => {
+    const prices = {
+      'my-model': { input: 1, output: 2, longContext: { aboveInputTokens: 999_999, input: 10, output: 20 } },
+    };
+    s.server.reply(chat('my-model'));
+    await ask(client({ prices }), 'my-model');
+    // 1M input tokens > 999,999: every token at the long-context rates.
+    expect((await split()).op.attributes['retryscope.cost.usd']).toBe(30);
   });
 });

@@ -154,7 +154,13 @@ describe('token detail per API', () => {
     const r = await client().chat.completions.create({ model: 'o3', messages, service_tier: 'flex' });
     expect(r.service_tier).toBe('flex');
     const u = r.usage!;
-    const usd = (u.prompt_tokens * o3.batch!.input + u.completion_tokens * o3.batch!.output) / 1e6;
+    const cached = u.prompt_tokens_details!.cached_tokens!;
+    expect(cached).toBeGreaterThan(0);
+    const usd =
+      ((u.prompt_tokens - cached) * o3.batch!.input +
+        cached * o3.batch!.cachedInput! +
+        u.completion_tokens * o3.batch!.output) /
+      1e6;
     expect((await split()).op.attributes['retryscope.cost.usd']).toBeCloseTo(usd, 12);
     expect(
       sumWhere(await t.metric('retryscope.client.cost.usd'), { 'openai.response.service_tier': 'flex' }),

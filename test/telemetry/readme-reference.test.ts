@@ -85,9 +85,14 @@ async function coverEveryRow(): Promise<void> {
     fallbacks: [{ model: 'tiny' }, { model: 'gpt-4o' }],
     validate: { contextWindows: { tiny: 50 } },
   });
-  // A retried chat call with every request parameter.
+  // A retried chat call with every request parameter, answered by a fine-tune: no built-in price (unpriced).
   server.reply(rateLimited(1), {
-    json: { ...chatCompletion('ok'), service_tier: 'default', system_fingerprint: 'fp_1' },
+    json: {
+      ...chatCompletion('ok'),
+      model: 'ft:gpt-4o-mini-2024-07-18:acme::1',
+      service_tier: 'default',
+      system_fingerprint: 'fp_1',
+    },
   });
   await openai.chat.completions.create({
     model: 'gpt-4o-mini',
