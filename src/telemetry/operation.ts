@@ -80,6 +80,8 @@ export class OperationRecord implements CallObserver {
           // The caller's own model name: on the span as given, on metrics only if it fits the pattern.
           [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
           ...requestAttributes(start),
+          // On the span, not the duration histograms: tags multiply series (the cost counters carry them).
+          ...telemetry.tagAttributes(start.tags),
           [A.ATTR_DEADLINE_MS]: start.deadlineMs,
         }),
       ),
