@@ -1,5 +1,5 @@
 /** Attribution tags through a real loopback server: from baggage and from code, allow-listed, capped. */
-import { context, propagation } from '@opentelemetry/api';
+import { type Baggage, context, propagation } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { RetryscopeConfigError, type RetryscopeOptions, withRetryOptions } from '../../src/index.ts';
@@ -105,6 +105,19 @@ describe('attribution tags', () => {
     const value = String(tags!['retryscope.tag.tenant']);
     expect(value.startsWith('[2Jacmex')).toBe(true);
     expect(value.length).toBe(64);
+  });
+
+  test('a baggage that throws when read costs the call nothing: it is served, with the code-set tags', async () => {
+    scripted.server.reply({ json: chatCompletion('ok') });
+    const hostile = {
+      getAllEntries: () => {
+        throw new Error('baggage exploded');
+      },
+    } as unknown as Baggage;
+    const c = client({ tagKeys: ['feature'], tags: { feature: 'search' } });
+    const result = await context.with(propagation.setBaggage(context.active(), hostile), () => ask(c));
+    expect(result.choices[0]!.message.content).toBe('ok');
+    expect(await tagsOf()).toEqual([{ 'retryscope.tag.feature': 'search' }]);
   });
 
   test('a tag value holding the API key is recorded as _OTHER', async () => {
