@@ -89,9 +89,10 @@ const JOBS: Job[] = [
     name: 'responses stream',
     feature: 'search',
     weight: 6,
+    // A reasoning model: part of its output is reasoning tokens, so every token type has data.
     run: async ({ main }, signal) => {
       const stream = await main.responses.create(
-        { model: 'gpt-4o-mini', input: 'Two words.', max_output_tokens: 16, stream: true },
+        { model: 'o4-mini', input: 'Two words.', max_output_tokens: 16, stream: true },
         { signal },
       );
       for await (const _ of stream) {
