@@ -4,6 +4,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { RetryscopeConfigError, type RetryscopeOptions, withRetryOptions } from '../../src/index.ts';
 import * as A from '../../src/telemetry/attributes.ts';
+import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
 import { scriptedClients } from '../helpers/scripted-client.ts';
 import { chatCompletion } from '../helpers/scripted-server.ts';
 
@@ -43,6 +44,32 @@ describe('attribution tags', () => {
     expect(points.length).toBeGreaterThan(0);
     for (const p of points)
       expect(Object.keys(p.attributes).some((k) => k.startsWith(A.ATTR_TAG_PREFIX))).toBe(false);
+  });
+
+  test('the cost and token counters carry the tags; a value holding the API key is _OTHER there too', async () => {
+    scripted.server.reply({ json: chatCompletion('ok') });
+    const prices = { 'gpt-4o-mini': { input: 1, output: 2 } };
+    // Its own meter: counters are cumulative, and this file's other calls are on the shared one.
+    const own = createTestTelemetry();
+    const c = client({
+      tagKeys: ['feature', 'tenant'],
+      tags: { feature: 'search' },
+      prices,
+      tracerProvider: own.tracerProvider,
+      meterProvider: own.meterProvider,
+    });
+    await withBaggage({ tenant: 'acme' }, () => ask(c));
+    await withBaggage({ tenant: 'sk-scripted-tags-0123456789' }, () => ask(c));
+    for (const name of [A.METRIC_COST, A.METRIC_TOKENS]) {
+      const points = await own.metric(name);
+      expect(points.length, name).toBeGreaterThan(0);
+      const tenants = points.map((p) => p.attributes['retryscope.tag.tenant']).sort();
+      expect(new Set(tenants), name).toEqual(new Set(['acme', A.OTHER]));
+      for (const p of points) expect(p.attributes['retryscope.tag.feature'], name).toBe('search');
+    }
+    expect(sumWhere(await own.metric(A.METRIC_COST), { 'retryscope.tag.tenant': 'acme' })).toBeCloseTo(
+      (7 + 3 * 2) / 1e6,
+    );
   });
 
   test('without tagKeys, baggage records nothing', async () => {
