@@ -60,6 +60,13 @@ export const DEMO_POLICY = {
   maxAttempts: 4,
   deadlineMs: 12_000,
   backoff: { initialMs: 250, maxMs: 4_000, jitter: 'full' },
+  prices: {
+    // Not in the built-in table (its source has no price for them): OpenAI's list prices, USD per
+    // 1M tokens, added as a user would, so the demo's cost covers every model it calls.
+    'gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6, batch: { input: 0.075, output: 0.3 } },
+    'o4-mini': { input: 1.1, cachedInput: 0.275, output: 4.4, batch: { input: 0.55, output: 2.2 } },
+    'text-embedding-3-small': { input: 0.02, output: 0, batch: { input: 0.01, output: 0 } },
+  },
 } satisfies RetryscopeOptions;
 
 /**

@@ -4,7 +4,7 @@ import { formatReport } from '../../src/demo/format.ts';
 import { runDemo } from '../../src/demo/run.ts';
 
 describe('the demo run reports usage', () => {
-  test('its calls carry a feature tag, and the section counts their tokens', async () => {
+  test('its calls carry a feature tag; the section shows tokens of every type and a non-zero cost by model and feature', async () => {
     const report = await runDemo({
       durationSec: 4,
       scenario: 'mixed',
@@ -25,8 +25,27 @@ describe('the demo run reports usage', () => {
       'search',
       'summaries',
     ]);
+    // Priced: the built-in table, and the demo's own prices for the models it lacks.
+    expect(usage.priced).toBe(usage.calls);
+    expect(usage.costUsd).toBeGreaterThan(0);
+    for (const model of ['gpt-4o-mini', 'gpt-4o', 'o4-mini'])
+      expect(usage.byModel[model]?.usd, model).toBeGreaterThan(0);
+    for (const feature of ['assistant', 'summaries', 'search'])
+      expect(usage.byTag.feature![feature], feature).toBeGreaterThan(0);
+    const byModel = Object.values(usage.byModel).reduce((sum, m) => sum + m.usd, 0);
+    expect(byModel).toBeCloseTo(usage.costUsd, 12);
+    // Every token type has data: the simulator caches part of each prompt, and o4-mini reasons.
+    expect(usage.tokens.cacheRead).toBeGreaterThan(0);
+    expect(usage.tokens.cacheRead).toBeLessThan(usage.tokens.input);
+    expect(usage.tokens.reasoning).toBeGreaterThan(0);
+    expect(usage.tokens.reasoning).toBeLessThan(usage.tokens.output);
     const text = formatReport(report);
     expect(text).toMatch(/\nUsage and cost: \$[\d.]+ for \d+ calls? that reported usage/);
     expect(text).toMatch(/\n {2}input tokens +[1-9]\d*\n/);
+    expect(text).toMatch(/\n {4}of which cached input +[1-9]\d* +\d+\.\d% cache hits\n/);
+    expect(text).toMatch(/\n {4}of which reasoning +[1-9]\d*\n/);
+    expect(text).toMatch(/\n {2}cost by model .*\n {4}\S+ \(\d+ attempts?\) +\$0\.0*[1-9]/);
+    expect(text).toMatch(/\n {2}cost by feature:\n/);
+    expect(text).toContain('\n  what retries and fallbacks cost:\n');
   });
 });
