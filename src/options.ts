@@ -404,15 +404,11 @@ function checkPrices(name: string, table: unknown): void {
 
 const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
 
-// A tag key, as `tagKeys` will take it: `retryscope.tag.<key>` is also a Prometheus label suffix.
-// Once `tagKeys` exists, a budget's tag must be one of them (checked in resolveOptions).
-const TAG_KEY = /^[a-z][a-z0-9_]{0,31}$/;
-
 const BUDGET_RULES = {
   usd: number({ above: 0 }),
   per: oneOf(BUDGET_PERIODS),
   tag: (name, key) => {
-    if (typeof key !== 'string' || !TAG_KEY.test(key))
+    if (typeof key !== 'string' || !TAG_KEY_PATTERN.test(key))
       fail(
         name,
         'must be a tag key: a lower-case letter, then up to 31 lower-case letters, digits or _',
@@ -556,6 +552,8 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
   }
   const tagKeys = input.tagKeys ?? prev.tagKeys;
   const tags = mergedTags(prev.tags, input.tags, tagKeys);
+  const budget = input.budget ?? prev.budget;
+  checkBudgetTags(budget, tagKeys);
   // An explicit `deadlineMs: undefined` clears an inherited deadline.
   const deadlineMs = 'deadlineMs' in input ? input.deadlineMs : prev.deadlineMs;
   return {
@@ -572,7 +570,7 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbacks: input.fallbacks ?? prev.fallbacks,
     fallbackOn: input.fallbackOn ?? prev.fallbackOn,
     ...pick('degrade', input.degrade ?? prev.degrade),
-    ...pick('budget', input.budget ?? prev.budget),
+    ...pick('budget', budget),
     ...pick('hooks', input.hooks ? { ...prev.hooks, ...input.hooks } : prev.hooks),
     ...pick('tags', tags),
     tagKeys,
@@ -606,6 +604,18 @@ function setting<T extends object>(value: false | T | true | undefined, previous
   if (value === undefined) return previous;
   if (value === true) return {} as T;
   return value;
+}
+
+/** A per-tag budget whose tag is not allow-listed would never see a call: refused, not ignored. */
+function checkBudgetTags(budget: RetryscopeOptions['budget'], tagKeys: readonly string[]): void {
+  if (budget === undefined || budget === false) return;
+  const list = Array.isArray(budget) ? budget : [budget];
+  list.forEach((b: BudgetSetting, i) => {
+    if (b.tag !== undefined && !tagKeys.includes(b.tag)) {
+      const at = Array.isArray(budget) ? `budget[${i}].tag` : 'budget.tag';
+      fail(at, `is not in tagKeys: add "${b.tag}" to tagKeys so calls carry it`);
+    }
+  });
 }
 
 /** `next` merged over `previous` (`undefined` removes a key); every key must be allow-listed. */

@@ -2,7 +2,12 @@
 import { type Baggage, context, propagation } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
-import { RetryscopeConfigError, type RetryscopeOptions, withRetryOptions } from '../../src/index.ts';
+import {
+  BudgetExceededError,
+  RetryscopeConfigError,
+  type RetryscopeOptions,
+  withRetryOptions,
+} from '../../src/index.ts';
 import * as A from '../../src/telemetry/attributes.ts';
 import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
 import { scriptedClients } from '../helpers/scripted-client.ts';
@@ -70,6 +75,17 @@ describe('attribution tags', () => {
     expect(sumWhere(await own.metric(A.METRIC_COST), { 'retryscope.tag.tenant': 'acme' })).toBeCloseTo(
       (7 + 3 * 2) / 1e6,
     );
+  });
+
+  test('a per-tag budget is kept by the tag value baggage brings', async () => {
+    scripted.server.reply({ json: chatCompletion('ok') });
+    // $1 per token: the scripted answer's 10 tokens cost $10.
+    const prices = { 'gpt-4o-mini': { input: 1e6, output: 1e6 } };
+    const c = client({ tagKeys: ['tenant'], prices, budget: { usd: 10, per: 'day', tag: 'tenant' } });
+    await withBaggage({ tenant: 'acme' }, () => ask(c));
+    await expect(withBaggage({ tenant: 'acme' }, () => ask(c))).rejects.toBeInstanceOf(BudgetExceededError);
+    await withBaggage({ tenant: 'zeta' }, () => ask(c));
+    expect(scripted.server.received).toHaveLength(2);
   });
 
   test('without tagKeys, baggage records nothing', async () => {
