@@ -23,6 +23,7 @@ import type { LimiterOptions } from './policy/limiter.ts';
 import type { LongContextPrice, ModelPrice } from './policy/pricing.ts';
 import type { RetryBudgetOptions } from './policy/retry-budget.ts';
 import { BUDGET_PERIODS, type BudgetSetting } from './policy/spend-budget.ts';
+import { TAG_KEY_PATTERN } from './policy/tags.ts';
 import { FAILURE_OUTCOMES, JITTERS, type Jitter, type Outcome } from './policy/types.ts';
 
 export type { BudgetSetting };
@@ -209,6 +210,29 @@ export interface RetryscopeOptions {
    */
   hooks?: RetryscopeHooks;
   /**
+   * Attribution tags for this client's calls (`feature`, `tenant`), recorded as `retryscope.tag.<key>`
+   * on operation spans and on the cost and token counters. Every key must be in `tagKeys`. A tag set
+   * here wins over the same key in baggage. `withRetryOptions` merges its tags over the client's
+   * (`undefined` removes one).
+   * @default {} (none)
+   */
+  tags?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The allow-list: the only tag keys ever recorded, from `tags` or from OpenTelemetry baggage
+   * (`propagation.setBaggage(...)`); a baggage entry with another key is ignored. Keys are
+   * lower-case letters, digits and `_`, starting with a letter, at most 32 characters.
+   * @default [] (no tags recorded)
+   */
+  tagKeys?: readonly string[];
+  /**
+   * Distinct values recorded per tag key per client; later new values are recorded as `_OTHER`.
+   * Each value is a time series on every cost and token counter, so a tag fed an id (a user, a
+   * request) must stay bounded: 100 tenants or features is a dashboard, 100 000 is an outage of
+   * the metrics backend.
+   * @default 100
+   */
+  maxTagValues?: number;
+  /**
    * For tests: the clock used for waits and deadlines.
    * @default the system clock
    */
@@ -228,17 +252,26 @@ type Mechanism = KeysOf<RetryscopeOptions, 'validate' | 'limiter' | 'retryBudget
 /** The other options `resolveOptions` always fills in. */
 type Filled = KeysOf<
   RetryscopeOptions,
-  'maxAttempts' | 'maxRetryAfterMs' | 'captureContent' | 'fallbacks' | 'fallbackOn' | 'prices'
+  | 'maxAttempts'
+  | 'maxRetryAfterMs'
+  | 'captureContent'
+  | 'fallbacks'
+  | 'fallbackOn'
+  | 'tagKeys'
+  | 'maxTagValues'
+  | 'prices'
 >;
 
 /**
  * The options as the mechanisms get them, derived from the public type: every
  * defaulted option present, a mechanism's `true` read as `{}`, backoff complete.
  */
-export type ResolvedOptions = Omit<RetryscopeOptions, Filled | Mechanism | 'backoff'> & {
+export type ResolvedOptions = Omit<RetryscopeOptions, Filled | Mechanism | 'backoff' | 'tags'> & {
   [K in Filled]-?: NonNullable<RetryscopeOptions[K]>;
 } & { [K in Mechanism]-?: Exclude<RetryscopeOptions[K], true | undefined> } & {
   backoff: Required<NonNullable<RetryscopeOptions['backoff']>>;
+  /** Merged, with removed keys gone. */
+  tags?: Readonly<Record<string, string>>;
 };
 
 export const DEFAULTS = {
@@ -247,6 +280,8 @@ export const DEFAULTS = {
   maxRetryAfterMs: 60_000,
   // The outcomes another model or deployment can fix; a 400 or 401 would fail there too.
   fallbackOn: ['retries_exhausted', 'quota_exhausted', 'deadline_exceeded', 'circuit_open'] as Outcome[],
+  tagKeys: [] as readonly string[],
+  maxTagValues: 100,
 } as const;
 
 // --- the one source of what each option may be ---
@@ -388,15 +423,11 @@ function checkPrices(name: string, table: unknown): void {
 
 const checkFallback = fields(FALLBACK_RULES, 'an object { model?, client? }');
 
-// A tag key, as `tagKeys` will take it: `retryscope.tag.<key>` is also a Prometheus label suffix.
-// Once `tagKeys` exists, a budget's tag must be one of them (checked in resolveOptions).
-const TAG_KEY = /^[a-z][a-z0-9_]{0,31}$/;
-
 const BUDGET_RULES = {
   usd: number({ above: 0 }),
   per: oneOf(BUDGET_PERIODS),
   tag: (name, key) => {
-    if (typeof key !== 'string' || !TAG_KEY.test(key))
+    if (typeof key !== 'string' || !TAG_KEY_PATTERN.test(key))
       fail(
         name,
         'must be a tag key: a lower-case letter, then up to 31 lower-case letters, digits or _',
@@ -469,6 +500,22 @@ const OPTION_RULES = {
   degrade: fn,
   budget: checkBudgets,
   hooks: fields(HOOK_RULES, `an object { ${Object.keys(HOOK_RULES).join('?, ')}? }`),
+  tags: (name, tags) => {
+    if (tags === null || typeof tags !== 'object' || Array.isArray(tags))
+      fail(name, 'must map tag keys to string values, such as { feature: "search" }', tags);
+    for (const [key, value] of Object.entries(tags)) {
+      if (value !== undefined && typeof value !== 'string')
+        fail(`${name}.${key}`, 'must be a string (or undefined to remove it)', kindOf(value));
+    }
+  },
+  tagKeys: (name, keys) => {
+    if (!Array.isArray(keys)) fail(name, 'must be an array of tag keys, such as ["feature", "tenant"]', keys);
+    keys.forEach((key: unknown, i) => {
+      if (typeof key !== 'string' || !TAG_KEY_PATTERN.test(key))
+        fail(`${name}[${i}]`, `must match ${TAG_KEY_PATTERN} (a valid Prometheus label suffix)`, key);
+    });
+  },
+  maxTagValues: number({ min: 1, integer: true }),
   clock: (name, clock) => {
     const c = clock as { now?: unknown; sleep?: unknown } | null;
     if (typeof c?.now !== 'function' || typeof c.sleep !== 'function')
@@ -522,6 +569,10 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
         circuitBreaker.maxOpenMs,
       );
   }
+  const tagKeys = input.tagKeys ?? prev.tagKeys;
+  const tags = mergedTags(prev.tags, input.tags, tagKeys);
+  const budget = input.budget ?? prev.budget;
+  checkBudgetTags(budget, tagKeys);
   // An explicit `deadlineMs: undefined` clears an inherited deadline.
   const deadlineMs = 'deadlineMs' in input ? input.deadlineMs : prev.deadlineMs;
   return {
@@ -538,8 +589,11 @@ export function resolveOptions(input: RetryscopeOptions = {}, base?: ResolvedOpt
     fallbacks: input.fallbacks ?? prev.fallbacks,
     fallbackOn: input.fallbackOn ?? prev.fallbackOn,
     ...pick('degrade', input.degrade ?? prev.degrade),
-    ...pick('budget', input.budget ?? prev.budget),
+    ...pick('budget', budget),
     ...pick('hooks', input.hooks ? { ...prev.hooks, ...input.hooks } : prev.hooks),
+    ...pick('tags', tags),
+    tagKeys,
+    maxTagValues: input.maxTagValues ?? prev.maxTagValues,
     ...pick('tracerProvider', input.tracerProvider ?? prev.tracerProvider),
     ...pick('meterProvider', input.meterProvider ?? prev.meterProvider),
     ...pick('clock', input.clock ?? prev.clock),
@@ -569,6 +623,32 @@ function setting<T extends object>(value: false | T | true | undefined, previous
   if (value === undefined) return previous;
   if (value === true) return {} as T;
   return value;
+}
+
+/** A per-tag budget whose tag is not allow-listed would never see a call: refused, not ignored. */
+function checkBudgetTags(budget: RetryscopeOptions['budget'], tagKeys: readonly string[]): void {
+  if (budget === undefined || budget === false) return;
+  const list = Array.isArray(budget) ? budget : [budget];
+  list.forEach((b: BudgetSetting, i) => {
+    if (b.tag !== undefined && !tagKeys.includes(b.tag)) {
+      const at = Array.isArray(budget) ? `budget[${i}].tag` : 'budget.tag';
+      fail(at, `is not in tagKeys: add "${b.tag}" to tagKeys so calls carry it`);
+    }
+  });
+}
+
+/** `next` merged over `previous` (`undefined` removes a key); every key must be allow-listed. */
+function mergedTags(
+  previous: ResolvedOptions['tags'],
+  next: RetryscopeOptions['tags'],
+  tagKeys: readonly string[],
+): Readonly<Record<string, string>> | undefined {
+  const merged = Object.entries({ ...previous, ...next }).filter(([, v]) => v !== undefined);
+  for (const [key] of merged) {
+    if (!tagKeys.includes(key))
+      fail(`tags.${key}`, `is not in tagKeys: add "${key}" to tagKeys to record it`);
+  }
+  return merged.length ? (Object.fromEntries(merged) as Record<string, string>) : undefined;
 }
 
 function pick<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -1,4 +1,5 @@
 import type { ArmSummary, DemoReport, StormComparison, TraceView } from './report.ts';
+import type { UsageReport } from './usage.ts';
 
 /** Columns of a waterfall's time axis: leaves room for the attempt's label in an 80-column terminal. */
 const WIDTH = 32;
@@ -58,6 +59,8 @@ export function formatReport(report: DemoReport): string {
   )) {
     out.push(`  ${source.padEnd(34)} ${String(count).padStart(6)}  ${formatMs(totalMs).padStart(9)}`);
   }
+
+  out.push('', ...usageSection(report.usage));
 
   out.push('', `Quota-exhaustion events: ${report.quotaExhaustedEvents}`);
   const { p50, p95, p99 } = report.latencyMs;
@@ -126,6 +129,66 @@ function stormSection(storm: StormComparison): string[] {
   if (storm.retryAfterTrace)
     lines.push('', '  A call without the limiter:', ...waterfall(storm.retryAfterTrace).map((l) => `  ${l}`));
   return lines;
+}
+
+/** Tokens by type, cost by model and tag, and the spend that retries and fallbacks caused. */
+export function usageSection(usage: UsageReport): string[] {
+  if (usage.calls === 0) return ['Usage and cost: no call reported usage'];
+  const { tokens } = usage;
+  const line = (label: string, value: string, extra = '') =>
+    `  ${label.padEnd(40)} ${value.padStart(12)}${extra}`;
+  const share = (usd: number) =>
+    usage.costUsd > 0 ? `  ${((100 * usd) / usage.costUsd).toFixed(1).padStart(5)}%` : '';
+  const lines = [
+    `Usage and cost: ${formatUsd(usage.costUsd)} for ${plural(usage.calls, 'call')} that reported usage` +
+      (usage.priced < usage.calls ? ` (${usage.priced} priced)` : ''),
+    line('input tokens', String(tokens.input)),
+    line(
+      '  of which cached input',
+      String(tokens.cacheRead),
+      `  ${(100 * usage.cacheHitShare).toFixed(1)}% cache hits`,
+    ),
+    line('output tokens', String(tokens.output)),
+    line('  of which reasoning', String(tokens.reasoning)),
+  ];
+  if (usage.priced === 0) return [...lines, '  no call was priced (no retryscope.cost.usd on any span)'];
+  lines.push('  cost by model (each attempt by the model it asked for):');
+  const byUsd = <T>(entries: [string, T][], usd: (v: T) => number) =>
+    entries.sort((a, b) => usd(b[1]) - usd(a[1]));
+  for (const [model, { usd, attempts }] of byUsd(Object.entries(usage.byModel), (v) => v.usd))
+    lines.push(line(`  ${model} (${plural(attempts, 'attempt')})`, formatUsd(usd), share(usd)));
+  for (const [key, values] of Object.entries(usage.byTag)) {
+    lines.push(`  cost by ${key}:`);
+    for (const [value, usd] of byUsd(Object.entries(values), (v) => v))
+      lines.push(line(`  ${value}`, formatUsd(usd), share(usd)));
+  }
+  const { wasted, fallback } = usage;
+  lines.push(
+    '  what retries and fallbacks cost:',
+    line(
+      `  ${plural(wasted.attempts, 'attempt')} retried or failed`,
+      formatUsd(wasted.usd),
+      share(wasted.usd),
+    ),
+    line(
+      `  ${plural(fallback.calls, 'call')} served by a fallback`,
+      formatUsd(fallback.usd),
+      share(fallback.usd),
+    ),
+  );
+  const unpriced = Object.entries(usage.unpriced);
+  if (unpriced.length > 0)
+    lines.push(`  not priced: ${unpriced.map(([why, n]) => `${plural(n, 'call')} (${why})`).join(', ')}`);
+  return lines;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Dollars to three significant digits: demo calls cost fractions of a cent. */
+export function formatUsd(usd: number): string {
+  if (usd <= 0) return '$0';
+  const decimals = Math.min(10, Math.max(2, 2 - Math.floor(Math.log10(usd))));
+  return `$${usd.toFixed(decimals)}`;
 }
 
 /** One trace as bars on a shared time axis: attempts as bars, backoff gaps as dots, errors labelled. */

@@ -4,6 +4,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import * as A from '../telemetry/attributes.ts';
 import { percentile } from './percentile.ts';
 import { isAttempt, isOperation, tallyOf } from './tally.ts';
+import { type UsageReport, usageReport } from './usage.ts';
 
 export interface AttemptView {
   attempt: number;
@@ -100,6 +101,8 @@ export interface DemoReport {
   };
   quotaExhaustedEvents: number;
   latencyMs: { p50: number; p95: number; p99: number };
+  /** Tokens by type, cost by model and tag, and what retries and fallbacks cost (see usage.ts). */
+  usage: UsageReport;
   /** The same totals, read from the metrics pipeline, so the two can be checked against each other. */
   metrics: { operations: number; attempts: number; quotaExhausted: number };
   phases: PhaseReport[];
@@ -183,6 +186,7 @@ export function buildReport(
       p95: Math.round(percentile(durations, 95)),
       p99: Math.round(percentile(durations, 99)),
     },
+    usage: usageReport(operations, attempts),
     metrics: {
       // Inference operations are under their own name with OTEL_SEMCONV_STABILITY_OPT_IN set.
       operations:

@@ -1,10 +1,15 @@
 import type OpenAI from 'openai';
+import { withRetryOptions } from '../index.ts';
 import { mulberry32 } from '../simulator/random.ts';
+
+/** The product feature a call serves: its `feature` tag, so spend and tokens split by it. */
+export type Feature = 'assistant' | 'summaries' | 'search' | 'indexing';
 
 /** One kind of call the demo makes, with its share of the traffic. */
 interface Job {
   name: JobName;
   weight: number;
+  feature: Feature;
   run(clients: DemoClients, signal: AbortSignal): Promise<unknown>;
 }
 
@@ -32,6 +37,7 @@ const messages = (text: string) => [{ role: 'user' as const, content: text }];
 const JOBS: Job[] = [
   {
     name: 'chat',
+    feature: 'assistant',
     weight: 40,
     run: ({ main }, signal) =>
       main.chat.completions.create(
@@ -41,6 +47,7 @@ const JOBS: Job[] = [
   },
   {
     name: 'chat stream',
+    feature: 'assistant',
     weight: 20,
     run: async ({ main }, signal) => {
       const stream = await main.chat.completions.create(
@@ -59,6 +66,7 @@ const JOBS: Job[] = [
   },
   {
     name: 'chat gpt-4o with fallbacks',
+    feature: 'summaries',
     // Enough gpt-4o calls in a short outage to trip its circuit breaker (20 calls in 10 s).
     weight: 12,
     run: ({ resilient }, signal) =>
@@ -69,6 +77,7 @@ const JOBS: Job[] = [
   },
   {
     name: 'responses',
+    feature: 'search',
     weight: 10,
     run: ({ main }, signal) =>
       main.responses.create(
@@ -78,10 +87,12 @@ const JOBS: Job[] = [
   },
   {
     name: 'responses stream',
+    feature: 'search',
     weight: 6,
+    // A reasoning model: part of its output is reasoning tokens, so every token type has data.
     run: async ({ main }, signal) => {
       const stream = await main.responses.create(
-        { model: 'gpt-4o-mini', input: 'Two words.', max_output_tokens: 16, stream: true },
+        { model: 'o4-mini', input: 'Two words.', max_output_tokens: 16, stream: true },
         { signal },
       );
       for await (const _ of stream) {
@@ -90,12 +101,14 @@ const JOBS: Job[] = [
   },
   {
     name: 'embeddings',
+    feature: 'indexing',
     weight: 12,
     run: ({ main }, signal) =>
       main.embeddings.create({ model: 'text-embedding-3-small', input: ['alpha', 'beta'] }, { signal }),
   },
   {
     name: 'invalid request',
+    feature: 'assistant',
     weight: 3,
     // Out of range: refused before sending when pre-flight validation is on, a 400 from the server otherwise.
     run: ({ main }, signal) =>
@@ -106,6 +119,7 @@ const JOBS: Job[] = [
   },
   {
     name: 'revoked key',
+    feature: 'assistant',
     weight: 3,
     run: ({ revoked }, signal) =>
       revoked.chat.completions.create(
@@ -114,6 +128,31 @@ const JOBS: Job[] = [
       ),
   },
 ];
+
+const tagged = new WeakMap<DemoClients, Map<Feature, DemoClients>>();
+
+/**
+ * The clients with the job's `feature` tag, made once per feature: `withRetryOptions` siblings
+ * share telemetry, pacing and the tag-value cap. The allow-list comes along, so any client set works.
+ */
+function clientsFor(clients: DemoClients, feature: Feature): DemoClients {
+  let byFeature = tagged.get(clients);
+  if (!byFeature) {
+    byFeature = new Map();
+    tagged.set(clients, byFeature);
+  }
+  let found = byFeature.get(feature);
+  if (!found) {
+    const tag = (c: OpenAI) => withRetryOptions(c, { tagKeys: ['feature'], tags: { feature } });
+    found = { main: tag(clients.main), revoked: tag(clients.revoked), resilient: tag(clients.resilient) };
+    byFeature.set(feature, found);
+  }
+  return found;
+}
+
+/** Makes one call of this job, tagged with its feature. */
+const runJob = (job: Job, clients: DemoClients, signal: AbortSignal) =>
+  job.run(clientsFor(clients, job.feature), signal);
 
 const TOTAL_WEIGHT = JOBS.reduce((sum, job) => sum + job.weight, 0);
 
@@ -154,9 +193,7 @@ export async function runCalls(options: {
       const wait = startedAt + call.atMs - now();
       if (wait > 0) await sleep(wait);
       if (signal.aborted) return;
-      await jobNamed(call.job)
-        .run(clients, signal)
-        .catch(() => {});
+      await runJob(jobNamed(call.job), clients, signal).catch(() => {});
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, calls.length) }, worker));
@@ -181,7 +218,7 @@ export async function runWorkload(options: {
     const random = mulberry32(seed * 1000 + index);
     while (!signal.aborted && !until()) {
       const job = pickJob(random);
-      await job.run(clients, signal).catch(() => {});
+      await runJob(job, clients, signal).catch(() => {});
       await sleep(pauseMs[0] + random() * (pauseMs[1] - pauseMs[0]));
     }
   };

@@ -114,13 +114,12 @@ function softLimitOf(setting: BudgetSetting): number {
 }
 
 /**
- * Where a call's cost and tags are read from: `call.cost` (the usage-cost part) and `call.tags`
- * (the tags part), read structurally until both are merged. Tests may stand in for them.
+ * Where a call's cost and tags are read from: `call.cost` (the usage-cost part, read structurally
+ * until it is merged) and `call.tags` (allow-listed and capped at call start). Tests may stand in for them.
  */
 export const callFacts = {
   cost: (call: Call): Cost | undefined => (call as unknown as { cost?: Cost }).cost,
-  tags: (call: Call): Readonly<Record<string, string>> =>
-    (call as unknown as { tags?: Readonly<Record<string, string>> }).tags ?? {},
+  tags: (call: Call): Readonly<Record<string, string>> => call.tags,
 };
 
 // --- the fleet's totals, in Redis ---

@@ -4,6 +4,7 @@ import type { Stream } from 'openai/core/streaming';
 import type { ResolvedOptions } from '../options.ts';
 import type { Clock } from '../policy/clock.ts';
 import { inBandErrorType } from '../policy/in-band.ts';
+import type { SeenTagValues } from '../policy/tags.ts';
 import type { InBandFailure, Outcome } from '../policy/types.ts';
 import type { Telemetry } from '../telemetry/recorder.ts';
 import type { ConsumeMode, ModeSink } from './operation-promise.ts';
@@ -30,6 +31,8 @@ export interface ClientState {
   fallbackClients: (OpenAI | undefined)[];
   /** Limiters, retry budget and breakers, shared with sibling clients. */
   pacing: Pacing;
+  /** Tag values recorded so far, per key: shared with sibling clients, so the cap is the client's. */
+  tagValues: SeenTagValues;
 }
 
 export type RequestOptions = Record<string, unknown> & {

@@ -38,6 +38,7 @@ import { Preflight } from './preflight.ts';
 import { operationStarted } from './request-params.ts';
 import { defaultHeadersOf, hasStreamingBody, sdkRetries, withRetryCount } from './sdk-options.ts';
 import { Spend } from './spend.ts';
+import { callTags } from './tags.ts';
 
 /**
  * One logical call: validation, then its hops (the primary, each fallback, `degrade`), until one
@@ -67,6 +68,8 @@ export class Call {
   outputContent: string | undefined;
   /** Prompts and completions are recorded (`captureContent`, or the OTel variable). */
   readonly capture: boolean;
+  /** Attribution tags, allow-listed, cleaned and capped; read at call start from `tags` and baggage. */
+  readonly tags: Readonly<Record<string, string>>;
   /** Set once the call is served by a fallback or by `degrade`. */
   served: { index: number; reason: Outcome; model?: string } | undefined;
   /** A streaming call: `stream: true`, read chunk by chunk. */
@@ -121,15 +124,10 @@ export class Call {
       maxAttempts: state.options.maxAttempts,
     });
     this.capture = state.options.captureContent;
+    this.tags = callTags(state, parent);
     const info = this.info;
-    const recorder = state.telemetry.startOperation(
-      operationStarted(
-        state,
-        { method, path, body: options.body, info, stream: this.isStream },
-        this.capture,
-      ),
-      parent,
-    );
+    const request = { method, path, body: options.body, info, stream: this.isStream, tags: this.tags };
+    const recorder = state.telemetry.startOperation(operationStarted(state, request, this.capture), parent);
     const call = { operationName: info.operationName, ...(info.model ? { requestModel: info.model } : {}) };
     this.observer = withHooks(recorder, state.options.hooks, call);
   }

@@ -74,6 +74,7 @@ export function instrument<T extends OpenAI>(client: T, options: RetryscopeOptio
     client: client,
     fallbackClients: rawClones(resolved),
     pacing: new Pacing(resolved),
+    tagValues: new Map(),
   };
   return wrap(client, state);
 }

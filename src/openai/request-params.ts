@@ -68,7 +68,14 @@ export function requestParams(body: unknown): RequestParams | undefined {
 /** The facts an operation starts with: what was asked, of which server, and (opt-in) the prompt. */
 export function operationStarted(
   state: ClientState,
-  request: { method: string; path: string; body: unknown; info: RequestInfo; stream: boolean },
+  request: {
+    method: string;
+    path: string;
+    body: unknown;
+    info: RequestInfo;
+    stream: boolean;
+    tags: Readonly<Record<string, string>>;
+  },
   capture: boolean,
 ): OperationStarted {
   const { info, body } = request;
@@ -86,5 +93,6 @@ export function operationStarted(
     params: requestParams(body),
     inputContent: capture ? inputMessages(body) : undefined,
     systemInstructions: capture ? systemInstructions(body) : undefined,
+    tags: Object.keys(request.tags).length ? request.tags : undefined,
   };
 }

@@ -25,7 +25,7 @@ import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
 import { countFinishReasons } from './instruments.ts';
 import { MAX_FINISH_REASONS, type Telemetry } from './recorder.ts';
 import { safely } from './safely.ts';
-import { recordInferenceTokens, recordTokenUsage, spendAttributes, tagAttributes } from './spend.ts';
+import { recordInferenceTokens, recordTokenUsage, spendAttributes } from './spend.ts';
 
 /**
  * One call's operation span and metrics: the observer the attempt loop
@@ -52,9 +52,9 @@ export class OperationRecord implements CallObserver {
   private http: Attributes | undefined;
   private tags: Attributes | undefined;
 
-  /** `retryscope.tag.<key>` of the call's tags, for the token and cost counters; built once. */
+  /** `retryscope.tag.<key>` of the call's tags, for the operation span and the token and cost counters; built once. */
   get tagAttributes(): Attributes {
-    this.tags ??= tagAttributes(this.start.tags);
+    this.tags ??= this.telemetry.tagAttributes(this.start.tags);
     return this.tags;
   }
 
@@ -80,6 +80,8 @@ export class OperationRecord implements CallObserver {
           // The caller's own model name: on the span as given, on metrics only if it fits the pattern.
           [A.ATTR_GEN_AI_REQUEST_MODEL]: start.requestModel,
           ...requestAttributes(start),
+          // On the span, not the duration histograms: tags multiply series (the cost counters carry them).
+          ...this.tagAttributes,
           [A.ATTR_DEADLINE_MS]: start.deadlineMs,
         }),
       ),

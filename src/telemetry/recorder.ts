@@ -129,6 +129,19 @@ export class Telemetry {
     return value === undefined ? undefined : spanValue(value, this.secrets);
   }
 
+  /**
+   * `retryscope.tag.<key>` for each of a call's tags (already allow-listed and capped by the
+   * policy); a value holding the client's API key is `_OTHER`, whoever set it.
+   */
+  tagAttributes(tags: Readonly<Record<string, string>> | undefined): Attributes {
+    const attributes: Attributes = {};
+    for (const [key, value] of Object.entries(tags ?? {})) {
+      const secret = [...this.secrets].some((s) => value.includes(s));
+      attributes[`${A.ATTR_TAG_PREFIX}${key}`] = secret ? A.OTHER : value;
+    }
+    return attributes;
+  }
+
   /** A model name for a metric attribute (see redact.ts). */
   metricModel(value: unknown): string | undefined {
     return typeof value === 'string' ? metricModel(value, this.secrets) : undefined;

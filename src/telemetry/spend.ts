@@ -4,7 +4,7 @@
  * count each attempt that reported usage, so spend on retries is visible.
  */
 import type { Attributes, Context, Histogram } from '@opentelemetry/api';
-import type { Cost, OperationEnded, OperationStarted, Usage } from '../observer.ts';
+import type { Cost, OperationEnded, Usage } from '../observer.ts';
 import * as A from './attributes.ts';
 import { compact } from './compact.ts';
 import type { InferenceInstruments, Instruments } from './instruments.ts';
@@ -31,13 +31,6 @@ const TIERS: ReadonlySet<string> = new Set(['auto', 'default', 'flex', 'priority
 
 export function metricTier(tier: string | undefined): string | undefined {
   return tier === undefined ? undefined : TIERS.has(tier) ? tier : A.OTHER;
-}
-
-/** `retryscope.tag.<key>` for each of the call's tags (allow-listed and bounded when they were set). */
-export function tagAttributes(tags: OperationStarted['tags']): Attributes {
-  const out: Attributes = {};
-  for (const [key, value] of Object.entries(tags ?? {})) out[`${A.ATTR_TAG_PREFIX}${key}`] = value;
-  return out;
 }
 
 /** Which token types an attempt reported, with their counts, in `TOKEN_TYPES` order. */

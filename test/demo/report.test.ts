@@ -1,46 +1,11 @@
 /** The report and the progress line as a reader sees them, from real spans with set times. */
-import { type Context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import {
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
 import { describe, expect, test } from 'vitest';
 import { formatReport, waterfall, wrap } from '../../src/demo/format.ts';
 import { failureClasses, progressLine } from '../../src/demo/progress.ts';
 import { buildReport, type ReportMeta } from '../../src/demo/report.ts';
 import { tallyOf } from '../../src/demo/tally.ts';
 import * as A from '../../src/telemetry/attributes.ts';
-
-const T0 = 1_700_000_000_000;
-
-/** Spans for operations, each `[attributes, [attempt attributes, startMs, endMs][]]`, recorded by a real SDK. */
-function record(
-  ops: {
-    attrs: Record<string, string | number | boolean>;
-    endMs: number;
-    attempts: [Record<string, string | number | boolean>, number, number][];
-  }[],
-): ReadableSpan[] {
-  const exporter = new InMemorySpanExporter();
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const tracer = provider.getTracer('test');
-  for (const op of ops) {
-    const span = tracer.startSpan(String(op.attrs.name ?? 'chat gpt-4o'), {
-      startTime: T0,
-      attributes: op.attrs,
-    });
-    const ctx: Context = trace.setSpan(ROOT_CONTEXT, span);
-    for (const [attrs, start, end] of op.attempts) {
-      tracer
-        .startSpan(`attempt ${attrs[A.ATTR_ATTEMPT]}`, { startTime: T0 + start, attributes: attrs }, ctx)
-        .end(T0 + end);
-    }
-    span.end(T0 + op.endMs);
-  }
-  return exporter.getFinishedSpans();
-}
+import { record } from './support/spans.ts';
 
 const op = (outcome: string, attempts: number, extra: Record<string, string | number> = {}) => ({
   [A.ATTR_OUTCOME]: outcome,

@@ -13,11 +13,6 @@ export function costPerToken(usdPerToken: number): void {
   };
 }
 
-/** Until the tags part sets `call.tags`: every call's tags are what `tags()` returns. */
-export function tagsFrom(tags: () => Record<string, string>): void {
-  callFacts.tags = tags;
-}
-
 export function restoreCallFacts(): void {
   Object.assign(callFacts, original);
 }

@@ -6,21 +6,19 @@ import {
   RetryscopeConfigError,
   type RetryscopeOptions,
   servedByFallback,
+  withRetryOptions,
 } from '../../src/index.ts';
-import { costPerToken, restoreCallFacts, tagsFrom } from '../helpers/budget-cost.ts';
+import { costPerToken, restoreCallFacts } from '../helpers/budget-cost.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { scriptedClients } from '../helpers/scripted-client.ts';
 import { chatCompletion } from '../helpers/scripted-server.ts';
 
 const scripted = scriptedClients({}, 'sk-budget-test-key-000');
 const t = scripted.t;
-// $0.10 a token: the scripted answer's 10 tokens make $1 a call. Tags are set per test.
-let tags: Record<string, string> = {};
+// $0.10 a token: the scripted answer's 10 tokens make $1 a call.
 beforeEach(() => {
   scripted.server.reply({ json: chatCompletion() });
-  tags = {};
   costPerToken(0.1);
-  tagsFrom(() => tags);
 });
 afterEach(restoreCallFacts);
 
@@ -127,40 +125,39 @@ describe('spend budgets', () => {
   });
 
   test('per-tag budgets: each value of the tag has its own budget; a call without the tag is not under it', async () => {
-    const openai = client({ budget: [{ usd: 1, per: 'day', tag: 'tenant' }] });
-    tags = { tenant: 'acme' };
-    await openai.chat.completions.create(body);
-    const error = await openai.chat.completions.create(body).catch((e: unknown) => e);
+    const openai = client({ tagKeys: ['tenant'], budget: [{ usd: 1, per: 'day', tag: 'tenant' }] });
+    // The call's own tags, as the tags part resolves them: set in code here.
+    const acme = withRetryOptions(openai, { tags: { tenant: 'acme' } });
+    await acme.chat.completions.create(body);
+    const error = await acme.chat.completions.create(body).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BudgetExceededError);
     expect((error as BudgetExceededError).message).toContain('for this call\'s value of tag "tenant"');
     // The value is the caller's own data: it is not in the error.
     expect((error as BudgetExceededError).message).not.toContain('acme');
-    tags = { tenant: 'zeta' };
-    await openai.chat.completions.create(body);
-    tags = {};
+    await withRetryOptions(openai, { tags: { tenant: 'zeta' } }).chat.completions.create(body);
     await openai.chat.completions.create(body);
     await openai.chat.completions.create(body);
     expect(scripted.server.received).toHaveLength(4);
-    const acme = { 'retryscope.budget.tag': 'tenant', 'retryscope.tag.tenant': 'acme' };
-    expect(await gauge('retryscope.client.budget.used', acme)).toBe(1);
+    const acmeGauge = { 'retryscope.budget.tag': 'tenant', 'retryscope.tag.tenant': 'acme' };
+    expect(await gauge('retryscope.client.budget.used', acmeGauge)).toBe(1);
     expect(await gauge('retryscope.client.budget.used', { 'retryscope.tag.tenant': 'zeta' })).toBe(1);
   });
 
   test('a client-wide and a per-tag budget: the first spent refuses', async () => {
     const openai = client({
+      tagKeys: ['feature'],
       budget: [
         { usd: 10, per: 'day' },
         { usd: 2, per: 'hour', tag: 'feature' },
       ],
     });
-    tags = { feature: 'search' };
-    await openai.chat.completions.create(body);
-    await openai.chat.completions.create(body);
-    await expect(openai.chat.completions.create(body)).rejects.toMatchObject({
+    const search = withRetryOptions(openai, { tags: { feature: 'search' } });
+    await search.chat.completions.create(body);
+    await search.chat.completions.create(body);
+    await expect(search.chat.completions.create(body)).rejects.toMatchObject({
       budget: { per: 'hour', tag: 'feature', limitUsd: 2 },
     });
-    tags = { feature: 'chat' };
-    await openai.chat.completions.create(body);
+    await withRetryOptions(openai, { tags: { feature: 'chat' } }).chat.completions.create(body);
     expect(await gauge('retryscope.client.budget.used', { 'retryscope.budget.period': 'day' })).toBeCloseTo(
       0.3,
     );
@@ -216,6 +213,14 @@ describe('budget options', () => {
     [{ usd: 5, per: 'day', softLimit: 0 }, /"budget.softLimit" must be a finite number > 0 and <= 1/],
     [{ usd: 5, per: 'day', softLimit: 1.5 }, /"budget.softLimit"/],
     [{ usd: 5, per: 'day', tag: 'Tenant Id' }, /"budget.tag" must be a tag key/],
+    [{ usd: 5, per: 'day', tag: 'tenant' }, /"budget.tag" is not in tagKeys: add "tenant" to tagKeys/],
+    [
+      [
+        { usd: 5, per: 'day' },
+        { usd: 1, per: 'day', tag: 'tenant' },
+      ],
+      /"budget\[1\].tag" is not in tagKeys/,
+    ],
     [{ usd: 5, per: 'day', limit: 3 }, /"budget.limit" is not an option/],
     [
       [
@@ -236,6 +241,7 @@ describe('budget options', () => {
   test('good settings are taken', () => {
     client({ budget: { usd: 50, per: 'day' } });
     client({
+      tagKeys: ['tenant'],
       budget: [
         { usd: 0.5, per: 'hour', softLimit: 1 },
         { usd: 5, per: 'hour', tag: 'tenant' },
