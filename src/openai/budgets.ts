@@ -5,7 +5,7 @@
  * refuses the call unsent; when the call ends, its cost is charged to each.
  * The policy (src/policy/spend-budget.ts) decides; this only reads and adds.
  */
-import type { BudgetState, Cost } from '../observer.ts';
+import type { BudgetState } from '../observer.ts';
 import {
   type BudgetSetting,
   budgetVerdict,
@@ -70,7 +70,7 @@ export function settleBudgets(call: Call): BudgetState[] | undefined {
   const now = call.state.clock.now();
   const ledger = call.state.pacing.spend;
   const before = checked.get(call);
-  const cost = callFacts.cost(call);
+  const cost = call.cost;
   const usd = cost && 'usd' in cost && cost.usd > 0 && !charged.has(call) ? cost.usd : 0;
   if (usd > 0) {
     charged.add(call);
@@ -96,7 +96,7 @@ function applicable(call: Call): Applied[] {
   if (budget === undefined || budget === false) return [];
   if (call.info.model === undefined || call.info.operationName === FETCH_RESPONSE) return [];
   const settings: readonly BudgetSetting[] = Array.isArray(budget) ? budget : [budget as BudgetSetting];
-  const tags = callFacts.tags(call);
+  const tags = call.tags;
   const out: Applied[] = [];
   for (const setting of settings) {
     if (setting.tag === undefined) out.push({ setting, scope: { per: setting.per } });
@@ -112,15 +112,6 @@ function applicable(call: Call): Applied[] {
 function softLimitOf(setting: BudgetSetting): number {
   return setting.softLimit ?? DEFAULT_SOFT_LIMIT;
 }
-
-/**
- * Where a call's cost and tags are read from: `call.cost` (the usage-cost part, read structurally
- * until it is merged) and `call.tags` (allow-listed and capped at call start). Tests may stand in for them.
- */
-export const callFacts = {
-  cost: (call: Call): Cost | undefined => (call as unknown as { cost?: Cost }).cost,
-  tags: (call: Call): Readonly<Record<string, string>> => call.tags,
-};
 
 // --- the fleet's totals, in Redis ---
 

@@ -1,18 +1,15 @@
-import { callFacts } from '../../src/openai/budgets.ts';
+import type { RetryscopeOptions } from '../../src/index.ts';
 
-const original = { ...callFacts };
+/** Models the budget tests call, and the answers' models. */
+const MODELS = ['gpt-4o', 'gpt-4o-mini'];
 
 /**
- * Until the usage-cost part prices calls (`call.cost`): each call costs `usdPerToken` for every
- * token its server reported (the scripted answer reports 7 + 3). Undo with `restoreCallFacts()`.
+ * A `prices` option at a flat `usdPerToken` for every token, cached or not, so a call's cost is
+ * its reported tokens times that (the scripted answer reports 7 + 3): the budget tests charge
+ * real prices through the real pricing path, with round numbers.
  */
-export function costPerToken(usdPerToken: number): void {
-  callFacts.cost = (call) => {
-    const u = call.facts.usage;
-    return u ? { usd: ((u.inputTokens ?? 0) + (u.outputTokens ?? 0)) * usdPerToken } : undefined;
-  };
-}
-
-export function restoreCallFacts(): void {
-  Object.assign(callFacts, original);
+export function flatPrices(usdPerToken: number): Pick<RetryscopeOptions, 'prices'> {
+  const perMillion = usdPerToken * 1_000_000;
+  const rate = { input: perMillion, cachedInput: perMillion, output: perMillion };
+  return { prices: Object.fromEntries(MODELS.map((m) => [m, rate])) };
 }

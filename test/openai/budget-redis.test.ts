@@ -4,12 +4,12 @@
  * Redis down or stalled never failing a call (the process's own ledger stands in).
  */
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { BudgetExceededError, instrument, type RetryscopeOptions } from '../../src/index.ts';
 import { credentialFingerprint } from '../../src/openai/pacing.ts';
 import { RespConnection } from '../../src/openai/redis-store.ts';
 import { startSimulator } from '../../src/simulator/server.ts';
-import { costPerToken, restoreCallFacts } from '../helpers/budget-cost.ts';
+import { flatPrices } from '../helpers/budget-cost.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { createTestTelemetry, sumWhere } from '../helpers/otel.ts';
 import { redisAndServer, withOwnRedis } from '../helpers/redis-server.ts';
@@ -24,9 +24,7 @@ const t = createTestTelemetry();
 beforeEach(() => {
   t.reset();
   fixture.server.reply({ json: chatCompletion() });
-  costPerToken(0.1);
 });
-afterEach(restoreCallFacts);
 
 /**
  * Waits until Redis holds `usd` spent under `apiKey` (summed over its budget keys): a charge is
@@ -61,6 +59,7 @@ function client(options: RetryscopeOptions & { apiKey?: string; redisUrl?: strin
     clock: clock.clock,
     maxAttempts: 1,
     limiter: { redis: redisUrl, redisTimeoutMs: 10_000 },
+    ...flatPrices(0.1),
     ...rest,
   });
   return { openai, clock };

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import {
   BudgetExceededError,
   getAttemptHistory,
@@ -8,7 +8,7 @@ import {
   servedByFallback,
   withRetryOptions,
 } from '../../src/index.ts';
-import { costPerToken, restoreCallFacts } from '../helpers/budget-cost.ts';
+import { flatPrices } from '../helpers/budget-cost.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
 import { scriptedClients } from '../helpers/scripted-client.ts';
 import { chatCompletion } from '../helpers/scripted-server.ts';
@@ -18,15 +18,13 @@ const t = scripted.t;
 // $0.10 a token: the scripted answer's 10 tokens make $1 a call.
 beforeEach(() => {
   scripted.server.reply({ json: chatCompletion() });
-  costPerToken(0.1);
 });
-afterEach(restoreCallFacts);
 
 const messages = [{ role: 'user' as const, content: 'hi' }];
 const body = { model: 'gpt-4o', messages };
 
 const client = (options: RetryscopeOptions, clock = fakeClock(Date.UTC(2026, 5, 15, 10)).clock) =>
-  scripted.client({ clock, ...options });
+  scripted.client({ clock, ...flatPrices(0.1), ...options });
 
 async function operationSpans() {
   return (await t.spans()).filter((s) => s.attributes['retryscope.outcome'] !== undefined);
