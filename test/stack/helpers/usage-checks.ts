@@ -106,9 +106,15 @@ export function usageAndCostChecks(probe: UsageProbe): void {
       }
     });
 
-    it('budgets: used, soft limit and what is left, per period', async () => {
+    it("budgets: used, soft limit and what is left, the client's and each feature's", async () => {
       const used = await panel('Budget used', 'A');
       for (const p of labels(used, 'retryscope_budget_period')) expect(BUDGET_PERIODS).toContain(p);
+      // The demo's budgets (DEMO_POLICY in src/demo/run.ts): one for the client, one per feature.
+      expect(labels(used, 'retryscope_budget_tag')).toEqual(['', DEMO_TAG]);
+      const perFeature = used.filter((s) => s.metric.retryscope_budget_tag === DEMO_TAG);
+      expect(labels(perFeature, `retryscope_tag_${DEMO_TAG}`).filter((v) => v !== '').length).toBeGreaterThan(
+        1,
+      );
       for (const s of used) expect(s.value).toBeGreaterThanOrEqual(0);
       const soft = await panel('Budget used', 'B');
       expect(labels(soft, 'retryscope_budget_period')).toEqual(labels(used, 'retryscope_budget_period'));
