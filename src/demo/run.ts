@@ -60,6 +60,12 @@ export const DEMO_POLICY = {
   maxAttempts: 4,
   deadlineMs: 12_000,
   backoff: { initialMs: 250, maxMs: 4_000, jitter: 'full' },
+  // Far above what a run spends, so no call is refused: the budget gauges and panels have data,
+  // the whole client's and each feature's (the workload tags every call with one).
+  budget: [
+    { usd: 100, per: 'day' },
+    { usd: 20, per: 'day', tag: 'feature' },
+  ],
 } satisfies RetryscopeOptions;
 
 /**
