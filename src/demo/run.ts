@@ -66,6 +66,8 @@ export const DEMO_POLICY = {
     { usd: 100, per: 'day' },
     { usd: 20, per: 'day', tag: 'feature' },
   ],
+  // A per-tag budget's tag must be allowed on the client it is set on.
+  tagKeys: ['feature'],
 } satisfies RetryscopeOptions;
 
 /**
