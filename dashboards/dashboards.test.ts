@@ -57,11 +57,36 @@ describe('generated dashboards', () => {
     expect([...renderDashboards()]).toEqual([...rendered]);
   });
 
-  it('have distinct uids and the service, model and jaeger_url variables', () => {
+  it('have distinct uids and the service, model and jaeger_url variables (and usage its tag key)', () => {
     expect(new Set(models.map((m) => m.model.uid)).size).toBe(models.length);
     for (const { model } of models) {
-      expect(model.templating.list.map((v) => v.name)).toEqual(['service', 'model', 'jaeger_url']);
+      const extra = model.uid === 'retryscope-usage' ? ['tag'] : [];
+      expect(model.templating.list.map((v) => v.name)).toEqual(['service', 'model', 'jaeger_url', ...extra]);
     }
+  });
+
+  it('usage and cost: every panel the issue asks for, the "by tag" ones split by the tag key variable', () => {
+    const usage = models.find((m) => m.model.uid === 'retryscope-usage')!.model;
+    const titles = dataPanels(usage).map((p) => p.title);
+    expect(titles).toEqual([
+      'Spend per hour by model',
+      'Spend per hour by service',
+      'Projected 30-day spend',
+      'Spend per hour by tag',
+      'Spend per hour by service tier and attempt outcome',
+      'Tokens/s by type',
+      'Cache-hit share of input tokens',
+      'Rate-limit utilization by model',
+      'Budget used',
+      'Budget left this period',
+    ]);
+    const exprs = (title: string) =>
+      usage.panels.find((p) => p.title === title)!.targets!.map((t) => t.expr ?? '');
+    expect(exprs('Spend per hour by tag')[0]).toMatch(/sum by \(service_name, retryscope_tag_\$tag\)/);
+    expect(usage.templating.list.find((v) => v.name === 'tag')?.query).toBe('feature');
+    // Budgets are per client and tag, not per model: the model picker must not hide them.
+    for (const title of ['Budget used', 'Budget left this period'])
+      for (const e of exprs(title)) expect(e).not.toContain('gen_ai_request_model');
   });
 
   it('query the provisioned Prometheus data source from every panel, with a description', () => {

@@ -48,6 +48,13 @@ export const M = {
   circuitState: 'retryscope_client_circuit_state',
   fallbacks: 'retryscope_client_fallbacks_total',
   finishReasons: 'retryscope_client_finish_reasons_total',
+  // Usage and cost. Unit `{USD}` and `{token}`: the braces go; unit `1` on a gauge adds `_ratio`.
+  cost: 'retryscope_client_cost_usd_total',
+  tokensByType: 'retryscope_client_tokens_total',
+  utilization: 'retryscope_client_ratelimit_utilization_ratio',
+  budgetUsed: 'retryscope_client_budget_used_ratio',
+  budgetLimit: 'retryscope_client_budget_limit',
+  budgetSoftLimit: 'retryscope_client_budget_soft_limit_ratio',
 } as const;
 
 /**

@@ -2,10 +2,12 @@
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { overviewDashboard } from './overview.ts';
 import { quotaDashboard } from './quota.ts';
+import { usageDashboard } from './usage.ts';
 
 const dashboards: Record<string, () => dashboard.Dashboard> = {
   'openai-client-overview.json': overviewDashboard,
   'quota-and-rate-limits.json': quotaDashboard,
+  'usage-and-cost.json': usageDashboard,
 };
 
 /** File name to file content; deterministic, so regeneration is byte-identical. */

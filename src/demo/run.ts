@@ -60,6 +60,14 @@ export const DEMO_POLICY = {
   maxAttempts: 4,
   deadlineMs: 12_000,
   backoff: { initialMs: 250, maxMs: 4_000, jitter: 'full' },
+  // Far above what a run spends, so no call is refused: the budget gauges and panels have data,
+  // the whole client's and each feature's (the workload tags every call with one).
+  budget: [
+    { usd: 100, per: 'day' },
+    { usd: 20, per: 'day', tag: 'feature' },
+  ],
+  // A per-tag budget's tag must be allowed on the client it is set on.
+  tagKeys: ['feature'],
 } satisfies RetryscopeOptions;
 
 /**

@@ -7,6 +7,7 @@ import type { Telemetry } from './recorder.ts';
 import { metricErrorCode } from './redact.ts';
 import { safely } from './safely.ts';
 import { countSpend, metricTier, spendAttributes } from './spend.ts';
+import { recordUtilization } from './utilization.ts';
 
 /** One attempt's span and metrics: started as a child of the operation span, ended once. */
 export class AttemptRecord implements AttemptObserver {
@@ -125,5 +126,6 @@ export class AttemptRecord implements AttemptObserver {
       });
       countSpend(instruments, spend, end.usage, end.cost, end.outcome, ctx);
     }
+    recordUtilization(instruments.ratelimitUtilization, h, base);
   }
 }

@@ -180,6 +180,8 @@ export const ATTR_BUDGET_PERIOD = 'retryscope.budget.period';
 export const ATTR_BUDGET_TAG = 'retryscope.budget.tag';
 /** On `retryscope.client.ratelimit.utilization`: `requests` or `tokens`. */
 export const ATTR_RATELIMIT_KIND = 'retryscope.ratelimit.kind';
+/** Values of `retryscope.ratelimit.kind`: the two limits OpenAI reports in `x-ratelimit-*`. */
+export const RATELIMIT_KINDS = ['requests', 'tokens'] as const;
 
 // --- Metrics -----------------------------------------------------------------
 /** Histogram, seconds. Semconv; we add `retryscope.outcome`. Its `_count` is operations by outcome. */

@@ -44,6 +44,8 @@ export interface Instruments {
   budgetUsed: Gauge;
   budgetLimit: Gauge;
   budgetSoftLimit: Gauge;
+  /** Share of a model's request or token limit in use, by `retryscope.ratelimit.kind`. */
+  ratelimitUtilization: Gauge;
   /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
   off: boolean;
 }
@@ -217,6 +219,11 @@ function made(meter: Meter): Omit<Instruments, 'off' | 'tokenUsage' | 'inference
     budgetSoftLimit: meter.createGauge(A.METRIC_BUDGET_SOFT_LIMIT, {
       unit: '1',
       description: 'The share of a spend budget at which it warns.',
+    }),
+    ratelimitUtilization: meter.createGauge(A.METRIC_RATELIMIT_UTILIZATION, {
+      unit: '1',
+      description:
+        "Share of a model's request or token limit in use (1 - remaining / limit), by retryscope.ratelimit.kind.",
     }),
   };
 }

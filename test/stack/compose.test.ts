@@ -298,7 +298,7 @@ describe('docker-compose.yml', () => {
       expect(dir).toBe(join(ROOT, 'dashboards/generated'));
       const uids = new Set(datasources().map((d) => d.uid));
       const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-      expect(files.length).toBe(2);
+      expect(files.length).toBe(3);
       for (const f of files) {
         const text = readFileSync(join(dir, f), 'utf8');
         JSON.parse(text);

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../src/demo/report.ts';
 import { INFERENCE_OPERATIONS } from '../../src/telemetry/attributes.ts';
-import { DEMO_MODELS, DEMO_SERVICE } from './helpers/demo-feed.ts';
+import { DEMO_MODELS, DEMO_SERVICE, DEMO_TAG } from './helpers/demo-feed.ts';
 import { type MetricsEngine, queryWithData, type Sample } from './helpers/engine.ts';
 import {
   type Bindings,
@@ -43,6 +43,7 @@ describe('dashboard and alert queries on a `retryscope demo` run with gen_ai_lat
     models: DEMO_MODELS,
     rateInterval: '1m',
     range: '1h',
+    tag: DEMO_TAG,
     span: { 'service.name': DEMO_SERVICE, 'gen_ai.request.model': 'gpt-4o-mini' },
   };
   const raw = (expr: string) => engines.get('VictoriaMetrics')!.query(expr, at);

@@ -20,6 +20,7 @@ import {
   DEMO_RPM,
   DEMO_SCENARIO,
   DEMO_SERVICE,
+  DEMO_TAG,
 } from './helpers/demo-feed.ts';
 import { type MetricsEngine, queryWithData, type Sample } from './helpers/engine.ts';
 import {
@@ -34,6 +35,7 @@ import {
 } from './helpers/expressions.ts';
 import { type FedEngines, feedEngines } from './helpers/fed-engines.ts';
 import { expectExactlyQueried } from './helpers/namings.ts';
+import { usageAndCostChecks } from './helpers/usage-checks.ts';
 
 const panels = panelExpressions();
 const rules = ruleExpressions();
@@ -93,6 +95,7 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
       models: DEMO_MODELS,
       rateInterval: '1m',
       range: '1h',
+      tag: DEMO_TAG,
       span: { 'service.name': DEMO_SERVICE, 'gen_ai.request.model': fallback.name.split(' ')[1]! },
     };
   }, 180_000);
@@ -111,9 +114,13 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
   it('has the expressions to check', () => {
     expect(panels.length).toBeGreaterThanOrEqual(25);
     expect(rules.map((r) => r.name).sort()).toEqual([
+      'RetryscopeBudgetBurn',
+      'RetryscopeBudgetExhausted',
       'RetryscopeHighErrorRate',
+      'RetryscopeNearRateLimit',
       'RetryscopeQuotaExhausted',
       'RetryscopeRetryStorm',
+      'RetryscopeSpendSpike',
     ]);
     expect(datasourceLinks.length).toBeGreaterThanOrEqual(4);
     expect(new Set(variables.map((v) => v.label))).toEqual(new Set(['service_name', 'gen_ai_request_model']));
@@ -194,6 +201,10 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
       ['RetryscopeQuotaExhausted', 'ok'],
       ['RetryscopeHighErrorRate', 'ok'],
       ['RetryscopeRetryStorm', 'ok'],
+      ['RetryscopeNearRateLimit', 'ok'],
+      ['RetryscopeSpendSpike', 'ok'],
+      ['RetryscopeBudgetBurn', 'ok'],
+      ['RetryscopeBudgetExhausted', 'ok'],
     ]);
     const state = Object.fromEntries(loaded.map((r) => [r.name, r.state]));
     // The quota phase: every key but the fallback one runs dry.
@@ -201,6 +212,13 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
     // Well above 5% (quota, revoked key, pre-flight refusals); `for: 5m` keeps it pending.
     expect(state.RetryscopeHighErrorRate).toBe('pending');
     expect(state.RetryscopeRetryStorm).toBe('inactive');
+    // `for: 15m`: a 30 s run can at most make these pending.
+    expect(['inactive', 'pending']).toContain(state.RetryscopeNearRateLimit);
+    // Cents of spend, under the $1/h floor.
+    expect(state.RetryscopeSpendSpike).toBe('inactive');
+    // The demo's budgets are far above what a run spends.
+    expect(state.RetryscopeBudgetBurn).toBe('inactive');
+    expect(state.RetryscopeBudgetExhausted).toBe('inactive');
   }, 180_000);
 
   describe.each(['VictoriaMetrics', 'Prometheus'])('on %s', (engineName) => {
@@ -460,6 +478,12 @@ describe('dashboard and alert queries on a `retryscope demo` run', () => {
           expect(s.value).toBeLessThanOrEqual(500);
         }
       });
+    });
+
+    usageAndCostChecks({
+      panel,
+      query: (expr) => engine().query(bind({ expr }, bindings), at),
+      rule: (name) => rules.find((r) => r.name === name)!,
     });
 
     describe('alert rules on this run', () => {

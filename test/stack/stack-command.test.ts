@@ -62,7 +62,7 @@ describe('retryscope stack', () => {
     }
     // The dashboards are the generated ones, byte for byte.
     const dashboards = readdirSync(join(ROOT, 'dashboards/generated'));
-    expect(dashboards.length).toBe(2);
+    expect(dashboards.length).toBe(3);
     for (const d of dashboards) {
       expect(readFileSync(join(dir, 'dashboards/generated', d), 'utf8')).toBe(
         readFileSync(join(ROOT, 'dashboards/generated', d), 'utf8'),

@@ -28,6 +28,8 @@ export const DEMO_CONCURRENCY = 8;
 
 /** `service.name` of the demo's resource (src/demo/run.ts). */
 export const DEMO_SERVICE = 'retryscope-demo';
+/** The tag key the demo's calls carry (`retryscope.tag.feature`), and the usage dashboard's default. */
+export const DEMO_TAG = 'feature';
 /** The models src/demo/workload.ts calls. */
 export const DEMO_MODELS = ['gpt-4o', 'gpt-4o-mini', 'o4-mini', 'text-embedding-3-small'] as const;
 /** The simulator's per-key limit in src/demo/run.ts (DEMO_LIMITS): 2 400 RPM, i.e. 40 requests/s. */

@@ -125,6 +125,8 @@ export interface Bindings {
   models: readonly string[];
   rateInterval: string;
   range: string;
+  /** The usage dashboard's tag key (a textbox variable). */
+  tag: string;
   /** Attributes of the span a traces-to-metrics link starts from (resource ones included). */
   span: Record<string, string>;
 }
@@ -145,14 +147,15 @@ export function bind(e: Pick<Expression, 'expr' | 'tags'>, b: Bindings): string 
     .replaceAll('$__interval', '15s')
     .replaceAll('$__tags', tagMatchers(e, b))
     .replaceAll('$service', b.service)
+    .replaceAll('$tag', b.tag)
     .replaceAll('$model', `(${b.models.join('|')})`);
 }
 
 /**
  * The signal of a threshold alert: its expression without the final
- * `> N`, so a quiet feed still shows the rule computes something real.
+ * `> N` (or `>= N`), so a quiet feed still shows the rule computes something real.
  */
 export function withoutThreshold(expr: string): string | undefined {
-  const m = /^\(([\s\S]+)\)\s*>\s*[\d.]+$/.exec(expr.trim());
+  const m = /^\(([\s\S]+)\)\s*>=?\s*[\d.]+$/.exec(expr.trim());
   return m ? m[1]!.trim() : undefined;
 }
