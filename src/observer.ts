@@ -146,6 +146,8 @@ export interface BudgetState {
   limitUsd: number;
   /** The share at which it warns. */
   softLimit: number;
+  /** When its period ends (ms since the epoch): its spend starts again from 0 then. */
+  resetsAtMs: number;
 }
 
 /** What the response said about itself (model, id, finish reasons, usage). */

@@ -86,6 +86,7 @@ export function settleBudgets(call: Call): BudgetState[] | undefined {
       spentUsd,
       limitUsd: setting.usd,
       softLimit: softLimitOf(setting),
+      resetsAtMs: periodEnd(now, setting.per),
     };
   });
 }

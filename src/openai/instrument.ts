@@ -62,13 +62,15 @@ export function instrument<T extends OpenAI>(client: T, options: RetryscopeOptio
   const existing = states.get(client);
   if (existing) return withRetryOptions(client, options);
   const resolved = resolveOptions(withConstructorRetries(client, options));
+  const clock = resolved.clock ?? systemClock;
   const state: ClientState = {
     telemetry: new Telemetry({
       ...(resolved.tracerProvider ? { tracerProvider: resolved.tracerProvider } : {}),
       ...(resolved.meterProvider ? { meterProvider: resolved.meterProvider } : {}),
+      now: () => clock.now(),
     }),
     options: resolved,
-    clock: resolved.clock ?? systemClock,
+    clock,
     random: resolved.random ?? Math.random,
     server: {},
     client: client,

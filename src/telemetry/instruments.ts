@@ -6,6 +6,7 @@ import type {
   Histogram,
   Meter,
   MeterProvider,
+  ObservableGauge,
 } from '@opentelemetry/api';
 import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { VERSION } from '../version.ts';
@@ -41,9 +42,10 @@ export interface Instruments {
   tokens: Counter;
   /** USD of every priced attempt, by attempt outcome. */
   cost: Counter;
-  budgetUsed: Gauge;
-  budgetLimit: Gauge;
-  budgetSoftLimit: Gauge;
+  /** Observed at collection from the latest budget states (budget-gauges.ts). */
+  budgetUsed: ObservableGauge;
+  budgetLimit: ObservableGauge;
+  budgetSoftLimit: ObservableGauge;
   /** Share of a model's request or token limit in use, by `retryscope.ratelimit.kind`. */
   ratelimitUtilization: Gauge;
   /** Every instrument is the API's no-op (no meter provider): recording them would build attributes for nothing. */
@@ -77,7 +79,12 @@ export function createInstruments(
 
 // The API's no-op instruments are singletons: one of each kind tells a no-op meter apart.
 const noop = createNoopMeter();
-const NOOP = new Set<unknown>([noop.createCounter('x'), noop.createHistogram('x'), noop.createGauge('x')]);
+const NOOP = new Set<unknown>([
+  noop.createCounter('x'),
+  noop.createHistogram('x'),
+  noop.createGauge('x'),
+  noop.createObservableGauge('x'),
+]);
 
 function instrumentsOf(meter: Meter, naming: GenAiNaming): Instruments {
   const instruments = made(meter);
@@ -208,15 +215,15 @@ function made(meter: Meter): Omit<Instruments, 'off' | 'tokenUsage' | 'inference
       unit: '{USD}',
       description: 'What priced attempts cost in US dollars, by model, served tier and attempt outcome.',
     }),
-    budgetUsed: meter.createGauge(A.METRIC_BUDGET_USED, {
+    budgetUsed: meter.createObservableGauge(A.METRIC_BUDGET_USED, {
       unit: '1',
       description: 'Share of a spend budget used in its current period, by period (and tag).',
     }),
-    budgetLimit: meter.createGauge(A.METRIC_BUDGET_LIMIT, {
+    budgetLimit: meter.createObservableGauge(A.METRIC_BUDGET_LIMIT, {
       unit: '{USD}',
       description: "A spend budget's limit per period.",
     }),
-    budgetSoftLimit: meter.createGauge(A.METRIC_BUDGET_SOFT_LIMIT, {
+    budgetSoftLimit: meter.createObservableGauge(A.METRIC_BUDGET_SOFT_LIMIT, {
       unit: '1',
       description: 'The share of a spend budget at which it warns.',
     }),

@@ -19,7 +19,6 @@ import type {
 import type { Outcome } from '../policy/types.ts';
 import { AttemptRecord } from './attempt.ts';
 import * as A from './attributes.ts';
-import { recordBudgets } from './budget-gauges.ts';
 import { compact } from './compact.ts';
 import { requestAttributes, serviceAttributes, urlTemplate } from './genai.ts';
 import { countFinishReasons } from './instruments.ts';
@@ -260,7 +259,7 @@ export class OperationRecord implements CallObserver {
     // The default naming's histogram; the latest naming has no token metric for non-inference operations.
     if (instruments.tokenUsage) recordTokenUsage(instruments.tokenUsage, end.usage, tokenAttributes, ctx);
     countFinishReasons(instruments.finishReasons, end.finishReasons, tokenAttributes, ctx);
-    recordBudgets(instruments, end.budgets);
+    this.telemetry.budgets.record(end.budgets);
     if (end.queuedMs !== undefined)
       instruments.queueDuration.record(end.queuedMs / 1000, this.metricAttributes, ctx);
     if (end.outcome === 'fallback') {

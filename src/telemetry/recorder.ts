@@ -13,6 +13,7 @@ import {
 import type { OperationStarted } from '../observer.ts';
 import { VERSION } from '../version.ts';
 import * as A from './attributes.ts';
+import { BudgetGauges } from './budget-gauges.ts';
 import { compact } from './compact.ts';
 import { createInstruments, type Instruments } from './instruments.ts';
 import { OperationRecord } from './operation.ts';
@@ -45,10 +46,20 @@ export class Telemetry {
   /** Which GenAI metric names this client records (OTEL_SEMCONV_STABILITY_OPT_IN, read once, here). */
   readonly naming: GenAiNaming;
 
+  /** The spend budgets' latest states, observed by their gauges at each export. */
+  readonly budgets: BudgetGauges;
+
   constructor(
-    providers: { tracerProvider?: TracerProvider; meterProvider?: MeterProvider; naming?: GenAiNaming } = {},
+    providers: {
+      tracerProvider?: TracerProvider;
+      meterProvider?: MeterProvider;
+      naming?: GenAiNaming;
+      /** The client's clock: when a budget's period has ended. */
+      now?: () => number;
+    } = {},
   ) {
     this.naming = providers.naming ?? genAiNaming();
+    this.budgets = new BudgetGauges(providers.now ?? Date.now);
     // A provider that throws here costs one warning and records nothing, as any telemetry failure does.
     this.tracer =
       safely('getTracer', () => (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION)) ??
@@ -81,6 +92,7 @@ export class Telemetry {
       this.naming,
     );
     // Refusals are rare: starting their series at 0 lets rate() and increase() see the first one.
+    safely('init', () => this.budgets.observeWith(instruments));
     for (const outcome of ['queue_full', 'deadline_exceeded', 'circuit_open']) {
       safely('init', () => instruments.limiterRejected.add(0, { [A.ATTR_OUTCOME]: outcome }));
     }

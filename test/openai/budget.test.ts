@@ -168,7 +168,11 @@ describe('spend budgets', () => {
     await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
     clock.advance(29 * 60_000);
     await expect(openai.chat.completions.create(body)).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(await gauge('retryscope.client.budget.used')).toBe(1);
     clock.advance(60_000);
+    // Midnight with no call since: the gauge reads the new day's spend (none), so no alert fires on.
+    expect(await gauge('retryscope.client.budget.used')).toBe(0);
+    expect(await gauge('retryscope.client.budget.limit')).toBe(1);
     await openai.chat.completions.create(body);
     expect(scripted.server.received).toHaveLength(2);
     expect(await gauge('retryscope.client.budget.used')).toBe(1);
