@@ -154,6 +154,8 @@ export const ATTR_QUOTA_FROM_FLEET = 'retryscope.quota_exhausted.from_fleet';
 // --- Usage, cost and attribution (operation spans; usage and cost also on attempt spans) --
 /** Input tokens read from the prompt cache: part of `gen_ai.usage.input_tokens`, as the conventions say. */
 export const ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = 'gen_ai.usage.cache_read.input_tokens';
+/** Input tokens written to the prompt cache (`cache_write_tokens`): part of `gen_ai.usage.input_tokens`. */
+export const ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = 'gen_ai.usage.cache_creation.input_tokens';
 /** Reasoning tokens: part of `gen_ai.usage.output_tokens`, as the conventions say. */
 export const ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning.output_tokens';
 /**
@@ -171,9 +173,9 @@ export const ATTR_TAG_PREFIX = 'retryscope.tag.';
 export const ATTR_TOKEN_TYPE = 'retryscope.token.type';
 /**
  * Token types of `retryscope.client.tokens`. As OpenAI reports them, `input` includes
- * `cache_read` and `output` includes `reasoning`: the cache-hit share is cache_read / input.
+ * `cache_read` and `cache_creation`, and `output` includes `reasoning`: the cache-hit share is cache_read / input.
  */
-export const TOKEN_TYPES = ['input', 'cache_read', 'output', 'reasoning'] as const;
+export const TOKEN_TYPES = ['input', 'cache_read', 'cache_creation', 'output', 'reasoning'] as const;
 /** On the budget gauges: `hour`, `day` or `month`. */
 export const ATTR_BUDGET_PERIOD = 'retryscope.budget.period';
 /** On the budget gauges: the tag key a per-tag budget is kept by (its value as `retryscope.tag.<key>`). */

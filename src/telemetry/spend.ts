@@ -19,6 +19,7 @@ export function spendAttributes(
     [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: usage?.inputTokens,
     [A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: usage?.outputTokens,
     [A.ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: usage?.cachedInputTokens,
+    [A.ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS]: usage?.cacheWriteInputTokens,
     [A.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS]: usage?.reasoningTokens,
     [A.ATTR_COST_USD]: cost && 'usd' in cost ? cost.usd : undefined,
     [A.ATTR_COST_UNPRICED]: cost && 'unpriced' in cost ? cost.unpriced : undefined,
@@ -38,6 +39,7 @@ function byType(usage: Usage): [(typeof A.TOKEN_TYPES)[number], number | undefin
   return [
     ['input', usage.inputTokens],
     ['cache_read', usage.cachedInputTokens],
+    ['cache_creation', usage.cacheWriteInputTokens],
     ['output', usage.outputTokens],
     ['reasoning', usage.reasoningTokens],
   ];

@@ -137,13 +137,13 @@ async function coverEveryRow(): Promise<void> {
       id: 'resp_1',
       object: 'response',
       created_at: 1,
-      // A priced model, with cached-input and reasoning detail.
+      // A priced model, with cached-input, cache-write and reasoning detail.
       model: 'o3',
       status: 'completed',
       output: [],
       usage: {
         input_tokens: 4,
-        input_tokens_details: { cached_tokens: 2 },
+        input_tokens_details: { cached_tokens: 2, cache_write_tokens: 1 },
         output_tokens: 3,
         output_tokens_details: { reasoning_tokens: 1 },
         total_tokens: 7,
