@@ -6,6 +6,7 @@
  */
 import type { AttemptEnded, Cost, OperationEnded, ResponseFacts, Usage } from '../observer.ts';
 import { type PriceTable, price } from '../policy/pricing.ts';
+import { OTHER } from '../telemetry/attributes.ts';
 import type { Telemetry } from '../telemetry/recorder.ts';
 import { reportOnce, safely } from '../telemetry/safely.ts';
 import { carriesOutput } from './extract.ts';
@@ -95,11 +96,15 @@ export class Spend {
       key,
       name,
       (m) =>
-        why === 'unknown_model'
-          ? `retryscope: no price for model ${m}, so its calls get no cost (retryscope.cost.unpriced=unknown_model). ` +
-            `Add one, in USD per 1M tokens: instrument(client, { prices: { '${m}': { input, output, cachedInput } } })`
-          : `retryscope: no ${t} tier price for model ${m}, so its calls at that tier get no cost ` +
-            `(retryscope.cost.unpriced=unpriced_tier). Add one: prices: { '${m}': { ..., ${field}: { input, output } } }`,
+        m === OTHER
+          ? `retryscope: no ${why === 'unknown_model' ? '' : 'tier '}price for a model whose name is not shown ` +
+            `(not a plain model name, or it holds the API key), so its calls get no cost (retryscope.cost.unpriced=${why}). ` +
+            'Add its price with the prices option, keyed by the model name the API answers with.'
+          : why === 'unknown_model'
+            ? `retryscope: no price for model ${m}, so its calls get no cost (retryscope.cost.unpriced=unknown_model). ` +
+              `Add one, in USD per 1M tokens: instrument(client, { prices: { '${m}': { input, output, cachedInput } } })`
+            : `retryscope: no ${t} tier price for model ${m}, so its calls at that tier get no cost ` +
+              `(retryscope.cost.unpriced=unpriced_tier). Add one: prices: { '${m}': { ..., ${field}: { input, output } } }`,
       'RETRYSCOPE_PRICE',
     );
   }
