@@ -60,6 +60,9 @@ export const DEMO_POLICY = {
   maxAttempts: 4,
   deadlineMs: 12_000,
   backoff: { initialMs: 250, maxMs: 4_000, jitter: 'full' },
+  // The breaker's defaults, but 10 calls in its window rather than 20: a busy machine makes fewer
+  // attempts on gpt-4o in the outage's window, and the down model's breaker must still open.
+  circuitBreaker: { minimumCalls: 10 },
   // Far above what a run spends, so no call is refused: the budget gauges and panels have data,
   // the whole client's and each feature's (the workload tags every call with one).
   budget: [
