@@ -238,6 +238,17 @@ describe('prices', () => {
   const ask = (openai: ReturnType<typeof client>, model: string) =>
     openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
 
+  test('an unknown model whose name holds the API key: the warning says so without naming it', async () => {
+    // A proxy echoing the key into the model field: the name must never reach a warning.
+    s.server.reply(chat('gpt-sk-scripted-echo'));
+    await ask(client(), 'gpt-4o');
+    await new Promise((r) => setImmediate(r));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('a model whose name is not shown');
+    expect(warnings[0]).not.toContain('sk-scripted');
+    expect(warnings[0]).not.toContain("'_OTHER'");
+  });
+
   test('an unknown model: usage but no cost, unpriced on the span, and one warning for two calls', async () => {
     s.server.reply(chat('gpt-unpriced-7'));
     const openai = client();
@@ -323,7 +334,12 @@ describe('prices', () => {
       },
     });
     await client().responses.create({ model: 'gpt-6-sol', input: 'hi' });
-    expect((await split()).op.attributes['retryscope.cost.usd']).toBeCloseTo(usd, 15);
+    const { op } = await split();
+    expect(op.attributes['retryscope.cost.usd']).toBeCloseTo(usd, 15);
+    // The written tokens are recorded too: on the span, and as their own token type.
+    expect(op.attributes['gen_ai.usage.cache_creation.input_tokens']).toBe(300);
+    const tokens = await t.metric('retryscope.client.tokens');
+    expect(sumWhere(tokens, { 'retryscope.token.type': 'cache_creation' })).toBe(300);
     t.reset();
     s.server.reply({
       json: {
