@@ -82,7 +82,10 @@ export function settleBudgets(call: Call): BudgetState[] | undefined {
     const spentUsd = Math.max(own, (before?.[i] ?? 0) + usd);
     return {
       period: setting.per,
-      ...(scope.tag ? { tag: scope.tag } : {}),
+      // The gauge's label is the recorded (capped) value: the budget itself is kept by the real one.
+      ...(scope.tag
+        ? { tag: { key: scope.tag.key, value: call.tags[scope.tag.key] ?? scope.tag.value } }
+        : {}),
       spentUsd,
       limitUsd: setting.usd,
       softLimit: softLimitOf(setting),
@@ -97,7 +100,7 @@ function applicable(call: Call): Applied[] {
   if (budget === undefined || budget === false) return [];
   if (call.info.model === undefined || call.info.operationName === FETCH_RESPONSE) return [];
   const settings: readonly BudgetSetting[] = Array.isArray(budget) ? budget : [budget as BudgetSetting];
-  const tags = call.tags;
+  const tags = call.tagValues;
   const out: Applied[] = [];
   for (const setting of settings) {
     if (setting.tag === undefined) out.push({ setting, scope: { per: setting.per } });

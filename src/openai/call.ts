@@ -70,6 +70,8 @@ export class Call {
   readonly capture: boolean;
   /** Attribution tags, allow-listed, cleaned and capped; read at call start from `tags` and baggage. */
   readonly tags: Readonly<Record<string, string>>;
+  /** The same tags' values uncapped: what per-tag budgets are kept by (see policy/tags.ts). */
+  readonly tagValues: Readonly<Record<string, string>>;
   /** Set once the call is served by a fallback or by `degrade`. */
   served: { index: number; reason: Outcome; model?: string } | undefined;
   /** A streaming call: `stream: true`, read chunk by chunk. */
@@ -124,7 +126,7 @@ export class Call {
       maxAttempts: state.options.maxAttempts,
     });
     this.capture = state.options.captureContent;
-    this.tags = callTags(state, parent);
+    ({ recorded: this.tags, values: this.tagValues } = callTags(state, parent));
     const info = this.info;
     const request = { method, path, body: options.body, info, stream: this.isStream, tags: this.tags };
     const recorder = state.telemetry.startOperation(operationStarted(state, request, this.capture), parent);

@@ -49,6 +49,25 @@ export function cleanTagValue(value: string): string | undefined {
  * distinct values per key, whatever arrives).
  */
 export function resolveTags(input: TagInput): Record<string, string> {
+  return capTags(input).recorded;
+}
+
+/** The call's tags as recorded (capped) beside their uncapped values (see `tagValues`). */
+export function capTags(input: TagInput): {
+  recorded: Record<string, string>;
+  values: Record<string, string>;
+} {
+  const values = tagValues(input);
+  const recorded: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) recorded[key] = capped(input, key, value);
+  return { recorded, values };
+}
+
+/**
+ * The call's tag values, cleaned but not capped: what a per-tag budget is kept by. The cap bounds
+ * labels, not budgets: a tenant past `maxTagValues` must not share an `_OTHER` budget with others.
+ */
+export function tagValues(input: Pick<TagInput, 'code' | 'baggage' | 'keys'>): Record<string, string> {
   const allowed = new Set(input.keys);
   const raw = new Map<string, string>();
   for (const [key, value] of input.baggage) {
@@ -57,12 +76,12 @@ export function resolveTags(input: TagInput): Record<string, string> {
   for (const [key, value] of Object.entries(input.code ?? {})) {
     if (allowed.has(key) && typeof value === 'string') raw.set(key, value);
   }
-  const tags: Record<string, string> = {};
+  const values: Record<string, string> = {};
   for (const [key, value] of raw) {
     const cleaned = cleanTagValue(value);
-    if (cleaned !== undefined) tags[key] = capped(input, key, cleaned);
+    if (cleaned !== undefined) values[key] = cleaned;
   }
-  return tags;
+  return values;
 }
 
 function capped(input: TagInput, key: string, value: string): string {

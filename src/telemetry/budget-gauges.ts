@@ -17,9 +17,12 @@ const MAX_SERIES = 1024;
 export class BudgetGauges {
   private readonly series = new Map<string, { attributes: Attributes; state: BudgetState }>();
   private readonly now: () => number;
+  /** The tag's label, made as every tag label is (a value holding the API key is `_OTHER`). */
+  private readonly tagLabel: (tags: Readonly<Record<string, string>>) => Attributes;
 
-  constructor(now: () => number) {
+  constructor(now: () => number, tagLabel: (tags: Readonly<Record<string, string>>) => Attributes) {
     this.now = now;
+    this.tagLabel = tagLabel;
   }
 
   /** The budgets' state after a call (a refused one too). */
@@ -28,7 +31,7 @@ export class BudgetGauges {
       const attributes: Attributes = { [A.ATTR_BUDGET_PERIOD]: state.period };
       if (state.tag) {
         attributes[A.ATTR_BUDGET_TAG] = state.tag.key;
-        attributes[`${A.ATTR_TAG_PREFIX}${state.tag.key}`] = state.tag.value;
+        Object.assign(attributes, this.tagLabel({ [state.tag.key]: state.tag.value }));
       }
       const key = `${state.period}\u0000${state.tag?.key ?? ''}\u0000${state.tag?.value ?? ''}`;
       this.series.delete(key);

@@ -59,7 +59,7 @@ export class Telemetry {
     } = {},
   ) {
     this.naming = providers.naming ?? genAiNaming();
-    this.budgets = new BudgetGauges(providers.now ?? Date.now);
+    this.budgets = new BudgetGauges(providers.now ?? Date.now, (tags) => this.tagAttributes(tags));
     // A provider that throws here costs one warning and records nothing, as any telemetry failure does.
     this.tracer =
       safely('getTracer', () => (providers.tracerProvider ?? trace).getTracer('retryscope', VERSION)) ??

@@ -10,6 +10,7 @@ import {
 } from '../../src/index.ts';
 import { flatPrices } from '../helpers/budget-cost.ts';
 import { fakeClock } from '../helpers/fake-clock.ts';
+import { createTestTelemetry } from '../helpers/otel.ts';
 import { scriptedClients } from '../helpers/scripted-client.ts';
 import { chatCompletion } from '../helpers/scripted-server.ts';
 
@@ -139,6 +140,45 @@ describe('spend budgets', () => {
     const acmeGauge = { 'retryscope.budget.tag': 'tenant', 'retryscope.tag.tenant': 'acme' };
     expect(await gauge('retryscope.client.budget.used', acmeGauge)).toBe(1);
     expect(await gauge('retryscope.client.budget.used', { 'retryscope.tag.tenant': 'zeta' })).toBe(1);
+  });
+
+  test('a tenant past maxTagValues keeps a budget of its own: the cap bounds labels, not budgets', async () => {
+    // Its own meter: other tests' clients keep reporting their budgets' series.
+    const own = createTestTelemetry();
+    const openai = client({
+      meterProvider: own.meterProvider,
+      tagKeys: ['tenant'],
+      maxTagValues: 1,
+      budget: [{ usd: 1, per: 'day', tag: 'tenant' }],
+    });
+    const as = (tenant: string) =>
+      withRetryOptions(openai, { tags: { tenant } }).chat.completions.create(body);
+    await as('a');
+    await as('b'); // recorded as _OTHER, budgeted as b
+    await as('c'); // never spent: not refused for b's spend
+    expect(scripted.server.received).toHaveLength(3);
+    await expect(as('b')).rejects.toBeInstanceOf(BudgetExceededError);
+    // Gauge labels stay bounded: a, and one _OTHER series for the rest.
+    const tenants = (await own.metric('retryscope.client.budget.used')).map(
+      (p) => p.attributes['retryscope.tag.tenant'],
+    );
+    expect(new Set(tenants)).toEqual(new Set(['a', '_OTHER']));
+  });
+
+  test('a tag value holding the API key never labels a budget gauge', async () => {
+    const own = createTestTelemetry();
+    const openai = client({
+      meterProvider: own.meterProvider,
+      tagKeys: ['tenant'],
+      budget: [{ usd: 5, per: 'day', tag: 'tenant' }],
+    });
+    await withRetryOptions(openai, { tags: { tenant: 'x-sk-budget-test-key-000' } }).chat.completions.create(
+      body,
+    );
+    const points = await own.metric('retryscope.client.budget.used');
+    expect(points).toHaveLength(1);
+    expect(points[0]!.attributes['retryscope.tag.tenant']).toBe('_OTHER');
+    expect(JSON.stringify(points)).not.toContain('sk-budget');
   });
 
   test('a client-wide and a per-tag budget: the first spent refuses', async () => {
