@@ -134,8 +134,11 @@ export interface Usage {
   cacheWriteInputTokens?: number;
 }
 
-/** What an attempt (or a whole call, summed) cost, or why it could not be priced. */
-export type Cost = { usd: number } | { unpriced: 'unknown_model' | 'unpriced_tier' };
+/**
+ * What an attempt (or a whole call, summed) cost, or why it could not be priced: `no_usage` is a
+ * stream that ended without a usage report (chat without `stream_options.include_usage`).
+ */
+export type Cost = { usd: number } | { unpriced: 'unknown_model' | 'unpriced_tier' | 'no_usage' };
 
 /** A spend budget's state after a call: for its gauges and alerts. */
 export interface BudgetState {

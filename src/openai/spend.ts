@@ -5,7 +5,7 @@
  * output, kept apart: never added to the usage, never priced.
  */
 import type { AttemptEnded, Cost, OperationEnded, ResponseFacts, Usage } from '../observer.ts';
-import { type PriceTable, price } from '../policy/pricing.ts';
+import { type PriceTable, price, priceRemoved } from '../policy/pricing.ts';
 import { OTHER } from '../telemetry/attributes.ts';
 import type { Telemetry } from '../telemetry/recorder.ts';
 import { reportOnce, safely } from '../telemetry/safely.ts';
@@ -17,6 +17,7 @@ const warned = new Set<string>();
 /** A tier named in a warning: a server's word, so only when it looks like one. */
 const TIER_NAME = /^[a-z_-]{1,32}$/;
 
+type Unpriced = Extract<Cost, { unpriced: string }>['unpriced'];
 type Spent = Pick<AttemptEnded, 'usage' | 'cost' | 'estimatedOutputTokens' | 'serviceTier'>;
 
 export class Spend {
@@ -72,9 +73,15 @@ export class Spend {
     if (!this.counts) return spent;
     const usage = facts.usage;
     if (!usage) {
-      if (succeeded || this.outputChunks === 0) return spent;
+      if (this.outputChunks === 0) return spent;
+      // A stream with output but no usage report: cut mid-way, or a chat stream the caller did not
+      // ask usage of. Its tokens are only estimated, so it has no cost, and a success says why.
       this.estimatedOutputTokens = (this.estimatedOutputTokens ?? 0) + this.outputChunks;
-      return { ...spent, estimatedOutputTokens: this.outputChunks };
+      if (!succeeded) return { ...spent, estimatedOutputTokens: this.outputChunks };
+      const none: Cost = { unpriced: 'no_usage' };
+      safely('priceWarning', () => this.warn(answeredBy, tier, 'no_usage'));
+      this.cost = addCost(this.cost, none);
+      return { ...spent, estimatedOutputTokens: this.outputChunks, cost: none };
     }
     const cost = price(usage, answeredBy, tier, this.prices);
     // A warning that fails to print must not fail the call.
@@ -84,11 +91,25 @@ export class Spend {
     return { ...spent, usage, cost };
   }
 
-  private warn(model: string | undefined, tier: string | undefined, why: 'unknown_model' | 'unpriced_tier') {
-    const name = (model && this.telemetry.spanValue(model)) || '(none)';
+  private warn(model: string | undefined, tier: string | undefined, why: Unpriced) {
+    // `prices: { [model]: null }` says: do not price it, so do not warn about it either.
+    if (why !== 'no_usage' && model !== undefined && priceRemoved(model, this.prices)) return;
+    const name = why === 'no_usage' ? '' : (model && this.telemetry.spanValue(model)) || '(none)';
     const key = `price\u0000${why}\u0000${name}`;
     if (warned.has(key) || warned.size >= MAX_PRICE_WARNINGS) return;
     warned.add(key);
+    if (why === 'no_usage') {
+      reportOnce(
+        key,
+        '',
+        () =>
+          'retryscope: a stream ended with no usage report, so its tokens are only estimated ' +
+          '(retryscope.usage.estimated_output_tokens) and it has no cost (retryscope.cost.unpriced=no_usage); ' +
+          'spend budgets do not see it. Ask for usage: stream_options: { include_usage: true }.',
+        'RETRYSCOPE_PRICE',
+      );
+      return;
+    }
     const t = tier && TIER_NAME.test(tier) ? tier : 'its';
     // Flex is billed at batch rates; priority only from the user's own table.
     const field = tier === 'flex' ? 'batch' : 'priority';

@@ -61,6 +61,14 @@ const PER_TOKENS = 1_000_000;
 const SNAPSHOT = /-(?:\d{4}-\d{2}-\d{2}|\d{4})$/;
 const MAIN_TIERS: ReadonlySet<string> = new Set(['default', 'auto', 'scale']);
 
+/** The user removed the model from pricing (`null` in their table): it is left unpriced on purpose, unwarned. */
+export function priceRemoved(model: string, user: PriceTable = {}): boolean {
+  const base = model.replace(SNAPSHOT, '');
+  for (const name of base === model ? [model] : [model, base])
+    if (Object.hasOwn(user, name)) return user[name] === null;
+  return false;
+}
+
 /** The model's prices: the user's table (exact name, then without its snapshot), then the built-in one alike. */
 export function findPrice(
   model: string,

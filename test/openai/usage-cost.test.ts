@@ -175,6 +175,38 @@ describe('a stream that fails mid-way', () => {
     expect(await t.metric('retryscope.client.cost.usd')).toEqual([]);
   });
 
+  test('a chat stream that ends with no usage report (no include_usage): estimated, unpriced no_usage, one warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => {
+      if (w.code === 'RETRYSCOPE_PRICE') warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 2; i++) {
+        s.server.reply({ sse: [chunk('a'), chunk('b')] });
+        const stream = await client().chat.completions.create({
+          model: 'gpt-4o',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+        });
+        for await (const _ of stream);
+      }
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const ops = (await t.spans()).filter((x) => x.attributes['retryscope.outcome'] !== undefined);
+    expect(ops).toHaveLength(2);
+    for (const op of ops) {
+      expect(op.attributes['retryscope.outcome']).toBe('success');
+      expect(op.attributes['retryscope.usage.estimated_output_tokens']).toBe(2);
+      expect(op.attributes['retryscope.cost.unpriced']).toBe('no_usage');
+      expect(op.attributes['gen_ai.usage.output_tokens']).toBeUndefined();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('include_usage');
+  });
+
   test('after its usage event: the usage is spent, and priced, on the failed attempt', async () => {
     const u = {
       prompt_tokens: 20,
@@ -237,6 +269,14 @@ describe('prices', () => {
   });
   const ask = (openai: ReturnType<typeof client>, model: string) =>
     openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+  test('prices: { [model]: null } leaves the model unpriced without a warning', async () => {
+    s.server.reply(chat('my-local-llm'));
+    await ask(client({ prices: { 'my-local-llm': null } }), 'my-local-llm');
+    await new Promise((r) => setImmediate(r));
+    expect(warnings).toEqual([]);
+    expect((await split()).op.attributes['retryscope.cost.unpriced']).toBe('unknown_model');
+  });
 
   test('an unknown model whose name holds the API key: the warning says so without naming it', async () => {
     // A proxy echoing the key into the model field: the name must never reach a warning.
