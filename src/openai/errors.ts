@@ -105,6 +105,9 @@ export interface SpentBudget {
   resetsAtMs: number;
 }
 
+/** Cents for sums of a cent or more; below that enough digits to show it is not zero ($0.000012). */
+const dollars = (usd: number): string => (usd >= 0.01 ? usd.toFixed(2) : usd.toPrecision(2));
+
 /**
  * A spend budget (`budget`) is spent for this period: the call was refused and
  * nothing was sent. A `RateLimitError` (status 429, code `budget_exceeded`), as
@@ -117,7 +120,7 @@ export class BudgetExceededError extends OpenAI.RateLimitError {
     const whose = budget.tag ? ` for this call's value of tag "${budget.tag}"` : '';
     const message =
       `retryscope: the spend budget of $${budget.limitUsd} per ${budget.per} (UTC)${whose} is spent ` +
-      `($${budget.spentUsd.toFixed(2)} so far); it resets at ${new Date(budget.resetsAtMs).toISOString()}; the call was not sent`;
+      `($${dollars(budget.spentUsd)} so far); it resets at ${new Date(budget.resetsAtMs).toISOString()}; the call was not sent`;
     super(
       429,
       { message, type: 'budget_exceeded', code: 'budget_exceeded', param: null },
