@@ -18,7 +18,7 @@ import { REQUEST, rotate } from './harness.ts';
 import { median } from './stats.ts';
 
 export interface OverheadArm {
-  id: 'plain' | 'bare' | 'noop' | 'sdk';
+  id: 'plain' | 'bare' | 'noop' | 'sdk' | 'spend';
   label: string;
   /** Per round: CPU µs (user + system) per call. */
   cpuUsPerCall: number[];
@@ -107,6 +107,25 @@ export async function measureOverhead(options: OverheadOptions): Promise<Overhea
         label: 'instrument() defaults, OTel SDK (batch spans + metrics)',
         client: instrument(sdk(), { tracerProvider, meterProvider }),
         // Its export work is charged to it: flushed inside its own measured interval.
+        flush: async () => {
+          await tracerProvider.forceFlush();
+          await meterProvider.forceFlush();
+        },
+        cpuUsPerCall: [],
+        wallUsPerCall: [],
+      },
+      {
+        id: 'spend',
+        label: 'instrument() with a tag and a daily budget, OTel SDK (batch spans + metrics)',
+        // Usage and cost's opt-in parts on top of the defaults (pricing is always on): a tag read per
+        // call, a budget checked before and charged after it. The budget is out of reach, never refusing.
+        client: instrument(sdk(), {
+          tracerProvider,
+          meterProvider,
+          tagKeys: ['feature'],
+          tags: { feature: 'bench' },
+          budget: { usd: 1e9, per: 'day' },
+        }),
         flush: async () => {
           await tracerProvider.forceFlush();
           await meterProvider.forceFlush();

@@ -147,13 +147,13 @@ describe('benchmark harness', () => {
 
   test('the overhead measurement runs its server in a child process', { timeout: 60_000 }, async () => {
     const result = await measureOverhead({ calls: 20, rounds: 2, warmup: 5 });
-    expect(result.arms.map((a) => a.id)).toEqual(['plain', 'bare', 'noop', 'sdk']);
+    expect(result.arms.map((a) => a.id)).toEqual(['plain', 'bare', 'noop', 'sdk', 'spend']);
     for (const arm of result.arms) {
       expect(arm.cpuUsPerCall).toHaveLength(2);
       for (const v of arm.cpuUsPerCall) expect(v).toBeGreaterThan(0);
     }
-    // 2 spans (operation + attempt) per call of the SDK arm.
-    expect(result.spansExported).toBe(2 * (5 + 2 * 20));
+    // 2 spans (operation + attempt) per call of each SDK arm (sdk, spend).
+    expect(result.spansExported).toBe(2 * 2 * (5 + 2 * 20));
   });
 
   test('a bad flag is one clear line and exit code 1', () => {
