@@ -85,11 +85,26 @@ export function scopeId(scope: SpendScope): string {
 }
 
 /**
- * Spend per (scope, period start), in memory. A period once over is forgotten the
- * next time the ledger is touched: only current periods are ever read.
+ * Most (scope, period) entries one ledger keeps: per-tag budgets are kept by the tag's real
+ * value, which baggage from upstream can vary without end. Past this the least recently charged
+ * entry is dropped (that scope starts again from $0 here; with Redis the fleet's total still
+ * holds it). 10 000 tenants' current periods are a few MB and a lookup stays O(1).
+ */
+export const MAX_LEDGER_ENTRIES = 10_000;
+
+/**
+ * Spend per (scope, period start), in memory. Periods once over are forgotten when the
+ * earliest of them ends (not scanned for on every charge): only current periods are ever read.
  */
 export class SpendLedger {
   private readonly entries = new Map<string, { endMs: number; usd: number }>();
+  private readonly maxEntries: number;
+  /** When the earliest held period ends: nothing is over before then. */
+  private nextEndMs = Number.POSITIVE_INFINITY;
+
+  constructor(maxEntries = MAX_LEDGER_ENTRIES) {
+    this.maxEntries = maxEntries;
+  }
 
   /** What was spent under `scope` in the period holding `nowMs`. */
   spent(scope: SpendScope, nowMs: number): number {
@@ -98,11 +113,15 @@ export class SpendLedger {
 
   /** Adds `usd` to the scope's current period; returns the new total. */
   charge(scope: SpendScope, nowMs: number, usd: number): number {
-    this.forget(nowMs);
+    if (nowMs >= this.nextEndMs) this.forget(nowMs);
     const key = entryKey(scope, nowMs);
     const entry = this.entries.get(key) ?? { endMs: periodEnd(nowMs, scope.per), usd: 0 };
     entry.usd += usd;
+    // Re-inserted, so the Map's order is least recently charged first.
+    this.entries.delete(key);
     this.entries.set(key, entry);
+    this.nextEndMs = Math.min(this.nextEndMs, entry.endMs);
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     return entry.usd;
   }
 
@@ -112,7 +131,12 @@ export class SpendLedger {
   }
 
   private forget(nowMs: number): void {
-    for (const [key, entry] of this.entries) if (entry.endMs <= nowMs) this.entries.delete(key);
+    let next = Number.POSITIVE_INFINITY;
+    for (const [key, entry] of this.entries) {
+      if (entry.endMs <= nowMs) this.entries.delete(key);
+      else next = Math.min(next, entry.endMs);
+    }
+    this.nextEndMs = next;
   }
 }
 

@@ -128,4 +128,29 @@ describe('spend ledger', () => {
     expect(ledger.size).toBe(2);
     expect(ledger.spent({ per: 'month' }, tomorrow)).toBe(10);
   });
+
+  test('an hour ending forgets it even while a month entry lives on (the earliest end is tracked)', () => {
+    const ledger = new SpendLedger();
+    ledger.charge({ per: 'month' }, t0, 1);
+    ledger.charge({ per: 'hour' }, t0, 1);
+    const nextHour = Date.UTC(2026, 5, 15, 11, 0, 0, 1);
+    ledger.charge({ per: 'month' }, nextHour, 1);
+    expect(ledger.size).toBe(1);
+    // And the hour after that is forgotten in turn.
+    ledger.charge({ per: 'hour' }, nextHour, 1);
+    ledger.charge({ per: 'month' }, Date.UTC(2026, 5, 15, 12, 0, 0, 1), 1);
+    expect(ledger.size).toBe(1);
+  });
+
+  test('tag values beyond its size are dropped least recently charged first: memory stays bounded', () => {
+    const ledger = new SpendLedger(3);
+    const tenant = (value: string) => ({ per: 'day' as const, tag: { key: 'tenant', value } });
+    for (const v of ['a', 'b', 'c']) ledger.charge(tenant(v), t0, 1);
+    ledger.charge(tenant('a'), t0, 1); // a is now the most recent
+    ledger.charge(tenant('d'), t0, 1); // b, the least recent, goes
+    expect(ledger.size).toBe(3);
+    expect(ledger.spent(tenant('b'), t0)).toBe(0);
+    expect(ledger.spent(tenant('a'), t0)).toBe(2);
+    expect(ledger.spent(tenant('d'), t0)).toBe(1);
+  });
 });
