@@ -34,9 +34,15 @@ export class BudgetGauges {
         Object.assign(attributes, this.tagLabel({ [state.tag.key]: state.tag.value }));
       }
       const key = `${state.period}\u0000${state.tag?.key ?? ''}\u0000${state.tag?.value ?? ''}`;
+      // Within one period a series keeps its most used state: spend only grows, and the shared
+      // `_OTHER` series (tenants past maxTagValues) then shows the most spent of them, so its
+      // "exhausted" does not clear while one of them is still refused.
+      const prior = this.series.get(key)?.state;
+      const kept =
+        prior && prior.resetsAtMs === state.resetsAtMs && used(prior) > used(state) ? prior : state;
       this.series.delete(key);
       if (this.series.size >= MAX_SERIES) this.series.delete(this.series.keys().next().value!);
-      this.series.set(key, { attributes, state });
+      this.series.set(key, { attributes, state: kept });
     }
   }
 
@@ -50,8 +56,10 @@ export class BudgetGauges {
             result.observe(value(state, now), attributes);
         });
       });
-    each(i.budgetUsed, (s, now) => (now < s.resetsAtMs ? s.spentUsd / s.limitUsd : 0));
+    each(i.budgetUsed, (s, now) => (now < s.resetsAtMs ? used(s) : 0));
     each(i.budgetLimit, (s) => s.limitUsd);
     each(i.budgetSoftLimit, (s) => s.softLimit);
   }
 }
+
+const used = (s: BudgetState): number => s.spentUsd / s.limitUsd;

@@ -149,20 +149,22 @@ describe('spend budgets', () => {
       meterProvider: own.meterProvider,
       tagKeys: ['tenant'],
       maxTagValues: 1,
-      budget: [{ usd: 1, per: 'day', tag: 'tenant' }],
+      budget: [{ usd: 2, per: 'day', tag: 'tenant' }],
     });
     const as = (tenant: string) =>
       withRetryOptions(openai, { tags: { tenant } }).chat.completions.create(body);
     await as('a');
     await as('b'); // recorded as _OTHER, budgeted as b
+    await as('b'); // b's $2 is spent
     await as('c'); // never spent: not refused for b's spend
-    expect(scripted.server.received).toHaveLength(3);
-    await expect(as('b')).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(scripted.server.received).toHaveLength(4);
     // Gauge labels stay bounded: a, and one _OTHER series for the rest.
-    const tenants = (await own.metric('retryscope.client.budget.used')).map(
-      (p) => p.attributes['retryscope.tag.tenant'],
-    );
+    const points = await own.metric('retryscope.client.budget.used');
+    const tenants = points.map((p) => p.attributes['retryscope.tag.tenant']);
     expect(new Set(tenants)).toEqual(new Set(['a', '_OTHER']));
+    // The shared series shows the most spent of its tenants (b, spent), not the last charged (c, half).
+    expect(points.find((p) => p.attributes['retryscope.tag.tenant'] === '_OTHER')?.value).toBe(1);
+    await expect(as('b')).rejects.toBeInstanceOf(BudgetExceededError);
   });
 
   test('a tag value holding the API key never labels a budget gauge', async () => {
