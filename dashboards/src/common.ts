@@ -63,8 +63,11 @@ export const M = {
  */
 export const BY_SERVICE_AND_MODEL = 'service_name=~"$service", gen_ai_request_model=~"$model"';
 
-/** A failed call: any outcome but success and fallback (the alert rules agree). */
-export const FAILED = 'retryscope_outcome!~"success|fallback"';
+/**
+ * A failed call: any outcome but success, fallback and budget_exceeded (the alert rules agree). A
+ * budget's refusal is a decision, shown on the usage dashboard's budget panels and paged by its own alert.
+ */
+export const FAILED = 'retryscope_outcome!~"success|fallback|budget_exceeded"';
 
 export const RATE = '$__rate_interval';
 

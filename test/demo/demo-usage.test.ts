@@ -25,7 +25,7 @@ describe('the demo run reports usage', () => {
       'search',
       'summaries',
     ]);
-    // Priced: the built-in table, and the demo's own prices for the models it lacks.
+    // Priced: every model the demo calls is in the built-in table.
     expect(usage.priced).toBe(usage.calls);
     expect(usage.costUsd).toBeGreaterThan(0);
     for (const model of ['gpt-4o-mini', 'gpt-4o', 'o4-mini'])
