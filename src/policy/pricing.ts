@@ -63,10 +63,14 @@ const MAIN_TIERS: ReadonlySet<string> = new Set(['default', 'auto', 'scale']);
 
 /** The user removed the model from pricing (`null` in their table): it is left unpriced on purpose, unwarned. */
 export function priceRemoved(model: string, user: PriceTable = {}): boolean {
-  const base = model.replace(SNAPSHOT, '');
-  for (const name of base === model ? [model] : [model, base])
-    if (Object.hasOwn(user, name)) return user[name] === null;
+  for (const name of lookupNames(model)) if (Object.hasOwn(user, name)) return user[name] === null;
   return false;
+}
+
+/** The names a model is looked up by, in order: its own, then without its date snapshot. */
+function lookupNames(model: string): string[] {
+  const base = model.replace(SNAPSHOT, '');
+  return base === model ? [model] : [model, base];
 }
 
 /** The model's prices: the user's table (exact name, then without its snapshot), then the built-in one alike. */
@@ -75,11 +79,9 @@ export function findPrice(
   user: PriceTable = {},
   builtIn: PriceTable = BUILT_IN_PRICES,
 ): ModelPrice | undefined {
-  const base = model.replace(SNAPSHOT, '');
   // `null`: removed by the user, snapshots included.
   for (const table of [user, builtIn])
-    for (const name of base === model ? [model] : [model, base])
-      if (Object.hasOwn(table, name)) return table[name] ?? undefined;
+    for (const name of lookupNames(model)) if (Object.hasOwn(table, name)) return table[name] ?? undefined;
   return undefined;
 }
 
